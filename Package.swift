@@ -1,0 +1,55 @@
+// swift-tools-version: 6.2
+// GLMCluster: GLM-130B inference on CPU clusters with MPI tensor parallelism.
+import PackageDescription
+
+/// Release builds target a portable AVX2/FMA baseline (Haswell); without a target CPU Swift emits SSE2 code and
+/// vector FMAs become libm calls (see ../shared/STYLE.md). AVX-512 paths, when added, dispatch at run time.
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
+
+let package = Package(
+    name: "GLMCluster",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "glmcluster", targets: ["GLMClusterCLI"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // C shims: no logic, only what Swift cannot import directly.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CSentencePiece", path: "Sources/CSentencePiece",
+                cxxSettings: [.unsafeFlags(["-std=c++17"])],
+                linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
+
+        // Typed Swift wrappers over the shims.
+        .target(name: "Communication", dependencies: ["CMPI"]),
+        .target(name: "SentencePiece", dependencies: ["CSentencePiece"]),
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+
+        // Domain modules.
+        .target(name: "Configuration"),
+        .target(name: "Checkpoint"),
+        .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
+        .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
+        .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),
+
+        // The executable only wires the modules together.
+        .executableTarget(
+            name: "GLMClusterCLI",
+            dependencies: [
+                "Communication", "Configuration", "Checkpoint", "GLM", "Tokenization", "Generation", "Tensors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization"]),
+        .testTarget(name: "EndToEndTests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,22 @@
+// CMPI: OpenMPI's mpi.h for Swift. MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, MPI_IN_PLACE and friends are macros that
+// Swift drops; the static inline getters below re-export them at zero cost.
+#ifndef CMPI_SHIM_H
+#define CMPI_SHIM_H
+#include <mpi.h>
+
+static inline MPI_Comm cmpi_comm_world(void) { return MPI_COMM_WORLD; }
+static inline MPI_Datatype cmpi_float(void) { return MPI_FLOAT; }
+static inline MPI_Datatype cmpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
+static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Datatype cmpi_uint8(void) { return MPI_UINT8_T; }
+static inline MPI_Datatype cmpi_char(void) { return MPI_CHAR; }
+static inline MPI_Op cmpi_op_sum(void) { return MPI_SUM; }
+static inline MPI_Op cmpi_op_max(void) { return MPI_MAX; }
+static inline MPI_Op cmpi_op_min(void) { return MPI_MIN; }
+static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
+static inline int cmpi_success(void) { return MPI_SUCCESS; }
+static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+
+#endif

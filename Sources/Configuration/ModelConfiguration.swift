@@ -1,0 +1,190 @@
+import Foundation
+
+/// The GLM architecture hyper-parameters, read from `config.json` beside a checkpoint's `latest` file.
+/// Field names follow the official GLM-130B argument names (snake_case lives only in `CodingKeys`).
+public struct ModelConfiguration: Codable, Sendable, Equatable {
+    public var numLayers: Int
+    public var hiddenSize: Int
+    public var numAttentionHeads: Int
+    /// GeGLU inner size f: `dense_h_to_4h` has 2f output rows.
+    public var innerHiddenSize: Int
+    /// Embedding rows (tokenizer ids, command tokens and padding).
+    public var vocabSize: Int
+    public var maxSequenceLength: Int
+    public var layernormEpsilon: Float
+    public var tokenizer: TokenizerConfiguration
+
+    enum CodingKeys: String, CodingKey {
+        case numLayers = "num_layers"
+        case hiddenSize = "hidden_size"
+        case numAttentionHeads = "num_attention_heads"
+        case innerHiddenSize = "inner_hidden_size"
+        case vocabSize = "vocab_size"
+        case maxSequenceLength = "max_sequence_length"
+        case layernormEpsilon = "layernorm_epsilon"
+        case tokenizer
+    }
+
+    public init(
+        numLayers: Int, hiddenSize: Int, numAttentionHeads: Int, innerHiddenSize: Int, vocabSize: Int,
+        maxSequenceLength: Int, layernormEpsilon: Float = 1e-5, tokenizer: TokenizerConfiguration
+    ) {
+        self.numLayers = numLayers
+        self.hiddenSize = hiddenSize
+        self.numAttentionHeads = numAttentionHeads
+        self.innerHiddenSize = innerHiddenSize
+        self.vocabSize = vocabSize
+        self.maxSequenceLength = maxSequenceLength
+        self.layernormEpsilon = layernormEpsilon
+        self.tokenizer = tokenizer
+    }
+
+    public var headDimension: Int { hiddenSize / numAttentionHeads }
+
+    /// DeepNorm's residual scale alpha = sqrt(2 L): it multiplies the normalised tensor, not the residual input.
+    public var deepNormAlpha: Float { Float((2.0 * Double(numLayers)).squareRoot()) }
+
+    /// The real GLM-130B values, for `--preset glm-130b` when a checkpoint has no config.json.
+    public static let glm130B = ModelConfiguration(
+        numLayers: 70, hiddenSize: 12288, numAttentionHeads: 96, innerHiddenSize: 32768, vocabSize: 150528,
+        maxSequenceLength: 2048, layernormEpsilon: 1e-5, tokenizer: .icetk)
+
+    /// Named presets accepted by `--preset`.
+    public static let presets: [String: ModelConfiguration] = ["glm-130b": .glm130B]
+
+    /// Checks every value that the model's shapes depend on; the error names the field and what was expected.
+    public func validate(source: String) throws(ConfigurationError) {
+        func require(_ ok: Bool, _ field: String, _ expected: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError.invalidValue(file: source, field: field, expected: expected) }
+        }
+        try require(numLayers > 0, "num_layers", "a positive integer, got \(numLayers)")
+        try require(hiddenSize > 0, "hidden_size", "a positive integer, got \(hiddenSize)")
+        try require(numAttentionHeads > 0, "num_attention_heads", "a positive integer, got \(numAttentionHeads)")
+        try require(
+            hiddenSize % max(numAttentionHeads, 1) == 0, "num_attention_heads",
+            "a divisor of hidden_size \(hiddenSize), got \(numAttentionHeads)")
+        try require(
+            headDimension % 2 == 0, "num_attention_heads",
+            "a head dimension hidden_size/num_attention_heads that is even (rotary pairs), got \(headDimension)")
+        try require(innerHiddenSize > 0, "inner_hidden_size", "a positive integer, got \(innerHiddenSize)")
+        try require(vocabSize > 0, "vocab_size", "a positive integer, got \(vocabSize)")
+        try require(maxSequenceLength > 1, "max_sequence_length", "an integer above 1, got \(maxSequenceLength)")
+        try require(
+            layernormEpsilon > 0 && layernormEpsilon.isFinite, "layernorm_epsilon",
+            "a positive number, got \(layernormEpsilon)")
+        try tokenizer.validate(source: source, vocabSize: vocabSize)
+    }
+
+    /// Reads and validates `config.json`; unknown fields are ignored.
+    public static func load(from url: URL) throws(ConfigurationError) -> ModelConfiguration {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ConfigurationError.unreadable(file: url.path, reason: error.localizedDescription)
+        }
+        let configuration: ModelConfiguration
+        do { configuration = try JSONDecoder().decode(ModelConfiguration.self, from: data) } catch {
+            throw ConfigurationError.malformed(file: url.path, reason: describe(error))
+        }
+        try configuration.validate(source: url.path)
+        return configuration
+    }
+
+    /// Writes `config.json` with the official field names.
+    public func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: url)
+    }
+}
+
+/// The icetk text tokenizer's layout inside the embedding table.
+public struct TokenizerConfiguration: Codable, Sendable, Equatable {
+    /// SentencePiece model path, relative to the directory of config.json.
+    public var model: String
+    /// Ids below this belong to image tokens; text id = SentencePiece id + numImageTokens.
+    public var numImageTokens: Int
+    /// `[MASK] [gMASK] [sMASK] eod sop eop ENC dBLOCK` take consecutive ids from here.
+    public var commandTokensStart: Int
+    public var eos: Int
+
+    enum CodingKeys: String, CodingKey {
+        case model
+        case numImageTokens = "num_image_tokens"
+        case commandTokensStart = "command_tokens_start"
+        case eos
+    }
+
+    public init(model: String, numImageTokens: Int, commandTokensStart: Int, eos: Int) {
+        self.model = model
+        self.numImageTokens = numImageTokens
+        self.commandTokensStart = commandTokensStart
+        self.eos = eos
+    }
+
+    /// The official icetk layout: 20000 image tokens, command tokens from 150000, eos 20002.
+    public static let icetk = TokenizerConfiguration(
+        model: "ice_text.model", numImageTokens: 20000, commandTokensStart: 150000, eos: 20002)
+
+    /// Number of command tokens (`[MASK]` ... `dBLOCK`).
+    public static let commandTokenCount = 8
+
+    public func validate(source: String, vocabSize: Int) throws(ConfigurationError) {
+        if model.isEmpty {
+            throw .invalidValue(file: source, field: "tokenizer.model", expected: "a SentencePiece model path")
+        }
+        if numImageTokens < 0 {
+            throw .invalidValue(
+                file: source, field: "tokenizer.num_image_tokens", expected: "a non-negative integer, got \(numImageTokens)")
+        }
+        if commandTokensStart < numImageTokens || commandTokensStart + Self.commandTokenCount > vocabSize {
+            throw .invalidValue(
+                file: source, field: "tokenizer.command_tokens_start",
+                expected:
+                    "an id in [num_image_tokens, vocab_size - \(Self.commandTokenCount)] = [\(numImageTokens), \(vocabSize - Self.commandTokenCount)], got \(commandTokensStart)"
+            )
+        }
+        if eos < 0 || eos >= vocabSize {
+            throw .invalidValue(file: source, field: "tokenizer.eos", expected: "an id below vocab_size \(vocabSize), got \(eos)")
+        }
+    }
+}
+
+/// What went wrong reading a configuration, with the file and field it concerns.
+public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
+    case unreadable(file: String, reason: String)
+    case malformed(file: String, reason: String)
+    case invalidValue(file: String, field: String, expected: String)
+    case unknownPreset(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let file, let reason): "cannot read configuration \(file): \(reason)"
+        case .malformed(let file, let reason): "malformed configuration \(file): \(reason)"
+        case .invalidValue(let file, let field, let expected): "invalid configuration \(file): field \"\(field)\" must be \(expected)"
+        case .unknownPreset(let name):
+            "unknown preset \"\(name)\"; known presets: \(ModelConfiguration.presets.keys.sorted().joined(separator: ", "))"
+        }
+    }
+}
+
+/// Turns a `DecodingError` into a sentence naming the JSON field path.
+private func describe(_ error: Error) -> String {
+    func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case DecodingError.keyNotFound(let key, let context):
+        let prefix = path(context.codingPath)
+        return "missing field \"\(prefix.isEmpty ? key.stringValue : prefix + "." + key.stringValue)\""
+    case DecodingError.typeMismatch(let type, let context):
+        return "field \"\(path(context.codingPath))\" must be of type \(type)"
+    case DecodingError.valueNotFound(let type, let context):
+        return "field \"\(path(context.codingPath))\" must be a \(type), not null"
+    case DecodingError.dataCorrupted(let context):
+        return context.codingPath.isEmpty
+            ? "not valid JSON (\(context.debugDescription))"
+            : "field \"\(path(context.codingPath))\": \(context.debugDescription)"
+    default:
+        return "\(error)"
+    }
+}
