@@ -1,0 +1,66 @@
+import Foundation
+
+/// An official GLM-130B checkpoint folder: `latest` names the iteration, and `<iteration>/` holds one
+/// `mp_rank_XX_model_states.pt` per model-parallel rank it was saved with. Only the folder listing and `latest`
+/// are read here; the shard files are opened by `ShardedCheckpoint`.
+public struct CheckpointDirectory: Sendable {
+    public let url: URL
+    /// The iteration `latest` names (e.g. 49300).
+    public let iteration: Int
+    /// `mp_rank_00` ... `mp_rank_{M-1}` in rank order.
+    public let shardURLs: [URL]
+
+    /// The model-parallel degree M the checkpoint was saved with.
+    public var shardCount: Int { shardURLs.count }
+
+    public init(url: URL) throws(CheckpointError) {
+        self.url = url
+        let latest = url.appendingPathComponent("latest")
+        guard FileManager.default.fileExists(atPath: latest.path) else { throw .missingLatest(path: latest.path) }
+        let text: String
+        do {
+            text = try String(contentsOf: latest, encoding: .utf8)
+        } catch {
+            throw .invalidLatest(path: latest.path, contents: "<unreadable: \(error.localizedDescription)>")
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let iteration = Int(trimmed), iteration >= 0 else {
+            throw .invalidLatest(path: latest.path, contents: trimmed)
+        }
+        self.iteration = iteration
+
+        let folder = url.appendingPathComponent(String(iteration))
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else { throw .missingIteration(path: folder.path) }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let ranks = Set(names.compactMap(Self.rank(ofShardNamed:)))
+        guard let highest = ranks.max() else { throw .noShards(path: folder.path) }
+        var shardURLs: [URL] = []
+        for rank in 0...highest {
+            let shard = folder.appendingPathComponent(Self.shardName(rank: rank))
+            guard ranks.contains(rank) else { throw .missingShard(path: shard.path) }
+            shardURLs.append(shard)
+        }
+        self.shardURLs = shardURLs
+    }
+
+    public init(path: String) throws(CheckpointError) {
+        try self.init(url: URL(fileURLWithPath: path))
+    }
+
+    /// `mp_rank_03_model_states.pt` for rank 3 (two digits, as the official saver pads them).
+    public static func shardName(rank: Int) -> String {
+        let digits = String(rank)
+        return "mp_rank_\(digits.count < 2 ? "0" + digits : digits)_model_states.pt"
+    }
+
+    static func rank(ofShardNamed name: String) -> Int? {
+        guard name.hasPrefix("mp_rank_"), name.hasSuffix("_model_states.pt") else { return nil }
+        let digits = name.dropFirst("mp_rank_".count).dropLast("_model_states.pt".count)
+        guard digits.count >= 2, digits.allSatisfy(\.isASCII), let rank = Int(digits), rank >= 0,
+            shardName(rank: rank) == name
+        else { return nil }
+        return rank
+    }
+}

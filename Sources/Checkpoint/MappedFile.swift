@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A file mapped read-only into memory. GLM-130B shards are ~32 GB each, so they are never read into `Data`:
+/// the kernel pages in only the tensors that are actually copied out.
+///
+/// `@unchecked Sendable` invariant: the mapping is created in `init`, is read-only (`PROT_READ`), is never
+/// remapped or written, and is unmapped only in `deinit`, when no other reference can exist. Concurrent reads of
+/// `bytes` are therefore safe from any thread.
+public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened from; every error about this file names it.
+    public let path: String
+    /// The whole file. Valid for the lifetime of this object: do not let the pointer escape it.
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Maps `path` read-only. An empty file maps to an empty buffer.
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: Self.errnoText()) }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw .cannotOpen(path: path, reason: Self.errnoText()) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw .cannotOpen(path: path, reason: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let address, address != MAP_FAILED else {
+            throw .cannotOpen(path: path, reason: "mmap: " + Self.errnoText())
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    /// The file size in bytes.
+    public var count: Int { bytes.count }
+
+    deinit {
+        if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
+    }
+
+    private static func errnoText() -> String {
+        String(cString: strerror(errno))
+    }
+}

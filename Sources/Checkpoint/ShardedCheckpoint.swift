@@ -1,0 +1,157 @@
+import Foundation
+
+/// How a tensor is split across the model-parallel shards of a checkpoint (spec section 3).
+public enum ShardLayout: Sendable, Equatable {
+    /// Identical on every shard (LayerNorms, row-parallel biases); shard 0 is read.
+    case replicated
+    /// Dimension 0 split into contiguous blocks (embeddings, QKV weight and bias).
+    case rows
+    /// Dimension 0 holds the halves `[x1 ; x2]` of a GLU projection; each shard is `[its x1 block ; its x2 block]`
+    /// (`dense_h_to_4h` weight and bias). Concatenating shards plainly would interleave the halves wrongly.
+    case rowsGLU
+    /// Dimension 1 split into contiguous blocks (dimension 0 for 1-D tensors): `attention.dense`, `dense_4h_to_h`.
+    case columns
+}
+
+/// One part of a tensor split `count` ways; `index` is the part (the tensor-parallel rank that will own it).
+public struct Partition: Sendable, Equatable, CustomStringConvertible {
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, count: Int) {
+        self.index = index
+        self.count = count
+    }
+
+    /// The whole tensor.
+    public static let whole = Partition(index: 0, count: 1)
+
+    public var description: String { "partition \(index) of \(count)" }
+}
+
+/// A checkpoint saved with M model-parallel shards, read as if it were one tensor per key and re-split into any
+/// partition count that divides the split dimension. Shard files are mapped lazily, and only the rows or columns
+/// a partition needs are copied, so a rank of an 8-way run reads about 1/8 of a 257 GB checkpoint.
+///
+/// `@unchecked Sendable` invariant: `opened` is only read or written while `lock` is held; every other stored
+/// property is immutable, and `TorchCheckpointFile` is itself `Sendable`.
+public final class ShardedCheckpoint: @unchecked Sendable {
+    public let directory: CheckpointDirectory
+    private let lock = NSLock()
+    private var opened: [TorchCheckpointFile?]
+
+    /// Opens shard 0 at once (so the format is checked and `keys()` is known); the others open on first use.
+    public init(directory: CheckpointDirectory) throws(CheckpointError) {
+        self.directory = directory
+        var opened = [TorchCheckpointFile?](repeating: nil, count: directory.shardCount)
+        opened[0] = try TorchCheckpointFile(path: directory.shardURLs[0].path)
+        self.opened = opened
+    }
+
+    public convenience init(url: URL) throws(CheckpointError) {
+        try self.init(directory: CheckpointDirectory(url: url))
+    }
+
+    /// M, the number of shard files.
+    public var shardCount: Int { directory.shardCount }
+
+    /// All tensor keys of shard 0, in checkpoint order.
+    public func keys() -> [String] {
+        lock.withLock { opened[0]! }.names
+    }
+
+    /// Shard file `rank`, mapped on first use.
+    public func shard(_ rank: Int) throws(CheckpointError) -> TorchCheckpointFile {
+        lock.lock()
+        defer { lock.unlock() }
+        if let file = opened[rank] { return file }
+        let file = try TorchCheckpointFile(path: directory.shardURLs[rank].path)
+        opened[rank] = file
+        return file
+    }
+
+    /// `partition` of the merged global tensor `key`, row-major fp16.
+    ///
+    /// - Parameters:
+    ///   - globalShape: the shape of the whole (MP=1) tensor; each shard must have it divided by M along the
+    ///     split dimension.
+    ///   - layout: how the tensor is split (see `ShardLayout`).
+    ///   - partition: which part to return; its count must divide the split dimension (for `rowsGLU`, each half).
+    ///     `replicated` tensors are returned whole whatever the partition.
+    public func tensor(
+        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition = .whole
+    ) throws(CheckpointError) -> HalfTensor {
+        guard partition.count >= 1, (0..<partition.count).contains(partition.index) else {
+            throw .invalidSharding(key: key, detail: "\(partition) is not a valid partition")
+        }
+        if layout == .replicated {
+            let file = try shard(0)
+            try check(file, key, expected: globalShape)
+            return HalfTensor(shape: globalShape, values: try file.float16(key))
+        }
+        guard !globalShape.isEmpty else {
+            throw .invalidSharding(key: key, detail: "a scalar cannot be split by \(layout)")
+        }
+        let dimension = layout == .columns && globalShape.count >= 2 ? 1 : 0
+        let extent = globalShape[dimension]
+        let groups = layout == .rowsGLU ? 2 : 1
+        let shards = shardCount
+        // A GLU tensor is two segments (x1, x2) each split M ways on disk and P ways in the result.
+        guard extent % groups == 0, (extent / groups) % shards == 0, (extent / groups) % partition.count == 0 else {
+            throw .invalidSharding(
+                key: key,
+                detail: "dimension \(dimension) of \(globalShape)\(groups == 2 ? " (two GLU halves)" : "") cannot be "
+                    + "split evenly into \(shards) shards and \(partition.count) partitions")
+        }
+        let segment = extent / groups
+        let perShard = segment / shards
+        let perPartition = segment / partition.count
+        var shardShape = globalShape
+        shardShape[dimension] = extent / shards
+        var outputShape = globalShape
+        outputShape[dimension] = extent / partition.count
+
+        var output = [Float16](repeating: 0, count: outputShape.reduce(1, *))
+        var placed = 0  // along `dimension` in the output
+        for group in 0..<groups {
+            let wanted = partition.index * perPartition..<(partition.index + 1) * perPartition
+            for rank in wanted.lowerBound / perShard...(wanted.upperBound - 1) / perShard {
+                let covered = rank * perShard..<(rank + 1) * perShard
+                let overlap = wanted.clamped(to: covered)
+                let local = group * perShard + overlap.lowerBound - covered.lowerBound
+                let file = try shard(rank)
+                try check(file, key, expected: shardShape)
+                var region = shardShape.map { 0..<$0 }
+                region[dimension] = local..<local + overlap.count
+                let block = try file.float16(key, region: region)
+                Self.place(block, extent: overlap.count, into: &output, shape: outputShape, dimension: dimension, at: placed)
+                placed += overlap.count
+            }
+        }
+        return HalfTensor(shape: outputShape, values: output)
+    }
+
+    private func check(_ file: TorchCheckpointFile, _ key: String, expected: [Int]) throws(CheckpointError) {
+        let found = try file.tensor(named: key).shape
+        guard found == expected else { throw .shapeMismatch(path: file.path, key: key, expected: expected, found: found) }
+    }
+
+    /// Copies a row-major block that spans `extent` along `dimension` (and the full output along the others) into
+    /// `output` starting at index `offset` of that dimension.
+    private static func place(
+        _ block: [Float16], extent: Int, into output: inout [Float16], shape: [Int], dimension: Int, at offset: Int
+    ) {
+        let outer = shape[..<dimension].reduce(1, *)
+        let inner = shape[(dimension + 1)...].reduce(1, *)
+        let full = shape[dimension]
+        let run = extent * inner
+        block.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { destination in
+                for index in 0..<outer {
+                    let target = destination.baseAddress! + (index * full + offset) * inner
+                    target.update(from: source.baseAddress! + index * run, count: run)
+                }
+            }
+        }
+    }
+}

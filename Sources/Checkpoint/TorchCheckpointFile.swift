@@ -1,0 +1,255 @@
+import Foundation
+
+/// One `torch.save` zip file (`mp_rank_XX_model_states.pt`), opened without running any of its code: the zip is
+/// mapped, `<prefix>/data.pkl` is run through the restricted `Unpickler`, and tensors are copied out of their
+/// storage entries only when asked for.
+public final class TorchCheckpointFile: Sendable {
+    public let path: String
+    public let archive: ZipArchive
+    /// The archive's top-level folder (torch uses the file stem, e.g. `mp_rank_00_model_states`, or `archive`).
+    public let prefix: String
+    /// The state dict's tensors in the checkpoint's order. Non-tensor values (ints, strings) are skipped.
+    public let tensors: [StoredTensor]
+    private let tensorIndex: [String: Int]
+
+    /// Opens `path`. Reads the central directory and the pickle (a few KB), validates every tensor's view against
+    /// its storage, and returns; no tensor data is touched.
+    public init(path: String) throws(CheckpointError) {
+        self.path = path
+        let archive = try ZipArchive(path: path)
+        self.archive = archive
+
+        let pickles = archive.entries.filter { entry in
+            entry.name.hasSuffix("/data.pkl") && entry.name.split(separator: "/", omittingEmptySubsequences: false).count == 2
+        }
+        guard pickles.count == 1, let pickle = pickles.first else {
+            throw pickles.isEmpty
+                ? .missingEntry(path: path, entry: "<prefix>/data.pkl")
+                : .malformedZip(path: path, detail: "more than one top-level data.pkl")
+        }
+        let prefix = String(pickle.name.dropLast("/data.pkl".count))
+        self.prefix = prefix
+
+        if let order = archive.entry(named: "\(prefix)/byteorder") {
+            let text = try archive.withContents(of: order) { String(decoding: $0, as: UTF8.self) }
+            guard text.trimmingCharacters(in: .whitespacesAndNewlines) == "little" else {
+                throw .notAStateDict(path: path, detail: "byteorder is '\(text)'; only little-endian is supported")
+            }
+        }
+
+        let root = try archive.withContents(of: pickle) { (bytes) throws(CheckpointError) in
+            var machine = Unpickler(bytes: bytes, path: path)
+            return try machine.load()
+        }
+        let stateDict = try Self.stateDict(root, path: path)
+
+        var tensors: [StoredTensor] = []
+        var tensorIndex: [String: Int] = [:]
+        for (key, value) in stateDict.entries {
+            guard case .string(let name) = key else {
+                throw .notAStateDict(path: path, detail: "a key is a \(key.kindName), not a string")
+            }
+            guard case .tensor(let reference) = value else { continue }
+            let tensor = StoredTensor(
+                name: name, dtype: reference.storage.scalarType, shape: reference.shape, strides: reference.strides,
+                storageOffset: reference.storageOffset, storageKey: reference.storage.key)
+            try Self.validate(tensor, storageElements: reference.storage.elementCount, archive: archive, prefix: prefix)
+            tensorIndex[name] = tensors.count
+            tensors.append(tensor)
+        }
+        self.tensors = tensors
+        self.tensorIndex = tensorIndex
+    }
+
+    public convenience init(url: URL) throws(CheckpointError) {
+        try self.init(path: url.path)
+    }
+
+    /// Tensor names in checkpoint order.
+    public var names: [String] { tensors.map(\.name) }
+
+    public func contains(_ name: String) -> Bool { tensorIndex[name] != nil }
+
+    public func tensor(named name: String) throws(CheckpointError) -> StoredTensor {
+        guard let position = tensorIndex[name] else { throw .missingKey(path: path, key: name) }
+        return tensors[position]
+    }
+
+    /// Calls `body` with the raw little-endian bytes of the whole storage behind `name` (which may be larger than
+    /// the tensor's view). The pointer points into the mapping: do not let it escape `body`.
+    public func withStorageBytes<R>(
+        of name: String, _ body: (UnsafeRawBufferPointer) throws(CheckpointError) -> R
+    ) throws(CheckpointError) -> R {
+        let tensor = try tensor(named: name)
+        return try archive.withContents(of: storageEntryName(tensor), body)
+    }
+
+    /// The whole tensor as a row-major fp16 copy, converted from bf16, fp32 or fp64 if stored that way.
+    public func float16(_ name: String) throws(CheckpointError) -> [Float16] {
+        try float16(name, region: nil)
+    }
+
+    /// A row-major fp16 copy of the box `region` (one range per dimension) of the tensor; `nil` means the whole
+    /// tensor. Only the bytes of that box are read, which is what lets a shard be split without reading it all.
+    public func float16(_ name: String, region: [Range<Int>]?) throws(CheckpointError) -> [Float16] {
+        let tensor = try tensor(named: name)
+        let copy: RunCopy<Float16>
+        switch tensor.dtype {
+        case .float16: copy = Self.copyRun(Float16.self) { $0 }
+        case .bfloat16: copy = Self.copyRun(UInt16.self) { Float16(Self.bfloat16ToFloat($0)) }
+        case .float32: copy = Self.copyRun(Float.self) { Float16($0) }
+        case .float64: copy = Self.copyRun(Double.self) { Float16($0) }
+        default: throw .dtypeMismatch(path: path, key: name, expected: "a floating-point type", found: tensor.dtype.rawValue)
+        }
+        return try gather(tensor, region: region, copy: copy)
+    }
+
+    /// The whole tensor as a row-major fp32 copy, converted from fp16, bf16 or fp64 if stored that way.
+    public func float32(_ name: String) throws(CheckpointError) -> [Float] {
+        let tensor = try tensor(named: name)
+        let copy: RunCopy<Float>
+        switch tensor.dtype {
+        case .float16: copy = Self.copyRun(Float16.self) { Float($0) }
+        case .bfloat16: copy = Self.copyRun(UInt16.self) { Self.bfloat16ToFloat($0) }
+        case .float32: copy = Self.copyRun(Float.self) { $0 }
+        case .float64: copy = Self.copyRun(Double.self) { Float($0) }
+        default: throw .dtypeMismatch(path: path, key: name, expected: "a floating-point type", found: tensor.dtype.rawValue)
+        }
+        return try gather(tensor, region: nil, copy: copy)
+    }
+
+    /// The whole tensor as a row-major int8 copy (quantized weights). No conversion: the tensor must be int8.
+    public func int8(_ name: String) throws(CheckpointError) -> [Int8] {
+        try int8(name, region: nil)
+    }
+
+    /// A row-major int8 copy of the box `region` of an int8 tensor; `nil` means the whole tensor.
+    public func int8(_ name: String, region: [Range<Int>]?) throws(CheckpointError) -> [Int8] {
+        let tensor = try tensor(named: name)
+        guard tensor.dtype == .int8 else {
+            throw .dtypeMismatch(path: path, key: name, expected: "int8", found: tensor.dtype.rawValue)
+        }
+        return try gather(tensor, region: region, copy: Self.copyRun(Int8.self) { $0 })
+    }
+
+    // MARK: - Copying strided views
+
+    /// Copies `count` elements starting at a source pointer, `stride` source elements apart, to a destination.
+    typealias RunCopy<Destination> = (UnsafeRawPointer, Int, Int, UnsafeMutablePointer<Destination>) -> Void
+
+    private static func copyRun<Source, Destination>(
+        _: Source.Type, _ convert: @escaping (Source) -> Destination
+    ) -> RunCopy<Destination> {
+        { source, stride, count, destination in
+            let step = stride * MemoryLayout<Source>.size
+            if stride == 1, Source.self == Destination.self {
+                UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * step)
+                return
+            }
+            for element in 0..<count {
+                destination[element] = convert(source.loadUnaligned(fromByteOffset: element * step, as: Source.self))
+            }
+        }
+    }
+
+    private static func bfloat16ToFloat(_ bits: UInt16) -> Float {
+        Float(bitPattern: UInt32(bits) << 16)
+    }
+
+    /// Materialises the box `region` of `tensor` in row-major order, honouring storage offset and strides. The
+    /// innermost dimension is copied as a run (one `memcpy` when contiguous and no conversion is needed).
+    private func gather<Destination>(
+        _ tensor: StoredTensor, region: [Range<Int>]?, copy: RunCopy<Destination>
+    ) throws(CheckpointError) -> [Destination] {
+        let box = region ?? tensor.shape.map { 0..<$0 }
+        guard box.count == tensor.shape.count,
+            zip(box, tensor.shape).allSatisfy({ $0.lowerBound >= 0 && $0.upperBound <= $1 })
+        else {
+            throw .storageOutOfBounds(
+                path: path, key: tensor.name, detail: "region \(box) does not fit shape \(tensor.shape)")
+        }
+        let total = box.reduce(1) { $0 * $1.count }
+        if total == 0 { return [] }
+        let itemSize = tensor.dtype.byteCount
+        return try archive.withContents(of: storageEntryName(tensor)) { storage in
+            let base = storage.baseAddress!
+            let rank = box.count
+            let runLength = rank == 0 ? 1 : box[rank - 1].count
+            let runStride = rank == 0 ? 1 : tensor.strides[rank - 1]
+            var index = box.map(\.lowerBound)
+            return [Destination](unsafeUninitializedCapacity: total) { buffer, initialized in
+                var written = 0
+                while written < total {
+                    var element = tensor.storageOffset
+                    for dimension in 0..<rank { element += index[dimension] * tensor.strides[dimension] }
+                    copy(base + element * itemSize, runStride, runLength, buffer.baseAddress! + written)
+                    written += runLength
+                    // Odometer over the outer dimensions.
+                    var dimension = rank - 2
+                    while dimension >= 0 {
+                        index[dimension] += 1
+                        if index[dimension] < box[dimension].upperBound { break }
+                        index[dimension] = box[dimension].lowerBound
+                        dimension -= 1
+                    }
+                }
+                initialized = total
+            }
+        }
+    }
+
+    private func storageEntryName(_ tensor: StoredTensor) -> String {
+        "\(prefix)/data/\(tensor.storageKey)"
+    }
+
+    // MARK: - Validation
+
+    /// Finds the state dict: `{"module": state_dict}` as GLM-130B saves it, or a bare state dict.
+    private static func stateDict(_ root: PickleValue, path: String) throws(CheckpointError) -> PickleDict {
+        guard case .dict(let top) = root else {
+            throw .notAStateDict(path: path, detail: "the pickle holds a \(root.kindName), not a dict")
+        }
+        if let module = top.value(forKey: "module") {
+            guard case .dict(let inner) = module else {
+                throw .notAStateDict(path: path, detail: "'module' is a \(module.kindName), not a dict")
+            }
+            return inner
+        }
+        return top
+    }
+
+    /// Checks, once at open time, that every element the view can reach lies inside the storage and that the
+    /// storage entry holds the bytes it claims, so later copies need no per-element checks.
+    private static func validate(
+        _ tensor: StoredTensor, storageElements: Int, archive: ZipArchive, prefix: String
+    ) throws(CheckpointError) {
+        let path = archive.path
+        let entryName = "\(prefix)/data/\(tensor.storageKey)"
+        guard let entry = archive.entry(named: entryName) else {
+            throw .missingEntry(path: path, entry: entryName)
+        }
+        let (storageBytes, overflow) = storageElements.multipliedReportingOverflow(by: tensor.dtype.byteCount)
+        guard !overflow, entry.uncompressedSize >= storageBytes else {
+            throw .storageOutOfBounds(
+                path: path, key: tensor.name,
+                detail: "storage '\(entryName)' holds \(entry.uncompressedSize) bytes but \(storageElements) "
+                    + "\(tensor.dtype.rawValue) elements need \(storageElements &* tensor.dtype.byteCount)")
+        }
+        if tensor.shape.contains(0) { return }
+        var last = tensor.storageOffset
+        for (size, stride) in zip(tensor.shape, tensor.strides) {
+            let (reach, overflowA) = (size - 1).multipliedReportingOverflow(by: stride)
+            let (sum, overflowB) = last.addingReportingOverflow(reach)
+            guard !overflowA, !overflowB else {
+                throw .storageOutOfBounds(path: path, key: tensor.name, detail: "view arithmetic overflows")
+            }
+            last = sum
+        }
+        guard last < storageElements else {
+            throw .storageOutOfBounds(
+                path: path, key: tensor.name,
+                detail: "shape \(tensor.shape), strides \(tensor.strides) and offset \(tensor.storageOffset) reach "
+                    + "element \(last) but the storage has \(storageElements) elements")
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import Checkpoint
+import Configuration
+import Foundation
+import Tensors
+
+/// Sums a buffer element-wise across the tensor-parallel group (MPI allreduce); the identity on one rank.
+public protocol TensorParallelReduction: Sendable {
+    func sum(_ values: UnsafeMutableBufferPointer<Float>)
+}
+
+/// The single-rank reduction: nothing to sum with.
+public struct SingleRankReduction: TensorParallelReduction {
+    public init() {}
+    public func sum(_ values: UnsafeMutableBufferPointer<Float>) {}
+}
+
+/// The GLM-130B transformer (spec section 2) on this rank's weight shard, computing in fp32.
+///
+/// `forward` appends new tokens to a `KVCache` and returns the logits of the last new token over this rank's
+/// vocabulary slice. Prefill is one call with the whole context; decoding is one call per generated token.
+public final class GLMModel: @unchecked Sendable {
+    public let configuration: ModelConfiguration
+    public let weights: GLMWeights
+    public let partition: Partition
+    private let reduction: TensorParallelReduction
+    private let rotary: RotaryEmbedding
+
+    /// Heads, FFN columns and vocabulary rows this rank holds.
+    public let localHeads: Int
+    public let localInner: Int
+    public let vocabRange: Range<Int>
+
+    public init(
+        configuration: ModelConfiguration, weights: GLMWeights, partition: Partition = .whole,
+        reduction: TensorParallelReduction = SingleRankReduction()
+    ) {
+        self.configuration = configuration
+        self.weights = weights
+        self.partition = partition
+        self.reduction = reduction
+        rotary = RotaryEmbedding(headDimension: configuration.headDimension)
+        localHeads = configuration.numAttentionHeads / partition.count
+        localInner = configuration.innerHiddenSize / partition.count
+        let rows = configuration.vocabSize / partition.count
+        vocabRange = (partition.index * rows)..<((partition.index + 1) * rows)
+    }
+
+    /// A cache able to hold `capacity` tokens for this model.
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(
+            layers: configuration.numLayers, localHeads: localHeads, headDimension: configuration.headDimension,
+            capacity: capacity)
+    }
+
+    /// Runs `tokens` (the sequence's tokens from index `cache.count` on) through the model and returns the
+    /// last token's logits over `vocabRange`.
+    public func forward(tokens: [Int], layout: SequenceLayout, cache: KVCache) -> [Float] {
+        let h = configuration.hiddenSize
+        let n = tokens.count
+        let start = cache.count
+        precondition(n > 0 && start + n <= cache.capacity, "KV cache overflow: \(start)+\(n) > \(cache.capacity)")
+        let alpha = configuration.deepNormAlpha
+        let eps = configuration.layernormEpsilon
+
+        var x = embed(tokens)
+        var normalised = [Float](repeating: 0, count: n * h)
+        var attention = [Float](repeating: 0, count: n * h)
+        var mlpOutput = [Float](repeating: 0, count: n * h)
+        let tables = (0..<n).map { rotary.table(position: layout.position(of: start + $0)) }
+
+        for (l, w) in weights.layers.enumerated() {
+            x.withUnsafeMutableBufferPointer { x in
+                normalised.withUnsafeMutableBufferPointer { a in
+                    layerNorm(
+                        x.baseAddress!, rows: n, width: h, weight: w.inputLayerNormWeight,
+                        bias: w.inputLayerNormBias, epsilon: eps, into: a.baseAddress!)
+                }
+            }
+            attention.withUnsafeMutableBufferPointer { out in
+                attend(layer: l, weights: w, input: normalised, rows: n, start: start, tables: tables,
+                       layout: layout, cache: cache, into: out)
+            }
+            // y = alpha * a + Attention(a); m = LN_post(y)
+            for i in 0..<(n * h) { attention[i] += alpha * normalised[i] }
+            attention.withUnsafeMutableBufferPointer { y in
+                normalised.withUnsafeMutableBufferPointer { m in
+                    layerNorm(
+                        y.baseAddress!, rows: n, width: h, weight: w.postAttentionLayerNormWeight,
+                        bias: w.postAttentionLayerNormBias, epsilon: eps, into: m.baseAddress!)
+                }
+            }
+            mlpOutput.withUnsafeMutableBufferPointer { out in
+                feedForward(weights: w, input: normalised, rows: n, into: out)
+            }
+            // x_{l+1} = alpha * m + GeGLU(m)
+            for i in 0..<(n * h) { x[i] = alpha * normalised[i] + mlpOutput[i] }
+        }
+        cache.count = start + n
+
+        var last = [Float](repeating: 0, count: h)
+        x.withUnsafeBufferPointer { x in
+            last.withUnsafeMutableBufferPointer { out in
+                layerNorm(
+                    x.baseAddress! + (n - 1) * h, rows: 1, width: h, weight: weights.finalLayerNormWeight,
+                    bias: weights.finalLayerNormBias, epsilon: eps, into: out.baseAddress!)
+            }
+        }
+        var logits = [Float](repeating: 0, count: vocabRange.count)
+        last.withUnsafeBufferPointer { input in
+            logits.withUnsafeMutableBufferPointer { out in
+                linear(input.baseAddress!, rows: 1, weight: weights.wordEmbeddings, bias: nil, into: out.baseAddress!)
+            }
+        }
+        return logits
+    }
+
+    /// Vocab-parallel embedding lookup: rows outside this rank's range are zero, then summed across ranks.
+    private func embed(_ tokens: [Int]) -> [Float] {
+        let h = configuration.hiddenSize
+        var x = [Float](repeating: 0, count: tokens.count * h)
+        weights.wordEmbeddings.values.withUnsafeBufferPointer { table in
+            x.withUnsafeMutableBufferPointer { out in
+                for (i, token) in tokens.enumerated() where vocabRange.contains(token) {
+                    widen(
+                        table.baseAddress! + (token - vocabRange.lowerBound) * h, into: out.baseAddress! + i * h,
+                        count: h)
+                }
+                if partition.count > 1 { reduction.sum(out) }
+            }
+        }
+        return x
+    }
+
+    /// Self-attention of one layer for `rows` new tokens; writes the (reduced, biased) output `[rows, h]`.
+    private func attend(
+        layer: Int, weights w: LayerWeights, input: [Float], rows n: Int, start: Int,
+        tables: [(cos: [Float], sin: [Float])], layout: SequenceLayout, cache: KVCache,
+        into output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let d = configuration.headDimension
+        let localWidth = localHeads * d
+        let total = start + n
+        let scale = 1 / Float(d).squareRoot()
+        var qkv = [Float](repeating: 0, count: n * 3 * localWidth)
+        input.withUnsafeBufferPointer { a in
+            qkv.withUnsafeMutableBufferPointer { out in
+                linear(a.baseAddress!, rows: n, weight: w.queryKeyValue, bias: w.queryKeyValueBias, into: out.baseAddress!)
+            }
+        }
+        var context = [Float](repeating: 0, count: n * localWidth)
+        var queries = [Float](repeating: 0, count: n * d)
+        var scores = [Float](repeating: 0, count: n * total)
+        qkv.withUnsafeMutableBufferPointer { qkv in
+            queries.withUnsafeMutableBufferPointer { q in
+                scores.withUnsafeMutableBufferPointer { s in
+                    context.withUnsafeMutableBufferPointer { ctx in
+                        for head in 0..<localHeads {
+                            // Split the per-head interleaved rows, rotate q and k, append k and v to the cache.
+                            for r in 0..<n {
+                                let row = qkv.baseAddress! + r * 3 * localWidth + head * 3 * d
+                                let query = q.baseAddress! + r * d
+                                query.update(from: row, count: d)
+                                RotaryEmbedding.rotate(query, cos: tables[r].cos, sin: tables[r].sin)
+                                let key = cache.keyRow(layer: layer, head: head, token: start + r)
+                                key.update(from: row + d, count: d)
+                                RotaryEmbedding.rotate(key, cos: tables[r].cos, sin: tables[r].sin)
+                                cache.valueRow(layer: layer, head: head, token: start + r).update(from: row + 2 * d, count: d)
+                            }
+                            BLAS.sgemm(
+                                m: n, n: total, k: d, alpha: scale, a: q.baseAddress!, lda: d,
+                                b: cache.keyRow(layer: layer, head: head, token: 0), ldb: d, transposeB: true,
+                                c: s.baseAddress!, ldc: total)
+                            for r in 0..<n {
+                                let row = s.baseAddress! + r * total
+                                for column in 0..<total where !layout.allows(row: start + r, column: column) {
+                                    row[column] = -10000
+                                }
+                                softmaxInPlace(row, count: total)
+                            }
+                            BLAS.sgemm(
+                                m: n, n: d, k: total, a: s.baseAddress!, lda: total,
+                                b: cache.valueRow(layer: layer, head: head, token: 0), ldb: d, transposeB: false,
+                                c: ctx.baseAddress! + head * d, ldc: localWidth)
+                        }
+                    }
+                }
+            }
+        }
+        context.withUnsafeBufferPointer { ctx in
+            linear(ctx.baseAddress!, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!)
+        }
+        finishRowParallel(output, rows: n, bias: w.attentionDenseBias)
+    }
+
+    /// GeGLU: `(u1 * gelu(u2)) W2^T + b2` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves.
+    private func feedForward(
+        weights w: LayerWeights, input: [Float], rows n: Int, into output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let f = localInner
+        var u = [Float](repeating: 0, count: n * 2 * f)
+        input.withUnsafeBufferPointer { m in
+            u.withUnsafeMutableBufferPointer { out in
+                linear(m.baseAddress!, rows: n, weight: w.denseHTo4H, bias: w.denseHTo4HBias, into: out.baseAddress!)
+            }
+        }
+        var gated = [Float](repeating: 0, count: n * f)
+        for r in 0..<n {
+            for j in 0..<f { gated[r * f + j] = u[r * 2 * f + j] * gelu(u[r * 2 * f + f + j]) }
+        }
+        gated.withUnsafeBufferPointer { g in
+            linear(g.baseAddress!, rows: n, weight: w.dense4HToH, bias: nil, into: output.baseAddress!)
+        }
+        finishRowParallel(output, rows: n, bias: w.dense4HToHBias)
+    }
+
+    /// Row-parallel epilogue: sum partial products across ranks, then add the replicated bias once.
+    private func finishRowParallel(_ output: UnsafeMutableBufferPointer<Float>, rows n: Int, bias: [Float]) {
+        let h = configuration.hiddenSize
+        if partition.count > 1 { reduction.sum(output) }
+        for r in 0..<n {
+            for j in 0..<h { output[r * h + j] += bias[j] }
+        }
+    }
+}

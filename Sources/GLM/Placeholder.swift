@@ -1,1 +1,0 @@
-// GLM module placeholder

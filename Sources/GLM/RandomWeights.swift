@@ -1,0 +1,44 @@
+import Checkpoint
+import Configuration
+import Tensors
+
+/// Random GLM weights in the official state-dict layout, for tests and the demo model.
+///
+/// Scales follow the official test fixture so random models produce varied, non-degenerate text: unit-normal
+/// embedding rows for the tokenizer's text ids and the command tokens only (other rows stay zero, so padding and
+/// image ids never win), projections scaled by 1/sqrt(fan-in), LayerNorm gains near one.
+public enum RandomWeights {
+    /// Global (MP=1) tensors for every key of `WeightSpec.all(for:)`, in that order.
+    public static func generate(
+        configuration c: ModelConfiguration, seed: UInt64, textTokenCount: Int
+    ) -> [(key: String, tensor: HalfTensor)] {
+        var random = SeededRandomSource(seed: seed)
+        let text = c.tokenizer.numImageTokens..<min(c.tokenizer.numImageTokens + textTokenCount, c.vocabSize)
+        let commands = c.tokenizer.commandTokensStart..<(c.tokenizer.commandTokensStart + TokenizerConfiguration.commandTokenCount)
+        return WeightSpec.all(for: c).map { spec in
+            let count = spec.shape.reduce(1, *)
+            var values = [Float16](repeating: 0, count: count)
+            let key = spec.key
+            func fill(_ scale: Float, offset: Float = 0) {
+                for i in 0..<count { values[i] = Float16(offset + scale * random.nextGaussian()) }
+            }
+            if key.hasSuffix("word_embeddings.weight") {
+                let h = c.hiddenSize
+                for row in Array(text) + Array(commands) {
+                    for j in 0..<h { values[row * h + j] = Float16(random.nextGaussian()) }
+                }
+            } else if key.hasSuffix("final_layernorm.weight") {
+                fill(1)
+            } else if key.hasSuffix("layernorm.weight") {
+                fill(0.1, offset: 1)
+            } else if key.hasSuffix(".bias") {
+                fill(0.1)
+            } else {
+                let fanIn = Float(spec.shape[1])
+                let gain: Float = key.contains("query_key_value") ? 1.5 : key.contains("dense_h_to_4h") ? 1 : 3
+                fill(gain / fanIn.squareRoot())
+            }
+            return (key, HalfTensor(shape: spec.shape, values: values))
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/// The official GLM-130B rotary table, with its fp16 roundings reproduced exactly.
+///
+/// SwissArmyTransformer builds `inv_freq`, the angles and their cos/sin in fp16, and the trained weights depend on
+/// those roundings (against exact RoPE the phase drifts by ~1 rad near position 2000). So:
+/// `inv_freq_j = fp16(1 / 10000^(2j/d))`, `angle = fp16(fp16(t) * inv_freq_j)`, `cos/sin = fp16(cos/sin(angle))`,
+/// the last rounded once from double (the official fixture tells single rounding from a float32 detour at sin(300)).
+/// Dimension `i` and `i + d/2` share frequency `i` (rotate-half pairing over all head dimensions).
+public struct RotaryEmbedding: Sendable {
+    public let headDimension: Int
+    private let inverseFrequencies: [Float16]
+
+    public init(headDimension: Int, base: Double = 10000) {
+        self.headDimension = headDimension
+        let half = headDimension / 2
+        inverseFrequencies = (0..<half).map { j in
+            Float16(Float(1.0 / Foundation.pow(base, Double(2 * j) / Double(headDimension))))
+        }
+    }
+
+    /// The fp16-rounded cos and sin for position `position`, `d/2` values each.
+    public func table(position: Int) -> (cos: [Float], sin: [Float]) {
+        let t = Float(Float16(Float(position)))
+        var cosines = [Float](repeating: 0, count: inverseFrequencies.count)
+        var sines = cosines
+        for (j, frequency) in inverseFrequencies.enumerated() {
+            let angle = Float(Float16(t * Float(frequency)))
+            cosines[j] = Float(Float16(Foundation.cos(Double(angle))))
+            sines[j] = Float(Float16(Foundation.sin(Double(angle))))
+        }
+        return (cosines, sines)
+    }
+
+    /// Rotates one head vector `x[d]` in place: `x*cos + rotate_half(x)*sin`, `rotate_half(x) = [-x2, x1]`.
+    @inline(__always)
+    public static func rotate(_ x: UnsafeMutablePointer<Float>, cos: [Float], sin: [Float]) {
+        let half = cos.count
+        for i in 0..<half {
+            let a = x[i]
+            let b = x[i + half]
+            x[i] = a * cos[i] - b * sin[i]
+            x[i + half] = b * cos[i] + a * sin[i]
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Communication
+import Configuration
+import Foundation
+import GLM
+import Tokenization
+
+/// `glmcluster create-model`: a random-weights GLM in the official checkpoint layout, with a small SentencePiece
+/// tokenizer trained on the project's own corpus. For tests and the demo only.
+struct CreateModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-model", abstract: "Write a random-weights model in the official checkpoint layout.")
+
+    @Option(name: .long, help: "config.json with the model sizes (official argument names).")
+    var config: String
+    @Option(name: .long, help: "Seed for the random weights.")
+    var seed: UInt64 = 1
+    @Option(name: .long, help: "Model-parallel degree of the written checkpoint (number of mp_rank files).")
+    var mp: Int = 1
+    @Option(name: .long, help: "Output directory (created).")
+    var out: String
+    @Option(name: .long, help: "SentencePiece vocabulary size of the trained tokenizer.")
+    var vocabularySize: Int = 1000
+
+    func validate() throws {
+        if mp < 1 { throw ValidationError("--mp must be positive, got \(mp)") }
+        if vocabularySize < 16 { throw ValidationError("--vocabulary-size must be at least 16, got \(vocabularySize)") }
+    }
+
+    func run() throws {
+        _ = Communicator.world
+        var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: config))
+        let c = configuration
+        for (value, field) in [(c.numAttentionHeads, "num_attention_heads"), (c.innerHiddenSize, "inner_hidden_size"), (c.vocabSize, "vocab_size")]
+        where value % mp != 0 {
+            throw ValidationError("--mp \(mp) must divide \(field) = \(value) in \(config)")
+        }
+        let directory = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+
+        configuration.tokenizer.model = "ice_text.model"
+        try TokenizerTrainer.trainDemoModel(
+            vocabularySize: vocabularySize, outputPrefix: directory.appendingPathComponent("ice_text"))
+        try configuration.write(to: directory.appendingPathComponent("config.json"))
+        let tokenizer = try IcetkTokenizer(configuration: configuration.tokenizer, directory: directory)
+
+        let tensors = RandomWeights.generate(configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount)
+        try CheckpointRepartition.write(global: tensors, configuration: configuration, parts: mp, to: directory)
+        FileHandle.standardError.write(
+            Data("created \(out): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), MP=\(mp), \(tokenizer.pieceCount) tokenizer pieces\n".utf8))
+    }
+}

@@ -1,0 +1,30 @@
+/// Limits and strategy for one generation request.
+public struct GenerationOptions: Sendable, Equatable {
+    public var sampling: SamplingParameters
+    /// The official `out_seq_length`: each blank stops when its context plus generated tokens reach this.
+    public var maxLength: Int?
+    /// At most this many tokens per blank.
+    public var maxNewTokens: Int?
+
+    public init(sampling: SamplingParameters = .greedy, maxLength: Int? = nil, maxNewTokens: Int? = nil) {
+        self.sampling = sampling
+        self.maxLength = maxLength
+        self.maxNewTokens = maxNewTokens
+    }
+
+    /// The official default `out_seq_length`.
+    public static let defaultMaxLength = 256
+
+    /// Tokens a blank whose context (with `<sop>`) has `contextLength` tokens may generate, never running past
+    /// the model's `maxSequenceLength`.
+    public func budget(contextLength: Int, maxSequenceLength: Int) -> Int {
+        var limit = maxSequenceLength - contextLength
+        if let maxNewTokens { limit = min(limit, maxNewTokens) }
+        if let maxLength {
+            limit = min(limit, maxLength - contextLength)
+        } else if maxNewTokens == nil {
+            limit = min(limit, Self.defaultMaxLength - contextLength)
+        }
+        return max(0, limit)
+    }
+}

@@ -1,0 +1,88 @@
+/// The texts of a finished blank-filling run.
+public struct BlankAnswer: Sendable, Equatable {
+    /// Official `answers[i]`: the detokenized final sequence (every filled blank spliced in, a final `eos` dropped).
+    public var answer: String
+    /// Official `answers_with_style[i]`: the same text with each blank underlined by ANSI escapes (green too for
+    /// `[MASK]`/`[sMASK]`), with spaces around blanks for English (all-ASCII) prompts.
+    public var styledAnswer: String
+    /// Official `blanks[i]`: the detokenized text of each filled blank, in fill order.
+    public var blanks: [String]
+}
+
+/// Splices generated spans back into the sequence, one blank at a time, the way the official `fill_blanks` loop
+/// does, and produces its blank, answer and styled texts.
+///
+/// Use: while `nextMaskPosition` is not nil, generate from `nextContext` (the sequence plus `<sop>`) with the
+/// positions that `nextMaskPosition` and `useGMask` imply, then call `fill(generated:)`; finally call `finish()`.
+/// The next blank is always the FIRST generation mask in the current sequence, which includes text generated for
+/// earlier blanks (a span that itself contains the mask token is filled next, as in the official code).
+public struct AnswerAssembler: Sendable {
+    public let tokenizer: IcetkTokenizer
+    public let generationMask: CommandToken
+    public let useGMask: Bool
+    public let isEnglish: Bool
+    /// The current sequence, without `<sop>`: the prompt with the blanks filled so far.
+    public private(set) var sequence: [Int]
+    /// Blank texts so far.
+    public private(set) var blanks: [String] = []
+    private var styledAnswer = ""
+    /// Official `last_pos`: where the styled answer's next plain prefix starts.
+    private var lastPosition = 0
+
+    public init(prompt: BlankPrompt, tokenizer: IcetkTokenizer) {
+        self.tokenizer = tokenizer
+        self.generationMask = prompt.generationMask
+        self.useGMask = prompt.useGMask
+        self.isEnglish = prompt.isEnglish
+        self.sequence = prompt.ids
+    }
+
+    /// Position of the blank to fill next (the first generation mask in `sequence`), nil when none is left.
+    public var nextMaskPosition: Int? { sequence.firstIndex(of: tokenizer.id(of: generationMask)) }
+
+    /// The context to generate the next blank from: `sequence + [<sop>]`.
+    public var nextContext: [Int] { sequence + [tokenizer.id(of: .sop)] }
+
+    /// Fills the next blank with `generated` (the ids produced after `<sop>`, possibly ending with the end token
+    /// `eop` or `eos`, which is dropped) and returns the blank's text.
+    ///
+    /// Official splice, with `output = sequence + [<sop>] + generated`, `bog` the first `<sop>` in `output` and
+    /// `end` = `output.count`, minus one when the last id is `eop` or `eos`:
+    /// `sequence = output[..<mask] + output[bog+1..<end] + output[mask+1..<bog]`; blank = detokenize(output[bog+1..<end]).
+    @discardableResult
+    public mutating func fill(generated: [Int]) throws(TokenizationError) -> String {
+        guard let mask = nextMaskPosition else { throw .noBlankToFill(mask: generationMask) }
+        let sop = tokenizer.id(of: .sop)
+        let output = sequence + [sop] + generated
+        var end = output.count
+        if end > 0, output[end - 1] == tokenizer.id(of: .eop) || output[end - 1] == tokenizer.eosId { end -= 1 }
+        let bog = output.firstIndex(of: sop)!  // present: appended above
+        let prefix = tokenizer.detokenize(slice(output, lastPosition, mask))
+        let blank = tokenizer.detokenize(slice(output, bog + 1, end))
+        let space = isEnglish ? " " : ""
+        styledAnswer +=
+            prefix + space + (useGMask ? "\u{1B}[4m" : "\u{1B}[0;32m\u{1B}[4m") + blank
+            + (useGMask ? "\u{1B}[0m" : "\u{1B}[0m\u{1B}[0m") + space
+        blanks.append(blank)
+        lastPosition = mask + end - (bog + 1)
+        sequence = slice(output, 0, mask) + slice(output, bog + 1, end) + slice(output, mask + 1, bog)
+        return blank
+    }
+
+    /// The final texts (official: a final `eos` is dropped, then the whole sequence is detokenized).
+    public func finish() -> BlankAnswer {
+        var output = sequence
+        if output.last == tokenizer.eosId { output.removeLast() }
+        return BlankAnswer(
+            answer: tokenizer.detokenize(output),
+            styledAnswer: styledAnswer + tokenizer.detokenize(slice(output, lastPosition, output.count)),
+            blanks: blanks)
+    }
+}
+
+/// Python's `list[start:end]` for non-negative bounds: clamped, empty when `start >= end`.
+private func slice(_ ids: [Int], _ start: Int, _ end: Int) -> [Int] {
+    let lower = min(max(start, 0), ids.count)
+    let upper = min(max(end, 0), ids.count)
+    return lower < upper ? Array(ids[lower..<upper]) : []
+}

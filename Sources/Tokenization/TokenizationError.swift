@@ -1,0 +1,33 @@
+/// What went wrong in tokenization, prompt building or blank filling, with the file or ids concerned.
+public enum TokenizationError: Error, CustomStringConvertible, Equatable {
+    /// The SentencePiece model named by the configuration is missing, unreadable or corrupt.
+    case cannotLoadModel(path: String, reason: String)
+    /// The model has more pieces than fit between `num_image_tokens` and `command_tokens_start`.
+    case vocabularyOverlap(path: String, pieceCount: Int, numImageTokens: Int, commandTokensStart: Int)
+    /// A prompt (ids before `<sop>`) is longer than the model's `max_sequence_length`; the official check is
+    /// `len(seq) > max_sequence_length` ("text too long.").
+    case promptTooLong(length: Int, maxSequenceLength: Int)
+    /// `--ids` input must end with `<sop>`.
+    case missingStartOfPiece(lastId: Int?)
+    /// There is no blank of the generation mask's kind left to fill.
+    case noBlankToFill(mask: CommandToken)
+    /// Training the demo tokenizer failed.
+    case trainingFailed(reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotLoadModel(let path, let reason):
+            "cannot load tokenizer model \(path): \(reason)"
+        case .vocabularyOverlap(let path, let count, let image, let command):
+            "tokenizer model \(path) has \(count) pieces: text ids \(image)..<\(image + count) would overlap the command tokens from \(command)"
+        case .promptTooLong(let length, let limit):
+            "prompt too long: \(length) tokens before <sop>, the model's max_sequence_length is \(limit)"
+        case .missingStartOfPiece(let last):
+            "prompt ids must end with <sop>; the last id is \(last.map(String.init) ?? "missing (no ids)")"
+        case .noBlankToFill(let mask):
+            "no \(mask.officialName) left to fill in the sequence"
+        case .trainingFailed(let reason):
+            "tokenizer training failed: \(reason)"
+        }
+    }
+}
