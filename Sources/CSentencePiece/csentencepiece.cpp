@@ -3,7 +3,10 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,30 @@ struct csp_processor {
 };
 
 static thread_local std::string last_error;
+
+// Feeds the lines of an in-memory text to the trainer.
+class LineIterator : public sentencepiece::SentenceIterator {
+ public:
+  explicit LineIterator(std::string text) : text_(std::move(text)) { Next(); }
+  bool done() const override { return done_; }
+  void Next() override {
+    if (position_ > text_.size()) {
+      done_ = true;
+      return;
+    }
+    const size_t end = std::min(text_.find('\n', position_), text_.size());
+    line_ = text_.substr(position_, end - position_);
+    position_ = end + 1;
+    if (line_.empty() && position_ > text_.size()) done_ = true;  // nothing after a final newline
+  }
+  const std::string &value() const override { return line_; }
+  sentencepiece::util::Status status() const override { return sentencepiece::util::Status(); }
+
+ private:
+  std::string text_, line_;
+  size_t position_ = 0;
+  bool done_ = false;
+};
 
 static int fail(const sentencepiece::util::Status &status) {
   if (status.ok()) return CSP_OK;
@@ -87,12 +114,35 @@ int csp_id_to_piece(const csp_processor *processor, int32_t id, char *out, size_
   return copy_out(piece.data(), piece.size(), 1, out, capacity, out_len);
 }
 
+// Training runs one at a time: the log level it lowers is process-wide.
+static std::mutex training;
+
 int csp_train(const char *arguments) {
+  std::lock_guard<std::mutex> lock(training);
   const int level = sentencepiece::logging::GetMinLogLevel();
   sentencepiece::logging::SetMinLogLevel(2);  // keep errors, drop INFO and WARNING chatter
   const int code = fail(sentencepiece::SentencePieceTrainer::Train(arguments));
   sentencepiece::logging::SetMinLogLevel(level);
   return code;
 }
+
+int csp_train_from_text(const char *arguments, const char *text, size_t len, char **out_model, size_t *out_size) {
+  LineIterator lines(std::string(text, len));
+  std::string model;
+  std::lock_guard<std::mutex> lock(training);
+  const int level = sentencepiece::logging::GetMinLogLevel();
+  sentencepiece::logging::SetMinLogLevel(2);
+  const int code = fail(sentencepiece::SentencePieceTrainer::Train(arguments, &lines, &model));
+  sentencepiece::logging::SetMinLogLevel(level);
+  *out_model = nullptr;
+  *out_size = 0;
+  if (code != CSP_OK) return code;
+  *out_model = static_cast<char *>(std::malloc(model.size() + 1));
+  std::memcpy(*out_model, model.data(), model.size());
+  *out_size = model.size();
+  return CSP_OK;
+}
+
+void csp_free_bytes(char *bytes) { std::free(bytes); }
 
 }  // extern "C"

@@ -124,7 +124,8 @@ public final class ShardedCheckpoint: @unchecked Sendable {
                 var region = shardShape.map { 0..<$0 }
                 region[dimension] = local..<local + overlap.count
                 let block = try file.float16(key, region: region)
-                Self.place(block, extent: overlap.count, into: &output, shape: outputShape, dimension: dimension, at: placed)
+                Self.place(
+                    block, extent: overlap.count, into: &output, shape: outputShape, dimension: dimension, at: placed)
                 placed += overlap.count
             }
         }
@@ -133,7 +134,9 @@ public final class ShardedCheckpoint: @unchecked Sendable {
 
     private func check(_ file: TorchCheckpointFile, _ key: String, expected: [Int]) throws(CheckpointError) {
         let found = try file.tensor(named: key).shape
-        guard found == expected else { throw .shapeMismatch(path: file.path, key: key, expected: expected, found: found) }
+        guard found == expected else {
+            throw .shapeMismatch(path: file.path, key: key, expected: expected, found: found)
+        }
     }
 
     /// Copies a row-major block that spans `extent` along `dimension` (and the full output along the others) into

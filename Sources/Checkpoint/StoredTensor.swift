@@ -65,7 +65,9 @@ public struct HalfTensor: Sendable, Equatable {
     public var values: [Float16]
 
     public init(shape: [Int], values: [Float16]) {
-        precondition(shape.reduce(1, *) == values.count, "HalfTensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+        precondition(
+            shape.reduce(1, *) == values.count,
+            "HalfTensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
         self.shape = shape
         self.values = values
     }

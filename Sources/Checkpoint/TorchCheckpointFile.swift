@@ -20,7 +20,8 @@ public final class TorchCheckpointFile: Sendable {
         self.archive = archive
 
         let pickles = archive.entries.filter { entry in
-            entry.name.hasSuffix("/data.pkl") && entry.name.split(separator: "/", omittingEmptySubsequences: false).count == 2
+            entry.name.hasSuffix("/data.pkl")
+                && entry.name.split(separator: "/", omittingEmptySubsequences: false).count == 2
         }
         guard pickles.count == 1, let pickle = pickles.first else {
             throw pickles.isEmpty
@@ -99,7 +100,8 @@ public final class TorchCheckpointFile: Sendable {
         case .bfloat16: copy = Self.copyRun(UInt16.self) { Float16(Self.bfloat16ToFloat($0)) }
         case .float32: copy = Self.copyRun(Float.self) { Float16($0) }
         case .float64: copy = Self.copyRun(Double.self) { Float16($0) }
-        default: throw .dtypeMismatch(path: path, key: name, expected: "a floating-point type", found: tensor.dtype.rawValue)
+        default:
+            throw .dtypeMismatch(path: path, key: name, expected: "a floating-point type", found: tensor.dtype.rawValue)
         }
         return try gather(tensor, region: region, copy: copy)
     }
@@ -113,7 +115,8 @@ public final class TorchCheckpointFile: Sendable {
         case .bfloat16: copy = Self.copyRun(UInt16.self) { Self.bfloat16ToFloat($0) }
         case .float32: copy = Self.copyRun(Float.self) { $0 }
         case .float64: copy = Self.copyRun(Double.self) { Float($0) }
-        default: throw .dtypeMismatch(path: path, key: name, expected: "a floating-point type", found: tensor.dtype.rawValue)
+        default:
+            throw .dtypeMismatch(path: path, key: name, expected: "a floating-point type", found: tensor.dtype.rawValue)
         }
         return try gather(tensor, region: nil, copy: copy)
     }
@@ -174,6 +177,16 @@ public final class TorchCheckpointFile: Sendable {
         return try archive.withContents(of: storageEntryName(tensor)) { storage in
             let base = storage.baseAddress!
             let rank = box.count
+            // A contiguous tensor read whole along every dimension but the first is one block: one copy.
+            if tensor.isContiguous, rank > 0,
+                zip(box.dropFirst(), tensor.shape.dropFirst()).allSatisfy({ $0.count == $1 })
+            {
+                let start = tensor.storageOffset + box[0].lowerBound * tensor.strides[0]
+                return [Destination](unsafeUninitializedCapacity: total) { buffer, initialized in
+                    copy(base + start * itemSize, 1, total, buffer.baseAddress!)
+                    initialized = total
+                }
+            }
             let runLength = rank == 0 ? 1 : box[rank - 1].count
             let runStride = rank == 0 ? 1 : tensor.strides[rank - 1]
             var index = box.map(\.lowerBound)

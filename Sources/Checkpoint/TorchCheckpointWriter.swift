@@ -135,11 +135,11 @@ struct PickleWriter {
         switch values.count {
         case 0: opcode(0x29)  // EMPTY_TUPLE
         case 1...3:
-            values.forEach { integer($0) }
+            for value in values { integer(value) }
             opcode([0x85, 0x86, 0x87][values.count - 1])  // TUPLE1/2/3
         default:
             opcode(0x28)
-            values.forEach { integer($0) }
+            for value in values { integer(value) }
             opcode(0x74)  // MARK ... TUPLE
         }
     }
@@ -247,7 +247,8 @@ struct ZipWriter {
             try emit(Data(entry.bytes))
         }
         let directorySize = position - directoryOffset
-        let zip64 = forceZip64 || records.count >= 0xFFFF || directoryOffset >= 0xFFFF_FFFF
+        let zip64 =
+            forceZip64 || records.count >= 0xFFFF || directoryOffset >= 0xFFFF_FFFF
             || directorySize >= 0xFFFF_FFFF
         var end = LittleEndianBytes()
         if zip64 {

@@ -228,7 +228,8 @@ struct Unpickler {
                 stack.append(.storage(try persistentLoad(identifier, start)))
             default:
                 throw error(
-                    at: start, "opcode 0x\(String(opcode, radix: 16)) is not in the torch.save subset this reader accepts")
+                    at: start,
+                    "opcode 0x\(String(opcode, radix: 16)) is not in the torch.save subset this reader accepts")
             }
         }
     }

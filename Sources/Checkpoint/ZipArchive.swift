@@ -68,7 +68,8 @@ public struct ZipArchive: Sendable {
         guard entry.method == 0 else {
             throw .compressedEntry(path: path, entry: entry.name, method: entry.method)
         }
-        let slice = UnsafeRawBufferPointer(rebasing: file.bytes[entry.dataOffset..<entry.dataOffset + entry.compressedSize])
+        let slice = UnsafeRawBufferPointer(
+            rebasing: file.bytes[entry.dataOffset..<entry.dataOffset + entry.compressedSize])
         return try body(slice)
     }
 
@@ -165,7 +166,8 @@ public struct ZipArchive: Sendable {
         let next = extraStart + extraLength + commentLength
         guard next <= reader.count else {
             throw .truncatedZip(
-                path: path, detail: "central directory entry \(ordinal) ends at byte \(next) but the file has "
+                path: path,
+                detail: "central directory entry \(ordinal) ends at byte \(next) but the file has "
                     + "\(reader.count) bytes")
         }
         let name = reader.string(nameStart, count: nameLength)
@@ -196,7 +198,8 @@ public struct ZipArchive: Sendable {
 
         guard localOffset + 30 <= reader.count else {
             throw .truncatedZip(
-                path: path, detail: "entry '\(name)' has its local header at byte \(localOffset) but the file has "
+                path: path,
+                detail: "entry '\(name)' has its local header at byte \(localOffset) but the file has "
                     + "\(reader.count) bytes")
         }
         guard reader.uint32(localOffset) == localHeaderSignature else {

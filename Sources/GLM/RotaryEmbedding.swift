@@ -7,7 +7,8 @@
 /// Dimension `i` and `i + d/2` share frequency `i` (rotate-half pairing over all head dimensions).
 public struct RotaryEmbedding: Sendable {
     public let headDimension: Int
-    private let inverseFrequencies: [Float16]
+    /// `fp16(1 / 10000^(2j/d))`, as the official checkpoint stores them under `attention.rotary_emb.inv_freq`.
+    public let inverseFrequencies: [Float16]
 
     public init(headDimension: Int, base: Double = 10000) {
         self.headDimension = headDimension

@@ -36,7 +36,8 @@ public final class SentencePieceProcessor: @unchecked Sendable {
         let result = text.withUTF8 { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
                 Result { () throws(SentencePieceError) in
-                    try readBuffer(initialCapacity: chars.count + 8) { (out: UnsafeMutablePointer<Int32>, capacity, count) in
+                    try readBuffer(initialCapacity: chars.count + 8) {
+                        (out: UnsafeMutablePointer<Int32>, capacity, count) in
                         csp_encode_ids(handle, chars.baseAddress, chars.count, out, capacity, count)
                     }
                 }
@@ -53,7 +54,8 @@ public final class SentencePieceProcessor: @unchecked Sendable {
         }
         let result = ids.withUnsafeBufferPointer { ids in
             Result { () throws(SentencePieceError) in
-                try readBuffer(initialCapacity: ids.count * 8 + 16) { (out: UnsafeMutablePointer<CChar>, capacity, count) in
+                try readBuffer(initialCapacity: ids.count * 8 + 16) {
+                    (out: UnsafeMutablePointer<CChar>, capacity, count) in
                     csp_decode_ids(handle, ids.baseAddress, ids.count, out, capacity, count)
                 }
             }
@@ -100,6 +102,27 @@ public enum SentencePieceTrainer {
     public static func train(arguments: String) throws(SentencePieceError) {
         let code = csp_train(arguments)
         if code != CSP_OK { throw .trainingFailed(arguments: arguments, code: code, message: lastErrorMessage()) }
+    }
+
+    /// Trains on `sentences` (one per line) held in memory and returns the serialized model (the bytes of a
+    /// `.model` file). `arguments` must not name `--input` or `--model_prefix`; as no path is recorded in the model,
+    /// the same sentences and arguments give the same bytes on every run and machine.
+    public static func train(arguments: String, sentences: String) throws(SentencePieceError) -> [UInt8] {
+        var sentences = sentences
+        var model: UnsafeMutablePointer<CChar>?
+        var size = 0
+        let code = sentences.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) {
+                csp_train_from_text(arguments, $0.baseAddress, $0.count, &model, &size)
+            }
+        }
+        defer { csp_free_bytes(model) }
+        guard code == CSP_OK, let model else {
+            throw .trainingFailed(arguments: arguments, code: code, message: lastErrorMessage())
+        }
+        return model.withMemoryRebound(to: UInt8.self, capacity: size) {
+            Array(UnsafeBufferPointer(start: $0, count: size))
+        }
     }
 }
 

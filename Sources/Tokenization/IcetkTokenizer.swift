@@ -17,7 +17,10 @@ public final class IcetkTokenizer: Sendable {
     /// Loads the SentencePiece model named by `configuration.model`, relative to `directory` (the directory holding
     /// config.json) unless it is an absolute path.
     public init(configuration: TokenizerConfiguration, directory: URL) throws(TokenizationError) {
-        let url = URL(fileURLWithPath: configuration.model, relativeTo: directory).standardizedFileURL
+        let url =
+            configuration.model.hasPrefix("/")
+            ? URL(fileURLWithPath: configuration.model)
+            : directory.appendingPathComponent(configuration.model).standardizedFileURL
         let processor: SentencePieceProcessor
         do { processor = try SentencePieceProcessor(modelPath: url.path) } catch {
             throw .cannotLoadModel(path: url.path, reason: error.description)

@@ -24,7 +24,9 @@ public struct BlankPrompt: Sendable, Equatable {
 
     /// Official length check (`len(seq) > max_sequence_length` raises "text too long."); the count excludes `<sop>`.
     public func checkLength(maxSequenceLength: Int) throws(TokenizationError) {
-        if ids.count > maxSequenceLength { throw .promptTooLong(length: ids.count, maxSequenceLength: maxSequenceLength) }
+        if ids.count > maxSequenceLength {
+            throw .promptTooLong(length: ids.count, maxSequenceLength: maxSequenceLength)
+        }
     }
 }
 

@@ -49,7 +49,8 @@ import Testing
             let full = try whole.float16(name)
             for index in 0..<partitions {
                 let partition = Partition(index: index, count: partitions)
-                let expected = ReferenceSplit.partition(full, shape: shape, layout: layout, index: index, count: partitions)
+                let expected = ReferenceSplit.partition(
+                    full, shape: shape, layout: layout, index: index, count: partitions)
                 let a = try fromOne.tensor(name, globalShape: shape, layout: layout, partition: partition)
                 let b = try fromTwo.tensor(name, globalShape: shape, layout: layout, partition: partition)
                 #expect(a.values.bytes == expected.bytes, "\(name) \(partition) from MP=1")
@@ -65,7 +66,8 @@ import Testing
         for rank in 0..<2 {
             let shard = try TorchCheckpointFile(path: Support.shardPath(Support.mp2, rank))
             for (name, shape, layout) in TinyModel.keys {
-                let part = try fromOne.tensor(name, globalShape: shape, layout: layout, partition: .init(index: rank, count: 2))
+                let part = try fromOne.tensor(
+                    name, globalShape: shape, layout: layout, partition: .init(index: rank, count: 2))
                 #expect(part.shape == (try shard.tensor(named: name)).shape, "\(name)")
                 #expect(part.values.bytes == (try shard.float16(name)).bytes, "\(name)")
             }

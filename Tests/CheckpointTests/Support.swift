@@ -106,8 +106,10 @@ enum TinyModel {
                 (p + "mlp.dense_4h_to_h.bias", [hidden], .replicated),
             ]
         }
-        keys += [("transformer.final_layernorm.weight", [hidden], .replicated),
-                 ("transformer.final_layernorm.bias", [hidden], .replicated)]
+        keys += [
+            ("transformer.final_layernorm.weight", [hidden], .replicated),
+            ("transformer.final_layernorm.bias", [hidden], .replicated),
+        ]
         return keys
     }
 }
@@ -129,7 +131,8 @@ enum ReferenceSplit {
                 for column in 0..<columns { result.append(element(row, column)) }
             }
         case .rowsGLU:
-            let half = rows / 2, block = half / count
+            let half = rows / 2
+            let block = half / count
             for part in 0..<2 {
                 for row in part * half + index * block..<part * half + (index + 1) * block {
                     for column in 0..<columns { result.append(element(row, column)) }

@@ -47,7 +47,8 @@ import Testing
         defer { Support.cleanUp(folder) }
         let url = folder.appendingPathComponent("model.pt")
         try TorchCheckpointWriter.write(Self.randomTensors(seed: 1), to: url)
-        let dump = try JSONSerialization.jsonObject(with: Support.python(["dump", url.path])) as! [String: [String: Any]]
+        let dump =
+            try JSONSerialization.jsonObject(with: Support.python(["dump", url.path])) as! [String: [String: Any]]
         let rank3 = try #require(dump["a.rank3"])
         #expect(rank3["dtype"] as? String == "float16")
         #expect(rank3["stride"] as? [Int] == [15, 5, 1])
@@ -61,9 +62,14 @@ import Testing
         let source = try ShardedCheckpoint(url: Support.mp1)
         var shards: [[(String, HalfTensor)]] = []
         for rank in 0..<4 {
-            shards.append(try TinyModel.keys.map { name, shape, layout in
-                (name, try source.tensor(name, globalShape: shape, layout: layout, partition: .init(index: rank, count: 4)))
-            })
+            shards.append(
+                try TinyModel.keys.map { name, shape, layout in
+                    (
+                        name,
+                        try source.tensor(
+                            name, globalShape: shape, layout: layout, partition: .init(index: rank, count: 4))
+                    )
+                })
         }
         try TorchCheckpointWriter.writeCheckpointDirectory(shards: shards, to: folder, iteration: 1234)
         let written = try ShardedCheckpoint(url: folder)
@@ -74,8 +80,10 @@ import Testing
         for (name, shape, layout) in TinyModel.keys {
             let merged = try written.tensor(name, globalShape: shape, layout: layout)
             #expect(merged.values.bytes == (try whole.float16(name)).bytes, "\(name)")
-            let half = try written.tensor(name, globalShape: shape, layout: layout, partition: .init(index: 1, count: 2))
-            let expected = ReferenceSplit.partition(try whole.float16(name), shape: shape, layout: layout, index: 1, count: 2)
+            let half = try written.tensor(
+                name, globalShape: shape, layout: layout, partition: .init(index: 1, count: 2))
+            let expected = ReferenceSplit.partition(
+                try whole.float16(name), shape: shape, layout: layout, index: 1, count: 2)
             #expect(half.values.bytes == expected.bytes, "\(name)")
         }
     }

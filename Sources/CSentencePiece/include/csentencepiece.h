@@ -46,6 +46,13 @@ int csp_id_to_piece(const csp_processor *processor, int32_t id, char *out, size_
 /// ("--input=... --model_prefix=... --vocab_size=..."). The trainer's informational log is silenced.
 int csp_train(const char *arguments);
 
+/// Like `csp_train`, but the sentences come from `len` bytes of UTF-8 text (one sentence per line) and the model
+/// is returned instead of written: `*out_model` (free it with `csp_free_bytes`) holds `*out_size` bytes of the
+/// serialized model. Neither an input path nor a model prefix is recorded in the model, so the same text and
+/// options give the same bytes wherever they run.
+int csp_train_from_text(const char *arguments, const char *text, size_t len, char **out_model, size_t *out_size);
+void csp_free_bytes(char *bytes);
+
 #ifdef __cplusplus
 }
 #endif
