@@ -36,12 +36,13 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
         .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
         .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),
+        .target(name: "Distributed", dependencies: ["Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
 
         // The executable only wires the modules together.
         .executableTarget(
             name: "GLMClusterCLI",
             dependencies: [
-                "Communication", "Configuration", "Checkpoint", "GLM", "Tokenization", "Generation", "Tensors",
+                "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization", "Generation", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

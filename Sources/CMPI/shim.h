@@ -11,12 +11,22 @@ static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
 static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype cmpi_uint8(void) { return MPI_UINT8_T; }
 static inline MPI_Datatype cmpi_char(void) { return MPI_CHAR; }
+static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype cmpi_float_int(void) { return MPI_FLOAT_INT; }
 static inline MPI_Op cmpi_op_sum(void) { return MPI_SUM; }
+static inline MPI_Op cmpi_op_maxloc(void) { return MPI_MAXLOC; }
+static inline MPI_Op cmpi_op_lor(void) { return MPI_LOR; }
 static inline MPI_Op cmpi_op_max(void) { return MPI_MAX; }
 static inline MPI_Op cmpi_op_min(void) { return MPI_MIN; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline int cmpi_success(void) { return MPI_SUCCESS; }
 static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+
+static inline int cmpi_any_tag(void) { return MPI_ANY_TAG; }
+static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+
+/// MPI_FLOAT_INT's layout, for MAXLOC reductions (value, then index).
+typedef struct { float value; int index; } cmpi_float_int_pair;
 
 #endif

@@ -1,11 +1,14 @@
 import CMPI
 import Foundation
 
-/// A process's place in the MPI job: rank and world size over `MPI_COMM_WORLD`.
+/// A process's place in the MPI job: rank and world size over `MPI_COMM_WORLD`, and the collectives GLMCluster
+/// uses, with Swift types.
 ///
 /// MPI is initialised once per process. Started without `mpirun`, the process is a 1-rank singleton, so every
 /// single-rank path runs the same code as a real job. The world communicator is valid for the whole process
 /// lifetime and only ever used from one thread at a time (`MPI_THREAD_SERIALIZED`), which makes it safe to share.
+/// Every call is collective over all ranks unless its doc says otherwise; MPI errors abort the job (MPI's default
+/// error handler), so return codes carry no information here.
 public final class Communicator: @unchecked Sendable {
     public let rank: Int
     public let size: Int
@@ -35,7 +38,7 @@ public final class Communicator: @unchecked Sendable {
 
     public var isCoordinator: Bool { rank == 0 }
 
-    /// The host this rank runs on, for start-up logs.
+    /// The host this rank runs on, for start-up logs (local, not collective).
     public var processorName: String {
         var buffer = [CChar](repeating: 0, count: Int(cmpi_max_processor_name()) + 1)
         var length: Int32 = 0
@@ -49,13 +52,144 @@ public final class Communicator: @unchecked Sendable {
         MPI_Allreduce(cmpi_in_place(), base, Int32(values.count), cmpi_float(), cmpi_op_sum(), comm)
     }
 
+    /// Sums doubles element-wise across all ranks.
+    public func allreduceSum(_ values: [Double]) -> [Double] {
+        guard size > 1, !values.isEmpty else { return values }
+        var result = values
+        result.withUnsafeMutableBufferPointer {
+            _ = MPI_Allreduce(cmpi_in_place(), $0.baseAddress, Int32($0.count), cmpi_double(), cmpi_op_sum(), comm)
+        }
+        return result
+    }
+
+    /// The largest `value` over all ranks and its `index`; on ties the smallest index wins (MPI_MAXLOC).
+    public func allreduceMaxLocation(value: Float, index: Int) -> (value: Float, index: Int) {
+        guard size > 1 else { return (value, index) }
+        var pair = cmpi_float_int_pair(value: value, index: Int32(index))
+        MPI_Allreduce(cmpi_in_place(), &pair, 1, cmpi_float_int(), cmpi_op_maxloc(), comm)
+        return (pair.value, Int(pair.index))
+    }
+
+    /// True on every rank when `flag` is true on any rank.
+    public func allreduceAny(_ flag: Bool) -> Bool {
+        guard size > 1 else { return flag }
+        var value: Int32 = flag ? 1 : 0
+        MPI_Allreduce(cmpi_in_place(), &value, 1, cmpi_int32(), cmpi_op_lor(), comm)
+        return value != 0
+    }
+
+    /// Rank `root`'s bytes, on every rank (the length travels first, so other ranks may pass anything).
+    public func broadcast(_ bytes: [UInt8], root: Int = 0) -> [UInt8] {
+        guard size > 1 else { return bytes }
+        var count = Int64(rank == root ? bytes.count : 0)
+        MPI_Bcast(&count, 1, cmpi_int64(), Int32(root), comm)
+        var buffer = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
+        broadcastChunks(&buffer, root: root)
+        return buffer
+    }
+
+    /// Rank `root`'s integers, on every rank.
+    public func broadcast(_ values: [Int], root: Int = 0) -> [Int] {
+        let bytes = values.withUnsafeBytes { Array($0) }
+        let received = broadcast(bytes, root: root)
+        return received.withUnsafeBytes { Array($0.bindMemory(to: Int.self)) }
+    }
+
+    /// Each rank's bytes (any length), concatenated per rank, on rank `root`; other ranks get an empty array.
+    public func gather(_ bytes: [UInt8], root: Int = 0) -> [[UInt8]] {
+        guard size > 1 else { return [bytes] }
+        var count = Int32(bytes.count)
+        var counts = [Int32](repeating: 0, count: rank == root ? size : 1)
+        MPI_Gather(&count, 1, cmpi_int32(), &counts, 1, cmpi_int32(), Int32(root), comm)
+        var displacements = [Int32](repeating: 0, count: counts.count)
+        if rank == root {
+            for i in 1..<size { displacements[i] = displacements[i - 1] + counts[i - 1] }
+        }
+        let total = rank == root ? Int(displacements[size - 1] + counts[size - 1]) : 0
+        var received = [UInt8](repeating: 0, count: max(total, 1))
+        bytes.withUnsafeBufferPointer { send in
+            _ = MPI_Gatherv(
+                send.baseAddress, count, cmpi_byte(), &received, &counts, &displacements, cmpi_byte(), Int32(root),
+                comm)
+        }
+        guard rank == root else { return [] }
+        return (0..<size).map { Array(received[Int(displacements[$0])..<Int(displacements[$0] + counts[$0])]) }
+    }
+
+    /// Each rank's bytes on every rank, in rank order.
+    public func allGather(_ bytes: [UInt8]) -> [[UInt8]] {
+        guard size > 1 else { return [bytes] }
+        let gathered = gather(bytes, root: 0)
+        var flat: [UInt8] = []
+        var lengths: [Int] = []
+        for part in gathered {
+            lengths.append(part.count)
+            flat += part
+        }
+        let allLengths = broadcast(lengths)
+        let allBytes = broadcast(flat)
+        var result: [[UInt8]] = []
+        var offset = 0
+        for length in allLengths {
+            result.append(Array(allBytes[offset..<offset + length]))
+            offset += length
+        }
+        return result
+    }
+
+    /// Sends bytes to rank `destination` (point to point; the receiver calls `receive(from:)`).
+    public func send(_ bytes: [UInt8], to destination: Int, tag: Int = 0) {
+        var count = Int64(bytes.count)
+        MPI_Send(&count, 1, cmpi_int64(), Int32(destination), Int32(tag), comm)
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(Self.chunkBytes, bytes.count - offset)
+            bytes.withUnsafeBufferPointer {
+                _ = MPI_Send($0.baseAddress! + offset, Int32(chunk), cmpi_byte(), Int32(destination), Int32(tag), comm)
+            }
+            offset += chunk
+        }
+    }
+
+    /// Receives what rank `source` sent with `send(_:to:tag:)`.
+    public func receive(from source: Int, tag: Int = 0) -> [UInt8] {
+        var count: Int64 = 0
+        MPI_Recv(&count, 1, cmpi_int64(), Int32(source), Int32(tag), comm, cmpi_status_ignore())
+        var buffer = [UInt8](repeating: 0, count: Int(count))
+        var offset = 0
+        while offset < buffer.count {
+            let chunk = min(Self.chunkBytes, buffer.count - offset)
+            buffer.withUnsafeMutableBufferPointer {
+                _ = MPI_Recv($0.baseAddress! + offset, Int32(chunk), cmpi_byte(), Int32(source), Int32(tag), comm, cmpi_status_ignore())
+            }
+            offset += chunk
+        }
+        return buffer
+    }
+
     /// Blocks until every rank arrives.
     public func barrier() { MPI_Barrier(comm) }
 
-    /// Ends the whole job with `code` on every rank: used when one rank hits an error the others cannot see.
+    /// Ends the whole job at once with `code` (MPI_Abort): only for failures the other ranks cannot reach a
+    /// collective to hear about.
     public func abort(code: Int32) -> Never {
         MPI_Abort(comm, code)
         exit(code)
+    }
+
+    /// MPI counts are 32-bit: large messages travel in chunks of at most 1 GiB.
+    private static let chunkBytes = 1 << 30
+
+    private func broadcastChunks(_ buffer: inout [UInt8], root: Int) {
+        var offset = 0
+        let total = buffer.count
+        while offset < total {
+            let chunk = min(Self.chunkBytes, total - offset)
+            buffer.withUnsafeMutableBufferPointer {
+                _ = MPI_Bcast($0.baseAddress! + offset, Int32(chunk), cmpi_byte(), Int32(root), comm)
+            }
+            offset += chunk
+        }
     }
 }
 

@@ -81,6 +81,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw ConfigurationError.unreadable(file: url.path, reason: error.localizedDescription)
         }
+        try checkJSONShape(data, file: url.path)
         let configuration: ModelConfiguration
         do { configuration = try JSONDecoder().decode(ModelConfiguration.self, from: data) } catch {
             throw ConfigurationError.malformed(file: url.path, reason: describe(error))
@@ -167,6 +168,43 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// Catches what JSONDecoder reports badly: text that is not JSON (with the parser's position), a top level that is
+/// not an object, and non-integral numbers in integer fields (which JSONDecoder calls "not valid JSON").
+private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationError) {
+    let object: Any
+    do { object = try JSONSerialization.jsonObject(with: data) } catch {
+        throw ConfigurationError.malformed(file: file, reason: "not valid JSON (\(error.localizedDescription))")
+    }
+    guard let top = object as? [String: Any] else {
+        throw ConfigurationError.malformed(file: file, reason: "the top level must be a JSON object with the model fields")
+    }
+    let integers = ["num_layers", "hidden_size", "num_attention_heads", "inner_hidden_size", "vocab_size", "max_sequence_length"]
+    func check(_ dictionary: [String: Any], _ fields: [String], prefix: String) throws(ConfigurationError) {
+        for field in fields {
+            guard let number = dictionary[field] as? NSNumber, !(dictionary[field] is Bool) else { continue }
+            let value = number.doubleValue
+            if value.rounded() != value {
+                throw ConfigurationError.invalidValue(file: file, field: prefix + field, expected: "an integer, got \(value)")
+            }
+        }
+    }
+    try check(top, integers, prefix: "")
+    if let tokenizer = top["tokenizer"] as? [String: Any] {
+        try check(tokenizer, ["num_image_tokens", "command_tokens_start", "eos"], prefix: "tokenizer.")
+    }
+}
+
+/// Names a decoded type the way a user reads it.
+private func describeType(_ type: Any.Type) -> String {
+    switch type {
+    case is Int.Type: "an integer"
+    case is Float.Type, is Double.Type: "a number"
+    case is String.Type: "a string"
+    case is TokenizerConfiguration.Type: "an object"
+    default: "\(type)"
+    }
+}
+
 /// Turns a `DecodingError` into a sentence naming the JSON field path.
 private func describe(_ error: Error) -> String {
     func path(_ keys: [CodingKey]) -> String {
@@ -177,9 +215,9 @@ private func describe(_ error: Error) -> String {
         let prefix = path(context.codingPath)
         return "missing field \"\(prefix.isEmpty ? key.stringValue : prefix + "." + key.stringValue)\""
     case DecodingError.typeMismatch(let type, let context):
-        return "field \"\(path(context.codingPath))\" must be of type \(type)"
+        return "field \"\(path(context.codingPath))\" must be \(describeType(type))"
     case DecodingError.valueNotFound(let type, let context):
-        return "field \"\(path(context.codingPath))\" must be a \(type), not null"
+        return "field \"\(path(context.codingPath))\" must be \(describeType(type)), not null"
     case DecodingError.dataCorrupted(let context):
         return context.codingPath.isEmpty
             ? "not valid JSON (\(context.debugDescription))"

@@ -35,39 +35,57 @@ public struct GLMWeights: Sendable {
     public static func load(
         from checkpoint: ShardedCheckpoint, configuration c: ModelConfiguration, partition: Partition = .whole
     ) throws -> GLMWeights {
-        let specs = Dictionary(uniqueKeysWithValues: WeightSpec.all(for: c).map { ($0.key, $0) })
-        func tensor(_ key: String) throws -> HalfTensor {
-            let spec = specs[key]!
-            return try checkpoint.tensor(key, globalShape: spec.shape, layout: spec.layout, partition: partition)
+        try assemble(configuration: c) { spec in
+            try checkpoint.tensor(spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
         }
-        func matrix(_ key: String) throws -> HalfMatrix {
-            let t = try tensor(key)
+    }
+
+    /// Builds the weights from `tensor`, called once per `WeightSpec` in checkpoint order with the spec of the
+    /// tensor wanted; it returns this rank's part (how it gets it - checkpoint, network - is the caller's choice).
+    public static func assemble(
+        configuration c: ModelConfiguration, tensor: (WeightSpec) throws -> HalfTensor
+    ) throws -> GLMWeights {
+        var loaded: [String: HalfTensor] = [:]
+        for spec in WeightSpec.all(for: c) { loaded[spec.key] = try tensor(spec) }
+        func matrix(_ key: String) -> HalfMatrix {
+            let t = loaded[key]!
             return HalfMatrix(rows: t.shape[0], columns: t.shape[1], values: t.values)
         }
-        func vector(_ key: String) throws -> [Float] { try tensor(key).values.map(Float.init) }
+        func vector(_ key: String) -> [Float] { loaded[key]!.values.map(Float.init) }
 
-        var layers: [LayerWeights] = []
-        for i in 0..<c.numLayers {
+        let layers = (0..<c.numLayers).map { i in
             let p = "transformer.layers.\(i)."
-            layers.append(
-                LayerWeights(
-                    inputLayerNormWeight: try vector(p + "input_layernorm.weight"),
-                    inputLayerNormBias: try vector(p + "input_layernorm.bias"),
-                    queryKeyValue: try matrix(p + "attention.query_key_value.weight"),
-                    queryKeyValueBias: try vector(p + "attention.query_key_value.bias"),
-                    attentionDense: try matrix(p + "attention.dense.weight"),
-                    attentionDenseBias: try vector(p + "attention.dense.bias"),
-                    postAttentionLayerNormWeight: try vector(p + "post_attention_layernorm.weight"),
-                    postAttentionLayerNormBias: try vector(p + "post_attention_layernorm.bias"),
-                    denseHTo4H: try matrix(p + "mlp.dense_h_to_4h.weight"),
-                    denseHTo4HBias: try vector(p + "mlp.dense_h_to_4h.bias"),
-                    dense4HToH: try matrix(p + "mlp.dense_4h_to_h.weight"),
-                    dense4HToHBias: try vector(p + "mlp.dense_4h_to_h.bias")))
+            return LayerWeights(
+                inputLayerNormWeight: vector(p + "input_layernorm.weight"),
+                inputLayerNormBias: vector(p + "input_layernorm.bias"),
+                queryKeyValue: matrix(p + "attention.query_key_value.weight"),
+                queryKeyValueBias: vector(p + "attention.query_key_value.bias"),
+                attentionDense: matrix(p + "attention.dense.weight"),
+                attentionDenseBias: vector(p + "attention.dense.bias"),
+                postAttentionLayerNormWeight: vector(p + "post_attention_layernorm.weight"),
+                postAttentionLayerNormBias: vector(p + "post_attention_layernorm.bias"),
+                denseHTo4H: matrix(p + "mlp.dense_h_to_4h.weight"),
+                denseHTo4HBias: vector(p + "mlp.dense_h_to_4h.bias"),
+                dense4HToH: matrix(p + "mlp.dense_4h_to_h.weight"),
+                dense4HToHBias: vector(p + "mlp.dense_4h_to_h.bias"))
         }
         return GLMWeights(
-            wordEmbeddings: try matrix("transformer.word_embeddings.weight"),
+            wordEmbeddings: matrix("transformer.word_embeddings.weight"),
             layers: layers,
-            finalLayerNormWeight: try vector("transformer.final_layernorm.weight"),
-            finalLayerNormBias: try vector("transformer.final_layernorm.bias"))
+            finalLayerNormWeight: vector("transformer.final_layernorm.weight"),
+            finalLayerNormBias: vector("transformer.final_layernorm.bias"))
+    }
+
+    /// Bytes of weight data this rank holds.
+    public var byteCount: Int {
+        var total = wordEmbeddings.values.count * 2 + (finalLayerNormWeight.count + finalLayerNormBias.count) * 4
+        for l in layers {
+            total += (l.queryKeyValue.values.count + l.attentionDense.values.count + l.denseHTo4H.values.count
+                + l.dense4HToH.values.count) * 2
+            total += (l.inputLayerNormWeight.count + l.inputLayerNormBias.count + l.queryKeyValueBias.count
+                + l.attentionDenseBias.count + l.postAttentionLayerNormWeight.count + l.postAttentionLayerNormBias.count
+                + l.denseHTo4HBias.count + l.dense4HToHBias.count) * 4
+        }
+        return total
     }
 }

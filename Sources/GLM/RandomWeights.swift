@@ -5,8 +5,9 @@ import Tensors
 /// Random GLM weights in the official state-dict layout, for tests and the demo model.
 ///
 /// Scales follow the official test fixture so random models produce varied, non-degenerate text: unit-normal
-/// embedding rows for the tokenizer's text ids and the command tokens only (other rows stay zero, so padding and
-/// image ids never win), projections scaled by 1/sqrt(fan-in), LayerNorm gains near one.
+/// embedding rows for the tokenizer's text ids, small rows (0.1) for the command tokens so they are rarely
+/// generated as text, zero rows elsewhere (padding and image ids never win), projections scaled by
+/// 1/sqrt(fan-in), LayerNorm gains near one.
 public enum RandomWeights {
     /// Global (MP=1) tensors for every key of `WeightSpec.all(for:)`, in that order.
     public static func generate(
@@ -24,8 +25,11 @@ public enum RandomWeights {
             }
             if key.hasSuffix("word_embeddings.weight") {
                 let h = c.hiddenSize
-                for row in Array(text) + Array(commands) {
+                for row in text {
                     for j in 0..<h { values[row * h + j] = Float16(random.nextGaussian()) }
+                }
+                for row in commands {
+                    for j in 0..<h { values[row * h + j] = Float16(0.1 * random.nextGaussian()) }
                 }
             } else if key.hasSuffix("final_layernorm.weight") {
                 fill(1)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Communication
+import Foundation
 
 /// `glmcluster`: GLM-130B inference on CPU clusters. Subcommands only parse options and wire modules together.
 @main
@@ -9,6 +10,19 @@ struct GLMCluster: ParsableCommand {
         abstract: "GLM-130B inference on CPU clusters with MPI tensor parallelism.",
         subcommands: [
             GenerateCommand.self, LogitsCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
-            CreateModelCommand.self,
+            CreateModelCommand.self, ConvertCommand.self,
         ])
+
+    /// Like ArgumentParser's `main`, but under `mpirun` only rank 0 prints errors and usage: every rank parses the
+    /// same arguments and fails the same way, so one message is enough. Every rank exits with the same code.
+    static func main() {
+        let world = Communicator.world
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if world.isCoordinator { exit(withError: error) }
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+    }
 }

@@ -8,6 +8,12 @@ import Tokenization
 enum ModelLoader {
     /// `config.json` beside `latest`, or the `--preset` when there is none.
     static func configuration(_ options: ModelOptions) throws -> ModelConfiguration {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: options.directory.path, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
+            throw ModelDirectoryError(description: "--model \(options.model): no such directory")
+        }
         let file = options.directory.appendingPathComponent("config.json")
         if FileManager.default.fileExists(atPath: file.path) {
             return try ModelConfiguration.load(from: file)
@@ -24,9 +30,57 @@ enum ModelLoader {
         try IcetkTokenizer(configuration: configuration.tokenizer, directory: options.directory)
     }
 
-    static func model(_ configuration: ModelConfiguration, _ options: ModelOptions) throws -> GLMModel {
-        let checkpoint = try ShardedCheckpoint(directory: CheckpointDirectory(url: options.directory))
-        let weights = try GLMWeights.load(from: checkpoint, configuration: configuration)
-        return GLMModel(configuration: configuration, weights: weights)
+    static func checkpoint(_ options: ModelOptions) throws -> ShardedCheckpoint {
+        try ShardedCheckpoint(directory: CheckpointDirectory(url: options.directory))
     }
+
+    /// What every rank must see identically: the iteration and each shard file's name and size.
+    static func fingerprint(of checkpoint: ShardedCheckpoint) -> String {
+        var description = "iteration \(checkpoint.directory.iteration)"
+        for url in checkpoint.directory.shardURLs {
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? -1
+            description += "; \(url.lastPathComponent) \(size) bytes"
+        }
+        return "checkpoint (\(description))"
+    }
+
+    /// This rank's partition of the weights; a wrong-shaped or missing tensor error also says where the expected
+    /// shapes came from.
+    static func weights(
+        _ checkpoint: ShardedCheckpoint, _ configuration: ModelConfiguration, _ options: ModelOptions,
+        partition: Partition
+    ) throws -> GLMWeights {
+        do {
+            return try GLMWeights.load(from: checkpoint, configuration: configuration, partition: partition)
+        } catch let error as CheckpointError {
+            switch error {
+            case .shapeMismatch, .missingKey:
+                // The expected shapes come from the configuration and the shard count: say which, so a wrong
+                // config.json or a missing last mp_rank file is recognisable from the message.
+                let file = options.directory.appendingPathComponent("config.json")
+                let source =
+                    FileManager.default.fileExists(atPath: file.path) ? file.path : "preset \(options.preset ?? "?")"
+                let c = configuration
+                let shards = checkpoint.shardCount
+                throw ModelDirectoryError(
+                    description: "\(error)\n  (expected from \(source): num_layers \(c.numLayers), hidden_size "
+                        + "\(c.hiddenSize), inner_hidden_size \(c.innerHiddenSize), vocab_size \(c.vocabSize); split over "
+                        + "the \(shards) mp_rank file\(shards == 1 ? "" : "s") found in "
+                        + "\(checkpoint.directory.shardURLs[0].deletingLastPathComponent().path). Check that the "
+                        + "configuration matches the checkpoint and that no mp_rank_XX_model_states.pt file is missing.)")
+            default:
+                throw error
+            }
+        }
+    }
+}
+
+/// A model directory that cannot be used as given; the message names the path and what was expected.
+struct ModelDirectoryError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Bad command input found while running (not while parsing): reported without the usage text.
+struct InputError: Error, CustomStringConvertible {
+    var description: String
 }

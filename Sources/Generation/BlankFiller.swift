@@ -28,31 +28,51 @@ public struct GenerationResult: Sendable, Equatable {
     public var answer: BlankAnswer
     /// The final sequence with every blank spliced in.
     public var outputIds: [Int]
+    /// Bytes of the largest KV cache this rank allocated.
+    public var cacheBytes: Int
 }
 
 /// The official `fill_blanks` loop: fill the generation masks one at a time, left to right, each from the
 /// sequence with the earlier blanks spliced in (`AnswerAssembler` does the splicing and the texts).
+///
+/// Under tensor parallelism every rank runs this same loop in lockstep on the same request: the model's
+/// allreduces and the sampler's collectives keep them together, and the sampler returns the same token on every
+/// rank. Only the coordinator has a tokenizer, so only its results carry text.
 public final class BlankFiller {
     public let model: GLMModel
-    public let tokenizer: IcetkTokenizer
+    public let special: SpecialTokenIds
+    public let tokenizer: IcetkTokenizer?
+    public let collectives: SamplingCollectives
 
-    public init(model: GLMModel, tokenizer: IcetkTokenizer) {
+    public init(
+        model: GLMModel, special: SpecialTokenIds, tokenizer: IcetkTokenizer?,
+        collectives: SamplingCollectives = SingleRankCollectives()
+    ) {
         self.model = model
+        self.special = special
         self.tokenizer = tokenizer
+        self.collectives = collectives
+    }
+
+    /// A single-rank filler with its tokenizer.
+    public convenience init(model: GLMModel, tokenizer: IcetkTokenizer) {
+        self.init(model: model, special: tokenizer.specialTokens, tokenizer: tokenizer)
     }
 
     /// Builds the prompt from raw text (`[MASK]`, `[sMASK]`, `[gMASK]` mark the blanks) and fills it.
     public func generate(text: String, options: GenerationOptions) throws -> GenerationResult {
-        try generate(prompt: PromptBuilder(tokenizer: tokenizer).build(text), options: options)
+        guard let tokenizer else { preconditionFailure("building a prompt from text needs the tokenizer") }
+        return try generate(prompt: PromptBuilder(tokenizer: tokenizer).build(text), options: options)
     }
 
     public func generate(prompt: BlankPrompt, options: GenerationOptions) throws -> GenerationResult {
         let maxSequence = model.configuration.maxSequenceLength
         try prompt.checkLength(maxSequenceLength: maxSequence)
-        let endTokens: Set<Int> = [tokenizer.id(of: .eop), tokenizer.eosId]
-        var sampler = TokenSampler(parameters: options.sampling)
-        var assembler = AnswerAssembler(prompt: prompt, tokenizer: tokenizer)
+        let endTokens = special.endTokens
+        var sampler = DistributedSampler(parameters: options.sampling, collectives: collectives)
+        var assembler = AnswerAssembler(prompt: prompt, special: special, tokenizer: tokenizer)
         var blanks: [BlankResult] = []
+        var cacheBytes = 0
 
         while let maskPosition = assembler.nextMaskPosition {
             let context = assembler.nextContext
@@ -63,9 +83,10 @@ public final class BlankFiller {
             var reason = FinishReason.length
             if budget > 0 {
                 let cache = model.makeCache(capacity: context.count + budget)
+                cacheBytes = max(cacheBytes, cache.byteCount)
                 var logits = model.forward(tokens: context, layout: layout, cache: cache)
                 for step in 0..<budget {
-                    let token = sampler.next(logits: logits)
+                    let token = sampler.next(localLogits: logits, vocabularyOffset: model.vocabRange.lowerBound)
                     generated.append(token)
                     if endTokens.contains(token) {
                         reason = .endToken
@@ -83,7 +104,8 @@ public final class BlankFiller {
                     contextIds: context, maskPosition: maskPosition, generatedIds: generated, finishReason: reason,
                     text: text))
         }
-        return GenerationResult(prompt: prompt, blanks: blanks, answer: assembler.finish(), outputIds: assembler.sequence)
+        return GenerationResult(prompt: prompt, blanks: blanks, answer: assembler.finish(), outputIds: assembler.sequence,
+            cacheBytes: cacheBytes)
     }
 }
 

@@ -1,5 +1,5 @@
 /// Limits and strategy for one generation request.
-public struct GenerationOptions: Sendable, Equatable {
+public struct GenerationOptions: Sendable, Equatable, Codable {
     public var sampling: SamplingParameters
     /// The official `out_seq_length`: each blank stops when its context plus generated tokens reach this.
     public var maxLength: Int?

@@ -17,7 +17,9 @@ public struct BlankAnswer: Sendable, Equatable {
 /// The next blank is always the FIRST generation mask in the current sequence, which includes text generated for
 /// earlier blanks (a span that itself contains the mask token is filled next, as in the official code).
 public struct AnswerAssembler: Sendable {
-    public let tokenizer: IcetkTokenizer
+    public let special: SpecialTokenIds
+    /// Nil on ranks without the SentencePiece model: they splice ids and produce empty texts.
+    public let tokenizer: IcetkTokenizer?
     public let generationMask: CommandToken
     public let useGMask: Bool
     public let isEnglish: Bool
@@ -30,6 +32,12 @@ public struct AnswerAssembler: Sendable {
     private var lastPosition = 0
 
     public init(prompt: BlankPrompt, tokenizer: IcetkTokenizer) {
+        self.init(prompt: prompt, special: tokenizer.specialTokens, tokenizer: tokenizer)
+    }
+
+    /// Splices with the ids in `special`; texts come from `tokenizer` when there is one, else they are empty.
+    public init(prompt: BlankPrompt, special: SpecialTokenIds, tokenizer: IcetkTokenizer?) {
+        self.special = special
         self.tokenizer = tokenizer
         self.generationMask = prompt.generationMask
         self.useGMask = prompt.useGMask
@@ -38,10 +46,10 @@ public struct AnswerAssembler: Sendable {
     }
 
     /// Position of the blank to fill next (the first generation mask in `sequence`), nil when none is left.
-    public var nextMaskPosition: Int? { sequence.firstIndex(of: tokenizer.id(of: generationMask)) }
+    public var nextMaskPosition: Int? { sequence.firstIndex(of: special.id(of: generationMask)) }
 
     /// The context to generate the next blank from: `sequence + [<sop>]`.
-    public var nextContext: [Int] { sequence + [tokenizer.id(of: .sop)] }
+    public var nextContext: [Int] { sequence + [special.id(of: .sop)] }
 
     /// Fills the next blank with `generated` (the ids produced after `<sop>`, possibly ending with the end token
     /// `eop` or `eos`, which is dropped) and returns the blank's text.
@@ -52,13 +60,13 @@ public struct AnswerAssembler: Sendable {
     @discardableResult
     public mutating func fill(generated: [Int]) throws(TokenizationError) -> String {
         guard let mask = nextMaskPosition else { throw .noBlankToFill(mask: generationMask) }
-        let sop = tokenizer.id(of: .sop)
+        let sop = special.id(of: .sop)
         let output = sequence + [sop] + generated
         var end = output.count
-        if end > 0, output[end - 1] == tokenizer.id(of: .eop) || output[end - 1] == tokenizer.eosId { end -= 1 }
+        if end > 0, special.endTokens.contains(output[end - 1]) { end -= 1 }
         let bog = output.firstIndex(of: sop)!  // present: appended above
-        let prefix = tokenizer.detokenize(slice(output, lastPosition, mask))
-        let blank = tokenizer.detokenize(slice(output, bog + 1, end))
+        let prefix = text(slice(output, lastPosition, mask))
+        let blank = text(slice(output, bog + 1, end))
         let space = isEnglish ? " " : ""
         styledAnswer +=
             prefix + space + (useGMask ? "\u{1B}[4m" : "\u{1B}[0;32m\u{1B}[4m") + blank
@@ -72,12 +80,16 @@ public struct AnswerAssembler: Sendable {
     /// The final texts (official: a final `eos` is dropped, then the whole sequence is detokenized).
     public func finish() -> BlankAnswer {
         var output = sequence
-        if output.last == tokenizer.eosId { output.removeLast() }
+        if output.last == special.eos { output.removeLast() }
         return BlankAnswer(
-            answer: tokenizer.detokenize(output),
-            styledAnswer: styledAnswer + tokenizer.detokenize(slice(output, lastPosition, output.count)),
+            answer: text(output),
+            styledAnswer: styledAnswer + text(slice(output, lastPosition, output.count)),
             blanks: blanks)
     }
+}
+
+extension AnswerAssembler {
+    fileprivate func text(_ ids: [Int]) -> String { tokenizer?.detokenize(ids) ?? "" }
 }
 
 /// Python's `list[start:end]` for non-negative bounds: clamped, empty when `start >= end`.

@@ -76,3 +76,13 @@ enum CommandRunner {
         }
     }
 }
+
+extension CommandRunner {
+    /// `glmcluster` under `mpirun -np ranks`, allowed to run as root and oversubscribe (CI has 2 cores).
+    static func mpirun(_ ranks: Int, _ arguments: [String], timeout: TimeInterval = 300) throws -> Result {
+        try run(
+            "/usr/bin/env",
+            ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", glmcluster]
+                + arguments, timeout: timeout)
+    }
+}

@@ -28,7 +28,8 @@ struct CreateModelCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = Communicator.world
+        // Under mpirun one writer is enough: rank 0 creates the model, the others have nothing to do.
+        guard Communicator.world.isCoordinator else { return }
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: config))
         let c = configuration
         for (value, field) in [(c.numAttentionHeads, "num_attention_heads"), (c.innerHiddenSize, "inner_hidden_size"), (c.vocabSize, "vocab_size")]

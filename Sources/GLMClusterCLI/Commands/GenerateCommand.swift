@@ -1,37 +1,53 @@
 import ArgumentParser
-import Communication
+import Distributed
 import Foundation
 import Generation
 import Tokenization
 
-/// `glmcluster generate`: fill the blanks of one prompt, as the official `generate.py` does.
-struct GenerateCommand: ParsableCommand {
+/// `glmcluster generate`: fill the blanks of one prompt, as the official `generate.py` does, on one rank or
+/// under `mpirun` with tensor parallelism.
+struct GenerateCommand: ClusterCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate", abstract: "Fill the blanks ([MASK], [sMASK], [gMASK]) of a prompt.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var cluster: ClusterOptions
     @Option(name: .long, help: "Prompt text; without a mask, [gMASK] is appended (generation continues the text).")
     var prompt: String
     @OptionGroup var generation: GenerationOptionGroup
     @Flag(name: .long, help: "Print one JSON object instead of the answer text.")
     var json = false
 
-    func run() throws {
-        _ = Communicator.world
-        let configuration = try ModelLoader.configuration(model)
-        let tokenizer = try ModelLoader.tokenizer(configuration, model)
-        let glm = try ModelLoader.model(configuration, model)
-        let result = try BlankFiller(model: glm, tokenizer: tokenizer).generate(
-            text: prompt, options: generation.options)
+    func execute() throws {
+        let session = try ModelSession(model: model, cluster: cluster)
+        let glm = try session.loadModel()
+        let runtime = session.runtime
+
+        // Rank 0 builds the prompt; every rank then follows the same request in lockstep.
+        let built = try session.onCoordinator("building the prompt") { tokenizer in
+            let blank = PromptBuilder(tokenizer: tokenizer).build(prompt)
+            try blank.checkLength(maxSequenceLength: session.configuration.maxSequenceLength)
+            return blank
+        }
+        let request = try GenerationRequest.decode(
+            runtime.broadcast(built.map { GenerationRequest(prompt: $0, options: generation.options).encoded() } ?? []))
+        let filler = BlankFiller(
+            model: glm, special: SpecialTokenIds(configuration: session.configuration.tokenizer),
+            tokenizer: session.tokenizer, collectives: runtime.group)
+        let result = try filler.generate(prompt: built ?? request.prompt, options: request.options)
+        let ranks = runtime.gatherReports(weightBytes: glm.weights.byteCount, cacheBytes: result.cacheBytes)
+
+        guard runtime.isCoordinator else { return }
         if json {
-            print(try GenerationReport(result).jsonString())
+            print(try GenerationReport(result, ranks: ranks).jsonString())
         } else {
             print(result.answer.answer)
         }
     }
 }
 
-/// The JSON printed by `generate --json`; the first blank's fields at the top level, every blank in `blanks`.
+/// The JSON printed by `generate --json`; the first blank's fields at the top level, every blank in `blanks`,
+/// and each rank's memory in `ranks`.
 struct GenerationReport: Encodable {
     struct Blank: Encodable {
         var input_ids: [Int]
@@ -50,8 +66,9 @@ struct GenerationReport: Encodable {
     var use_gmask: Bool
     var blanks: [Blank]
     var output_ids: [Int]
+    var ranks: [RankResources]
 
-    init(_ result: GenerationResult) {
+    init(_ result: GenerationResult, ranks: [RankResources]) {
         let first = result.blanks.first
         prompt = result.prompt.displayText
         input_ids = first?.contextIds ?? []
@@ -67,6 +84,7 @@ struct GenerationReport: Encodable {
                 text: $0.text, finish_reason: $0.finishReason.rawValue)
         }
         output_ids = result.outputIds
+        self.ranks = ranks
     }
 
     func jsonString() throws -> String {

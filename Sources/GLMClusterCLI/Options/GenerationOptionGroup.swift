@@ -32,11 +32,9 @@ struct GenerationOptionGroup: ParsableArguments {
         if let maxNewTokens, maxNewTokens < 0 {
             throw ValidationError("--max-new-tokens must not be negative, got \(maxNewTokens)")
         }
-        if !greedy {
-            if !(temperature > 0) { throw ValidationError("--temperature must be positive, got \(temperature)") }
-            if topK < 0 { throw ValidationError("--top-k must not be negative, got \(topK)") }
-            if !(topP >= 0 && topP <= 1) { throw ValidationError("--top-p must be in [0, 1], got \(topP)") }
-        }
+        if !(temperature > 0) { throw ValidationError("--temperature must be positive, got \(temperature)") }
+        if topK < 0 { throw ValidationError("--top-k must not be negative, got \(topK)") }
+        if !(topP >= 0 && topP <= 1) { throw ValidationError("--top-p must be in [0, 1], got \(topP)") }
     }
 
     var options: GenerationOptions {

@@ -1,0 +1,165 @@
+import Communication
+import Foundation
+import Tensors
+
+/// Why a multi-rank job stops. Only the coordinator's errors carry the whole story; the other ranks stop with
+/// `stoppedByCoordinator` and print nothing, so the user reads one clear message.
+public enum ClusterError: Error, CustomStringConvertible, Equatable {
+    case worldSizeMismatch(requested: Int, worldSize: Int)
+    /// Errors raised on some ranks during a phase, by rank.
+    case failedOnRanks(phase: String, errors: [Int: String])
+    /// Ranks disagree about something that must be identical everywhere (configuration, checkpoint).
+    case mismatch(what: String, fingerprints: [Int: String])
+    case stoppedByCoordinator
+
+    public var description: String {
+        switch self {
+        case .worldSizeMismatch(let requested, let worldSize):
+            return "--tp \(requested) needs \(requested) MPI ranks but the job has \(worldSize); "
+                + "start it with `mpirun -np \(requested)` or pass --tp \(worldSize)"
+        case .failedOnRanks(let phase, let errors):
+            let lines = errors.keys.sorted().map { "  rank \($0): \(errors[$0]!)" }
+            return "\(phase) failed on \(errors.count == 1 ? "rank" : "ranks") "
+                + errors.keys.sorted().map(String.init).joined(separator: ", ") + ":\n" + lines.joined(separator: "\n")
+        case .mismatch(let what, let fingerprints):
+            var groups: [String: [Int]] = [:]
+            for (rank, fingerprint) in fingerprints { groups[fingerprint, default: []].append(rank) }
+            let described = groups.sorted { $0.value.min()! < $1.value.min()! }.map {
+                "ranks \($0.value.sorted().map(String.init).joined(separator: ",")) see \($0.key)"
+            }
+            return "the ranks do not see the same \(what): " + described.joined(separator: "; ")
+                + ". Every rank must read the same files (check the shared filesystem or use --weights-from coordinator)"
+        case .stoppedByCoordinator:
+            return "stopped: another rank failed (rank 0 reports the error)"
+        }
+    }
+}
+
+/// An error that only repeats what another rank reported (for example "rank 0 failed: ..."); `agree` reports
+/// the original instead.
+public protocol EchoedFailure: Error {
+    var isEcho: Bool { get }
+}
+
+/// One rank's view of the tensor-parallel job: fail-fast agreement between ranks, start-up logs, resources.
+///
+/// Every fallible phase runs inside `agree`, which every rank reaches whether or not its own part failed; so an
+/// error on any rank ends the job on every rank within the time of that phase, never in a hang.
+public final class ClusterRuntime: @unchecked Sendable {
+    public let group: TensorParallelGroup
+    public let threads: Int
+
+    /// Checks the world size against `requestedTP` (nil: use the world size) and pins compute threads.
+    public init(requestedTP: Int?, threads requestedThreads: Int?, communicator: Communicator = .world) throws {
+        group = TensorParallelGroup(communicator: communicator)
+        if let requestedTP, requestedTP != communicator.size {
+            throw ClusterError.worldSizeMismatch(requested: requestedTP, worldSize: communicator.size)
+        }
+        threads = max(1, requestedThreads ?? ProcessResources.allowedCPUCount ?? 1)
+        BLAS.threadCount = threads
+    }
+
+    public var rank: Int { group.rank }
+    public var size: Int { group.size }
+    public var isCoordinator: Bool { group.isCoordinator }
+    public var communicator: Communicator { group.communicator }
+
+    /// Writes one line to stderr, prefixed with the rank and host.
+    public func log(_ message: String) {
+        FileHandle.standardError.write(Data("[rank \(rank)/\(size) \(communicator.processorName)] \(message)\n".utf8))
+    }
+
+    /// The start-up line: host, threads and CPU binding of this rank.
+    public func logStartup() {
+        log("pid \(getpid()), \(threads) compute threads, CPUs \(ProcessResources.allowedCPUList ?? "unknown")")
+    }
+
+    /// Runs `body` on every rank, then agrees: if it threw anywhere, rank 0 throws `failedOnRanks` naming every
+    /// failing rank and its error, and the other ranks throw `stoppedByCoordinator`.
+    /// Errors that merely echo another rank's failure (`EchoedFailure`) are left out of the report unless nothing
+    /// else failed.
+    public func agree<T>(_ phase: String, _ body: () throws -> T) throws -> T {
+        let outcome = Result { try body() }
+        guard case .failure(let error) = outcome else {
+            if communicator.allreduceAny(false) { try reportFailures(phase, own: nil) }
+            return try outcome.get()
+        }
+        if size == 1 { throw error }  // a single rank reports its own error unchanged
+        _ = communicator.allreduceAny(true)
+        try reportFailures(phase, own: error)
+    }
+
+    /// Gathers every rank's error of a failed phase and throws on every rank.
+    private func reportFailures(_ phase: String, own error: Error?) throws -> Never {
+        var message: [UInt8] = []
+        if let error {
+            let echo = (error as? EchoedFailure)?.isEcho ?? false
+            message = [echo ? 1 : 0] + Array("\(error)".utf8)
+        }
+        let messages = communicator.gather(message)
+        guard isCoordinator else { throw ClusterError.stoppedByCoordinator }
+        var primary: [Int: String] = [:]
+        var echoes: [Int: String] = [:]
+        for (rank, bytes) in messages.enumerated() where !bytes.isEmpty {
+            let text = String(decoding: bytes.dropFirst(), as: UTF8.self)
+            if bytes[0] == 1 { echoes[rank] = text } else { primary[rank] = text }
+        }
+        throw ClusterError.failedOnRanks(phase: phase, errors: primary.isEmpty ? echoes : primary)
+    }
+
+    /// Checks that every rank computed the same `fingerprint` of `what` (e.g. the configuration).
+    public func checkSame(_ what: String, fingerprint: String) throws {
+        guard size > 1 else { return }
+        let all = communicator.allGather(Array(fingerprint.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        guard Set(all).count > 1 else { return }
+        if isCoordinator {
+            throw ClusterError.mismatch(what: what, fingerprints: Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0, $1) }))
+        }
+        throw ClusterError.stoppedByCoordinator
+    }
+
+    /// Rank 0's bytes on every rank.
+    public func broadcast(_ bytes: [UInt8]) -> [UInt8] { communicator.broadcast(bytes) }
+
+    /// Every rank's resource report, gathered on the coordinator (empty elsewhere).
+    public func gatherReports(weightBytes: Int, cacheBytes: Int) -> [RankResources] {
+        let mine = RankResources(
+            rank: rank, host: communicator.processorName, threads: threads,
+            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes)
+        log(mine.summary)
+        let encoded = Array((try? JSONEncoder().encode(mine)) ?? Data())
+        return communicator.gather(encoded).compactMap { try? JSONDecoder().decode(RankResources.self, from: Data($0)) }
+    }
+}
+
+/// One rank's memory use after a command: peak RSS against what it must hold.
+public struct RankResources: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var host: String
+    public var threads: Int
+    public var peakResidentBytes: Int
+    public var weightBytes: Int
+    public var cacheBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case rank, host, threads
+        case peakResidentBytes = "peak_rss_bytes"
+        case weightBytes = "weight_bytes"
+        case cacheBytes = "kv_cache_bytes"
+    }
+
+    public var summary: String {
+        func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        return "peak RSS \(mib(peakResidentBytes)) for \(mib(weightBytes)) of weights and \(mib(cacheBytes)) of KV cache"
+    }
+}
+
+/// A short stable hash (FNV-1a, 64 bits) for comparing what ranks see.
+public func fingerprint(_ bytes: some Sequence<UInt8>) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash &*= 0x100_0000_01b3
+    }
+    return String(hash, radix: 16)
+}

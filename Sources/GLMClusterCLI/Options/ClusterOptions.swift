@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// How this process takes part in a tensor-parallel job (`mpirun -np N glmcluster ...`).
+struct ClusterOptions: ParsableArguments {
+    enum WeightSource: String, ExpressibleByArgument, CaseIterable {
+        /// Every rank memory-maps its own slice from a filesystem all ranks see.
+        case shared
+        /// Rank 0 reads the checkpoint and sends each rank its slice over MPI.
+        case coordinator
+    }
+
+    @Option(name: .long, help: "Tensor-parallel degree; must equal the number of MPI ranks (default: the world size).")
+    var tp: Int?
+
+    @Option(name: .long, help: "Compute threads per rank, OpenBLAS included (default: the CPUs this rank is bound to).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Where ranks get their weights: shared (each reads its slice) or coordinator (rank 0 sends).")
+    var weightsFrom: WeightSource = .shared
+
+    func validate() throws {
+        if let tp, tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Tokenization
+
+/// What the coordinator broadcasts so that every rank can follow one generation in lockstep: the prompt ids and
+/// blank kind (built from text on rank 0, the only rank with the tokenizer) and the options.
+public struct GenerationRequest: Sendable, Equatable, Codable {
+    public var promptIds: [Int]
+    /// `CommandToken` raw value of the generation mask.
+    public var generationMask: Int
+    public var useGMask: Bool
+    public var options: GenerationOptions
+
+    public init(prompt: BlankPrompt, options: GenerationOptions) {
+        promptIds = prompt.ids
+        generationMask = prompt.generationMask.rawValue
+        useGMask = prompt.useGMask
+        self.options = options
+    }
+
+    /// The prompt as the other ranks see it (no display text: they print nothing).
+    public var prompt: BlankPrompt {
+        BlankPrompt(
+            ids: promptIds, generationMask: CommandToken(rawValue: generationMask) ?? .gMask, useGMask: useGMask,
+            displayText: "", isEnglish: false)
+    }
+
+    public func encoded() -> [UInt8] { Array(try! JSONEncoder().encode(self)) }
+
+    public static func decode(_ bytes: [UInt8]) throws -> GenerationRequest {
+        try JSONDecoder().decode(GenerationRequest.self, from: Data(bytes))
+    }
+}

@@ -1,0 +1,397 @@
+import Checkpoint
+import Foundation
+import Testing
+
+/// The real `glmcluster` binary on broken checkpoints, configurations and command lines: every case must fail
+/// quickly with a non-zero exit status (not a signal), print nothing on stdout, and name on stderr the file,
+/// field, key or option concerned. Every bad input is built at test time from a copy of the official fixture;
+/// the fixture itself is never written. `GLMCLUSTER_SHOW_ERRORS=1` prints each message, to review its wording.
+@Suite struct BadInputTests {
+    static let fixture = CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk")
+    static let generateArguments = ["--prompt", "hello", "--greedy", "--max-new-tokens", "2"]
+    static let shard0 = "49300/mp_rank_00_model_states.pt"
+    static let shard1 = "49300/mp_rank_01_model_states.pt"
+
+    // MARK: - Helpers
+
+    /// A scratch folder holding a copy of fixture `variant` (mp1 or mp2) at `<scratch>/model`.
+    struct Scratch {
+        let root: URL
+        var model: URL { root.appendingPathComponent("model") }
+        func file(_ relative: String) -> URL { model.appendingPathComponent(relative) }
+
+        init(_ name: String, copying variant: String? = "mp1") throws {
+            root = try CommandRunner.temporaryDirectory("bad-input-\(name)")
+            if let variant {
+                try FileManager.default.copyItem(at: BadInputTests.fixture.appendingPathComponent(variant), to: model)
+            }
+        }
+
+        func remove() { try? FileManager.default.removeItem(at: root) }
+
+        /// Rewrites `config.json` after `edit` changes its JSON object.
+        func editConfig(_ edit: (inout [String: Any]) -> Void) throws {
+            let url = file("config.json")
+            var object = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            edit(&object)
+            try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url)
+        }
+
+        func truncate(_ relative: String, to size: (Int) -> Int) throws {
+            let url = file(relative)
+            let data = try Data(contentsOf: url)
+            try data.prefix(size(data.count)).write(to: url)
+        }
+    }
+
+    /// Statuses of a process killed by a signal (Foundation reports the signal number) or by a Swift trap as a
+    /// shell would report it (128 + SIGILL/SIGTRAP/SIGABRT).
+    static let crashStatuses: Set<Int32> = [4, 5, 6, 7, 8, 9, 11, 15, 132, 133, 134, 135, 136, 137, 139, 143]
+
+    /// Runs `glmcluster arguments`; expects a clean failure whose stderr contains every string of `mentions`.
+    @discardableResult
+    static func expectFailure(
+        _ label: String, _ arguments: [String], mentions: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> CommandRunner.Result {
+        let start = Date()
+        let result = try CommandRunner.run(CommandRunner.glmcluster, arguments, timeout: 60)
+        let seconds = Date().timeIntervalSince(start)
+        if ProcessInfo.processInfo.environment["GLMCLUSTER_SHOW_ERRORS"] != nil {
+            print("[\(label)] exit \(result.status), \(String(format: "%.2f", seconds)) s\n\(result.stderr)")
+        }
+        #expect(!crashStatuses.contains(result.status), "\(label): crashed with status \(result.status): \(result.stderr)",
+                sourceLocation: sourceLocation)
+        // ArgumentParser: 1 for errors thrown by a command, 64 (EX_USAGE) for validation errors.
+        #expect(result.status == 1 || result.status == 64, "\(label): exit status \(result.status)",
+                sourceLocation: sourceLocation)
+        #expect(seconds < 30, "\(label): took \(seconds) s", sourceLocation: sourceLocation)
+        #expect(result.stdout.isEmpty, "\(label): unexpected stdout: \(result.stdout)", sourceLocation: sourceLocation)
+        #expect(result.stderr.hasPrefix("Error: "), "\(label): stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        for marker in ["Fatal error", "Stack dump", "Program crashed", "Segmentation fault"] {
+            #expect(!result.stderr.contains(marker), "\(label): \(result.stderr)", sourceLocation: sourceLocation)
+        }
+        for text in mentions {
+            #expect(result.stderr.contains(text), "\(label): stderr should mention \"\(text)\": \(result.stderr)",
+                    sourceLocation: sourceLocation)
+        }
+        return result
+    }
+
+    static func generate(_ model: URL) -> [String] { ["generate", "--model", model.path] + generateArguments }
+
+    static func logits(_ model: URL, _ scratch: Scratch, _ input: [String] = ["--prompt", "hello"]) -> [String] {
+        ["logits", "--model", model.path] + input + ["--out", scratch.root.appendingPathComponent("logits.f32").path]
+    }
+
+    static func tokenize(_ model: URL) -> [String] { ["tokenize", "--model", model.path, "--text", "hello"] }
+
+    /// Every tensor of the fixture's MP=1 shard, in checkpoint order.
+    static func fixtureTensors() throws -> [(String, HalfTensor)] {
+        let file = try TorchCheckpointFile(url: fixture.appendingPathComponent("mp1").appendingPathComponent(shard0))
+        return try file.tensors.map { tensor in
+            (tensor.name, HalfTensor(shape: tensor.shape, values: try file.float16(tensor.name)))
+        }
+    }
+
+    /// A checkpoint written by `TorchCheckpointWriter` from `tensors`, with the fixture's config and tokenizer.
+    static func writtenCheckpoint(_ name: String, _ tensors: [(String, HalfTensor)]) throws -> Scratch {
+        let scratch = try Scratch(name, copying: nil)
+        try TorchCheckpointWriter.writeCheckpointDirectory(shards: [tensors], to: scratch.model, iteration: 49300)
+        for file in ["config.json", "ice_text.model"] {
+            try FileManager.default.copyItem(
+                at: fixture.appendingPathComponent("mp1").appendingPathComponent(file),
+                to: scratch.model.appendingPathComponent(file))
+        }
+        return scratch
+    }
+
+    // MARK: - Controls: the copies themselves work, so each failure below comes from the damage done to them
+
+    @Test(arguments: ["mp1", "mp2"])
+    func untouchedCopyGenerates(variant: String) throws {
+        let scratch = try Scratch("control-\(variant)", copying: variant)
+        defer { scratch.remove() }
+        let result = try CommandRunner.run(CommandRunner.glmcluster, Self.generate(scratch.model), timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.isEmpty)
+    }
+
+    @Test func rewrittenCheckpointGenerates() throws {
+        let scratch = try Self.writtenCheckpoint("control-written", try Self.fixtureTensors())
+        defer { scratch.remove() }
+        let result = try CommandRunner.run(CommandRunner.glmcluster, Self.generate(scratch.model), timeout: 60)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stdout.isEmpty)
+    }
+
+    // MARK: - 1. Truncated shards
+
+    @Test(arguments: ["half", "100 bytes"])
+    func truncatedShard(cut: String) throws {
+        let scratch = try Scratch("truncated")
+        defer { scratch.remove() }
+        try scratch.truncate(Self.shard0) { cut == "half" ? $0 / 2 : 100 }
+        let path = scratch.file(Self.shard0).path
+        try Self.expectFailure("truncated \(cut) generate", Self.generate(scratch.model), mentions: ["truncated", path])
+        try Self.expectFailure(
+            "truncated \(cut) logits", Self.logits(scratch.model, scratch), mentions: ["truncated", path])
+        #expect(!FileManager.default.fileExists(atPath: scratch.root.appendingPathComponent("logits.f32").path))
+    }
+
+    /// Shard 1 of an MP=2 checkpoint is opened lazily, after shard 0 has been read.
+    @Test func truncatedSecondShard() throws {
+        let scratch = try Scratch("truncated-rank1", copying: "mp2")
+        defer { scratch.remove() }
+        try scratch.truncate(Self.shard1) { $0 / 2 }
+        try Self.expectFailure(
+            "truncated mp_rank_01", Self.generate(scratch.model), mentions: ["truncated", scratch.file(Self.shard1).path])
+    }
+
+    // MARK: - 2. Wrong shapes
+
+    @Test(arguments: ["mp1", "mp2"])
+    func configHiddenSizeDisagreesWithCheckpoint(variant: String) throws {
+        let scratch = try Scratch("hidden-48-\(variant)", copying: variant)
+        defer { scratch.remove() }
+        try scratch.editConfig { $0["hidden_size"] = 48 }  // 4 heads of 12: a valid configuration
+        let result = try Self.expectFailure(
+            "hidden_size 48 (\(variant))", Self.generate(scratch.model),
+            mentions: [scratch.file(Self.shard0).path, scratch.file("config.json").path, "hidden_size 48"])
+        // Whichever tensor is read first: its key, the shape found (hidden 32) and the one expected (hidden 48).
+        #expect(
+            result.stderr.contains(/tensor 'transformer\.[a-z0-9_.]+' has shape \[[0-9, ]*32[0-9, ]*\], expected \[[0-9, ]*48[0-9, ]*\]/),
+            "\(result.stderr)")
+    }
+
+    @Test func tensorWithWrongShape() throws {
+        let key = "transformer.layers.1.attention.dense.weight"
+        var tensors = try Self.fixtureTensors()
+        let index = try #require(tensors.firstIndex { $0.0 == key })
+        #expect(tensors[index].1.shape == [32, 32])
+        tensors[index].1 = HalfTensor(shape: [32, 24], values: [Float16](repeating: 0.5, count: 32 * 24))
+        let scratch = try Self.writtenCheckpoint("wrong-shape", tensors)
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "wrong-shaped tensor", Self.generate(scratch.model),
+            mentions: [scratch.file(Self.shard0).path, "'\(key)'", "has shape [32, 24]", "expected [32, 32]"])
+    }
+
+    // MARK: - 3. Missing key
+
+    @Test func tensorMissing() throws {
+        let key = "transformer.layers.1.mlp.dense_4h_to_h.bias"
+        let tensors = try Self.fixtureTensors()
+        #expect(tensors.contains { $0.0 == key })
+        let scratch = try Self.writtenCheckpoint("missing-key", tensors.filter { $0.0 != key })
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "missing key", Self.generate(scratch.model),
+            mentions: [scratch.file(Self.shard0).path, "'\(key)'", "not found"])
+    }
+
+    /// More layers in config.json than in the checkpoint: the first absent key is named.
+    @Test func configHasMoreLayersThanCheckpoint() throws {
+        let scratch = try Scratch("three-layers")
+        defer { scratch.remove() }
+        try scratch.editConfig { $0["num_layers"] = 3 }
+        try Self.expectFailure(
+            "num_layers 3", Self.generate(scratch.model),
+            mentions: [
+                scratch.file(Self.shard0).path, "'transformer.layers.2.input_layernorm.weight'", "not found",
+                "num_layers 3",
+            ])
+    }
+
+    // MARK: - 4. Malicious pickle
+
+    /// A checkpoint-shaped zip whose data.pkl, pickled by CPython, calls `os.system` when unpickled by pickle.
+    static let maliciousPickleScript = """
+        import os, pickle, shlex, sys, zipfile
+        out, marker, protocol = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        class Payload:
+            def __reduce__(self):
+                return (os.system, ("touch " + shlex.quote(marker),))
+        data = pickle.dumps({"module": {"transformer.word_embeddings.weight": Payload()}}, protocol=protocol)
+        assert b"system" in data
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("archive/data.pkl", data)
+            z.writestr("archive/byteorder", "little")
+            z.writestr("archive/version", "3\\n")
+        """
+
+    @Test(arguments: [2, 4])
+    func maliciousPickleIsRefused(protocol version: Int) throws {
+        let scratch = try Scratch("pickle-\(version)")
+        defer { scratch.remove() }
+        let shard = scratch.file(Self.shard0)
+        let marker = scratch.root.appendingPathComponent("pwned")
+        try FileManager.default.removeItem(at: shard)
+        let python = try CommandRunner.python(["-c", Self.maliciousPickleScript, shard.path, marker.path, "\(version)"])
+        try #require(python.status == 0, "python: \(python.stderr)")
+        try #require(!FileManager.default.fileExists(atPath: marker.path))
+        try Self.expectFailure(
+            "malicious pickle (protocol \(version))", Self.generate(scratch.model),
+            mentions: [shard.path, "posix.system"])
+        try Self.expectFailure(
+            "malicious pickle logits (protocol \(version))", Self.logits(scratch.model, scratch),
+            mentions: [shard.path, "posix.system"])
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "the pickle's command ran")
+    }
+
+    // MARK: - 5. Bad config.json
+
+    static let configCases: [(name: String, field: String, edit: @Sendable (inout [String: Any]) -> Void)] = [
+        ("heads not dividing hidden", "num_attention_heads", { $0["num_attention_heads"] = 5 }),
+        ("negative num_layers", "num_layers", { $0["num_layers"] = -2 }),
+        ("missing field", "inner_hidden_size", { $0["inner_hidden_size"] = nil }),
+        ("missing nested field", "tokenizer.eos", {
+            var tokenizer = $0["tokenizer"] as! [String: Any]
+            tokenizer["eos"] = nil
+            $0["tokenizer"] = tokenizer
+        }),
+        ("string for hidden_size", "hidden_size", { $0["hidden_size"] = "32" }),
+        ("null hidden_size", "hidden_size", { $0["hidden_size"] = NSNull() }),
+        ("command_tokens_start beyond vocab", "tokenizer.command_tokens_start", {
+            var tokenizer = $0["tokenizer"] as! [String: Any]
+            tokenizer["command_tokens_start"] = 150525  // + 8 command tokens > vocab_size 150528
+            $0["tokenizer"] = tokenizer
+        }),
+    ]
+
+    @Test(arguments: configCases.map(\.name))
+    func badConfiguration(name: String) throws {
+        let badCase = try #require(Self.configCases.first { $0.name == name })
+        let scratch = try Scratch("config-\(name.replacingOccurrences(of: " ", with: "-"))")
+        defer { scratch.remove() }
+        try scratch.editConfig(badCase.edit)
+        let mentions = [scratch.file("config.json").path, "\"\(badCase.field)\""]
+        try Self.expectFailure("config \(name) generate", Self.generate(scratch.model), mentions: mentions)
+        try Self.expectFailure("config \(name) tokenize", Self.tokenize(scratch.model), mentions: mentions)
+    }
+
+    @Test func configurationIsNotJSON() throws {
+        let scratch = try Scratch("config-not-json")
+        defer { scratch.remove() }
+        try Data("num_layers = 2 # not JSON {".utf8).write(to: scratch.file("config.json"))
+        let mentions = [scratch.file("config.json").path, "not valid JSON"]
+        try Self.expectFailure("config not JSON generate", Self.generate(scratch.model), mentions: mentions)
+        try Self.expectFailure("config not JSON tokenize", Self.tokenize(scratch.model), mentions: mentions)
+    }
+
+    // MARK: - 6. Missing files
+
+    @Test func missingLatest() throws {
+        let scratch = try Scratch("no-latest")
+        defer { scratch.remove() }
+        try FileManager.default.removeItem(at: scratch.file("latest"))
+        let latest = scratch.file("latest").path
+        try Self.expectFailure("missing latest", Self.generate(scratch.model), mentions: ["'latest'", latest])
+        try Self.expectFailure("missing latest logits", Self.logits(scratch.model, scratch), mentions: [latest])
+    }
+
+    /// Without its last shard an MP=2 checkpoint looks like an MP=1 one with half-sized tensors; the message must
+    /// give the shard count it assumed.
+    @Test func missingLastShard() throws {
+        let scratch = try Scratch("no-rank1", copying: "mp2")
+        defer { scratch.remove() }
+        try FileManager.default.removeItem(at: scratch.file(Self.shard1))
+        try Self.expectFailure(
+            "missing mp_rank_01", Self.generate(scratch.model),
+            mentions: [scratch.file(Self.shard0).path, "expected [", "the 1 mp_rank file found", "missing"])
+    }
+
+    @Test func missingFirstShard() throws {
+        let scratch = try Scratch("no-rank0", copying: "mp2")
+        defer { scratch.remove() }
+        try FileManager.default.removeItem(at: scratch.file(Self.shard0))
+        try Self.expectFailure(
+            "missing mp_rank_00", Self.generate(scratch.model), mentions: [scratch.file(Self.shard0).path, "missing"])
+    }
+
+    @Test func missingTokenizerModel() throws {
+        let scratch = try Scratch("no-tokenizer")
+        defer { scratch.remove() }
+        try FileManager.default.removeItem(at: scratch.file("ice_text.model"))
+        let mentions = ["tokenizer model", scratch.file("ice_text.model").path]
+        try Self.expectFailure("missing tokenizer generate", Self.generate(scratch.model), mentions: mentions)
+        try Self.expectFailure("missing tokenizer tokenize", Self.tokenize(scratch.model), mentions: mentions)
+    }
+
+    @Test func modelDirectoryDoesNotExist() throws {
+        let scratch = try Scratch("no-dir", copying: nil)
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "no such --model", Self.generate(scratch.model), mentions: ["--model", scratch.model.path, "no such directory"])
+        try Self.expectFailure(
+            "no such --model tokenize", Self.tokenize(scratch.model), mentions: ["--model", scratch.model.path])
+    }
+
+    // MARK: - 7. Command-line misuse
+
+    static let fixtureModel = fixture.appendingPathComponent("mp1")
+
+    @Test func idsWithoutStartOfPiece() throws {
+        let scratch = try Scratch("ids-no-sop", copying: nil)
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "--ids without <sop>", Self.logits(Self.fixtureModel, scratch, ["--ids", "20005,150001,20010"]),
+            mentions: ["--ids", "<sop>", "150004", "20010"])
+        #expect(!FileManager.default.fileExists(atPath: scratch.root.appendingPathComponent("logits.f32").path))
+    }
+
+    @Test func idsWithoutBlank() throws {
+        let scratch = try Scratch("ids-no-mask", copying: nil)
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "--ids without a mask", Self.logits(Self.fixtureModel, scratch, ["--ids", "20005,150004"]),
+            mentions: ["--ids", "[gMASK]"])
+    }
+
+    @Test(arguments: ["20005,abc,150004", "150528,150001,150004", "20005,,1.5,150004"])
+    func idsNotTokenIds(ids: String) throws {
+        let scratch = try Scratch("ids-bad", copying: nil)
+        defer { scratch.remove() }
+        let bad = ids.split(separator: ",").first { Int($0).map { $0 >= 150528 } ?? true }!
+        try Self.expectFailure(
+            "--ids \(ids)", Self.logits(Self.fixtureModel, scratch, ["--ids", ids]),
+            mentions: ["--ids", "\"\(bad)\"", "150528"])
+        try Self.expectFailure(
+            "detokenize --ids \(ids)", ["detokenize", "--model", Self.fixtureModel.path, "--ids", ids],
+            mentions: ["--ids", "\"\(bad)\""])
+    }
+
+    @Test func logitsWithPromptAndIds() throws {
+        let scratch = try Scratch("logits-both", copying: nil)
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "logits --prompt and --ids",
+            Self.logits(Self.fixtureModel, scratch, ["--prompt", "hello", "--ids", "20005,150001,150004"]),
+            mentions: ["--prompt", "--ids"])
+        try Self.expectFailure(
+            "logits without --prompt or --ids", Self.logits(Self.fixtureModel, scratch, []),
+            mentions: ["--prompt", "--ids"])
+    }
+
+    @Test func generationOptionsOutOfRange() throws {
+        let model = Self.fixtureModel.path
+        try Self.expectFailure(
+            "--max-length 0", ["generate", "--model", model, "--prompt", "hello", "--greedy", "--max-length", "0"],
+            mentions: ["--max-length", "0"])
+        try Self.expectFailure(
+            "--top-p 2", ["generate", "--model", model, "--prompt", "hello", "--top-p", "2", "--max-new-tokens", "2"],
+            mentions: ["--top-p", "[0, 1]", "2"])
+        try Self.expectFailure(
+            "--temperature 0",
+            ["generate", "--model", model, "--prompt", "hello", "--temperature", "0", "--max-new-tokens", "2"],
+            mentions: ["--temperature"])
+        try Self.expectFailure(
+            "--max-new-tokens x", ["generate", "--model", model, "--prompt", "hello", "--greedy", "--max-new-tokens", "x"],
+            mentions: ["--max-new-tokens", "'x'"])
+        try Self.expectFailure(
+            "--max-length and --max-new-tokens",
+            ["generate", "--model", model, "--prompt", "hello", "--greedy", "--max-length", "9", "--max-new-tokens", "2"],
+            mentions: ["--max-length", "--max-new-tokens"])
+    }
+}

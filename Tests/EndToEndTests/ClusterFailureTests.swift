@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+/// Fail fast, never hang: a bad job ends every rank with one clear message from rank 0 and a non-zero exit.
+@Suite struct ClusterFailureTests {
+    static func copyOfMP2() throws -> URL {
+        let root = try CommandRunner.temporaryDirectory("cluster-failure")
+        let copy = root.appendingPathComponent("mp2")
+        try FileManager.default.copyItem(
+            at: CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk/mp2"), to: copy)
+        for file in try FileManager.default.subpathsOfDirectory(atPath: copy.path) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy.appendingPathComponent(file).path)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy.path)
+        return copy
+    }
+
+    /// Runs a 2-rank job expected to fail and returns its stderr.
+    static func failingJob(_ ranks: Int, _ arguments: [String]) throws -> String {
+        let started = Date()
+        let result = try CommandRunner.mpirun(ranks, arguments, timeout: 60)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(result.status != 0)
+        #expect(result.stdout.isEmpty, "stdout: \(result.stdout)")
+        #expect(seconds < 30, "took \(seconds) s")
+        #expect(!result.stderr.contains("Fatal error"), "a rank crashed: \(result.stderr)")
+        return result.stderr
+    }
+
+    @Test func wrongWorldSizeStopsEveryRank() throws {
+        let model = try Self.copyOfMP2()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        let stderr = try Self.failingJob(2, ["generate", "--model", model.path, "--prompt", "hi", "--tp", "4"])
+        #expect(stderr.contains("--tp 4 needs 4 MPI ranks but the job has 2"))
+        // One message, from rank 0 only.
+        #expect(stderr.components(separatedBy: "needs 4 MPI ranks").count == 2, "\(stderr)")
+    }
+
+    @Test func missingShardStopsEveryRank() throws {
+        let model = try Self.copyOfMP2()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        let shard = model.appendingPathComponent("49300/mp_rank_01_model_states.pt")
+        try FileManager.default.removeItem(at: shard)
+        let stderr = try Self.failingJob(2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
+        #expect(stderr.contains("mp_rank_01_model_states.pt") || stderr.contains("shape [75264, 32]"), "\(stderr)")
+    }
+
+    @Test func corruptedShardStopsEveryRank() throws {
+        let model = try Self.copyOfMP2()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        let shard = model.appendingPathComponent("49300/mp_rank_01_model_states.pt")
+        // Overwrite the pickle at the start of the archive with garbage.
+        let handle = try FileHandle(forWritingTo: shard)
+        try handle.seek(toOffset: 80)
+        try handle.write(contentsOf: Data(repeating: 0xAB, count: 400))
+        try handle.close()
+        let stderr = try Self.failingJob(2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
+        #expect(stderr.contains("mp_rank_01_model_states.pt"), "\(stderr)")
+        #expect(stderr.contains("rank 1"), "the failing rank is named: \(stderr)")
+    }
+
+    @Test func tpThatDoesNotDivideTheModelIsRejected() throws {
+        let model = try Self.copyOfMP2()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        let stderr = try Self.failingJob(3, ["generate", "--model", model.path, "--prompt", "hi"])
+        #expect(stderr.contains("does not divide num_attention_heads = 4"), "\(stderr)")
+    }
+}
