@@ -42,6 +42,19 @@ public final class MappedFile: @unchecked Sendable {
     /// The file size in bytes.
     public var count: Int { bytes.count }
 
+    /// Drops the resident pages of `range` (byte offsets) from this process once their data has been copied
+    /// out, so loading a shard does not keep a second, file-backed copy of every weight in the resident set.
+    /// The mapping stays valid: a later read faults the pages back in from the file.
+    public func releasePages(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // Only whole pages inside the range: a neighbour sharing a page keeps it.
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = min(range.upperBound, bytes.count) / page * page
+        guard start < end else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

@@ -174,7 +174,13 @@ public final class TorchCheckpointFile: Sendable {
         let total = box.reduce(1) { $0 * $1.count }
         if total == 0 { return [] }
         let itemSize = tensor.dtype.byteCount
-        return try archive.withContents(of: storageEntryName(tensor)) { storage in
+        let entryName = storageEntryName(tensor)
+        defer {
+            if let entry = archive.entry(named: entryName) {
+                archive.file.releasePages(entry.dataOffset..<(entry.dataOffset + entry.uncompressedSize))
+            }
+        }
+        return try archive.withContents(of: entryName) { storage in
             let base = storage.baseAddress!
             let rank = box.count
             // A contiguous tensor read whole along every dimension but the first is one block: one copy.
@@ -182,8 +188,19 @@ public final class TorchCheckpointFile: Sendable {
                 zip(box.dropFirst(), tensor.shape.dropFirst()).allSatisfy({ $0.count == $1 })
             {
                 let start = tensor.storageOffset + box[0].lowerBound * tensor.strides[0]
+                // Copied in chunks, each chunk's source pages released right after, so a large tensor never
+                // sits in memory twice (its copy plus its mapped file pages).
+                let fileOffset = base - archive.file.bytes.baseAddress!
+                let chunk = max(1, (16 << 20) / itemSize)
                 return [Destination](unsafeUninitializedCapacity: total) { buffer, initialized in
-                    copy(base + start * itemSize, 1, total, buffer.baseAddress!)
+                    var done = 0
+                    while done < total {
+                        let count = min(chunk, total - done)
+                        let source = (start + done) * itemSize
+                        copy(base + source, 1, count, buffer.baseAddress! + done)
+                        archive.file.releasePages((fileOffset + source)..<(fileOffset + source + count * itemSize))
+                        done += count
+                    }
                     initialized = total
                 }
             }

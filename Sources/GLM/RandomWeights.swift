@@ -7,7 +7,7 @@ import Tensors
 /// Scales follow the official test fixture so random models produce varied, non-degenerate text: unit-normal
 /// embedding rows for the tokenizer's text ids, small rows (0.1) for the command tokens so they are rarely
 /// generated as text, zero rows elsewhere (padding and image ids never win), projections scaled by
-/// 1/sqrt(fan-in), LayerNorm gains near one.
+/// 1/sqrt(fan-in), LayerNorm gains near one, a final LayerNorm gain that keeps logits moderate.
 public enum RandomWeights {
     /// Global (MP=1) tensors for every key of `WeightSpec.all(for:)`, in that order.
     public static func generate(
@@ -32,7 +32,9 @@ public enum RandomWeights {
                     for j in 0..<h { values[row * h + j] = Float16(0.1 * random.nextGaussian()) }
                 }
             } else if key.hasSuffix("final_layernorm.weight") {
-                fill(1)
+                // Logits are dot products with unit-normal embedding rows: a gain of 4/sqrt(h) keeps their spread
+                // near 4 at any width, so sampling has real choices instead of one overwhelming token.
+                fill(4 / Float(c.hiddenSize).squareRoot())
             } else if key.hasSuffix("layernorm.weight") {
                 fill(0.1, offset: 1)
             } else if key.hasSuffix(".bias") {

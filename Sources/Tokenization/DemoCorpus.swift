@@ -326,5 +326,10 @@ public enum DemoCorpus {
         The train leaves from platform 9 at 10:15.
         Version 1.2.3 fixed three bugs and added two features.
         The box weighs 12.5 kg and measures 40 × 30 × 20 cm.
+        Tsinghua University is located in Beijing, and Fudan University is in Shanghai.
+        Quentin, Ursula, Xavier, Yolanda, Zachary, Jasmine and Kenji met at the Quiet Zebra Jazz Klub.
+        Uppsala, Zurich, Kyoto, Jakarta, Quebec and Xiamen are cities on four continents.
+        JSON, XML, UTF-8, GPU, CPU, MPI, BLAS and GLM are acronyms an engineer meets every week.
+        The quick brown fox jumps over the lazy dog; THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG.
         """
 }

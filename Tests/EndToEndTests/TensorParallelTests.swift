@@ -92,9 +92,10 @@ import Testing
         for rank in four.ranks {
             // LayerNorms and row-parallel biases are replicated, so a share is slightly above 1/4.
             #expect(Double(rank.weight_bytes) < 0.27 * Double(whole), "rank \(rank.rank)")
-            // Peak RSS grows with the share, not the whole model: its excess over TP=1's baseline stays below
-            // the weights each rank gave away.
-            #expect(rank.peak_rss_bytes < one.ranks[0].peak_rss_bytes, "rank \(rank.rank)")
+            // Peak RSS follows the share, not the whole model: each TP=4 rank saves at least 60% of the weight
+            // bytes against TP=1 (ideal 75%; process baselines vary by a few MiB).
+            let saved = one.ranks[0].peak_rss_bytes - rank.peak_rss_bytes
+            #expect(Double(saved) > 0.6 * Double(whole), "rank \(rank.rank): saved \(saved) of \(whole) bytes")
         }
     }
 }
