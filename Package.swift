@@ -17,13 +17,16 @@ let package = Package(
     ],
     targets: [
         // C shims: no logic, only what Swift cannot import directly.
-        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi",
-                       providers: [.apt(["libopenmpi-dev"])]),
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "CSentencePiece", path: "Sources/CSentencePiece",
-                cxxSettings: [.unsafeFlags(["-std=c++17"])],
-                linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi",
+            providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "CSentencePiece", path: "Sources/CSentencePiece",
+            cxxSettings: [.unsafeFlags(["-std=c++17"])],
+            linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
 
         // Typed Swift wrappers over the shims.
         .target(name: "Communication", dependencies: ["CMPI"]),
@@ -36,20 +39,24 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
         .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
         .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),
-        .target(name: "Distributed", dependencies: ["Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
+        .target(
+            name: "Distributed", dependencies: ["Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
 
         // The executable only wires the modules together.
         .executableTarget(
             name: "GLMClusterCLI",
             dependencies: [
-                "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization", "Generation", "Tensors",
+                "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization", "Generation",
+                "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["reference_reader.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization"]),
+        .testTarget(
+            name: "GLMTests",
+            dependencies: ["GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint"]),
     ],
     swiftLanguageModes: [.v6]

@@ -160,7 +160,9 @@ public final class Communicator: @unchecked Sendable {
         while offset < buffer.count {
             let chunk = min(Self.chunkBytes, buffer.count - offset)
             buffer.withUnsafeMutableBufferPointer {
-                _ = MPI_Recv($0.baseAddress! + offset, Int32(chunk), cmpi_byte(), Int32(source), Int32(tag), comm, cmpi_status_ignore())
+                _ = MPI_Recv(
+                    $0.baseAddress! + offset, Int32(chunk), cmpi_byte(), Int32(source), Int32(tag), comm,
+                    cmpi_status_ignore())
             }
             offset += chunk
         }

@@ -135,7 +135,8 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
         }
         if numImageTokens < 0 {
             throw .invalidValue(
-                file: source, field: "tokenizer.num_image_tokens", expected: "a non-negative integer, got \(numImageTokens)")
+                file: source, field: "tokenizer.num_image_tokens",
+                expected: "a non-negative integer, got \(numImageTokens)")
         }
         if commandTokensStart < numImageTokens || commandTokensStart + Self.commandTokenCount > vocabSize {
             throw .invalidValue(
@@ -145,7 +146,8 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
             )
         }
         if eos < 0 || eos >= vocabSize {
-            throw .invalidValue(file: source, field: "tokenizer.eos", expected: "an id below vocab_size \(vocabSize), got \(eos)")
+            throw .invalidValue(
+                file: source, field: "tokenizer.eos", expected: "an id below vocab_size \(vocabSize), got \(eos)")
         }
     }
 }
@@ -161,7 +163,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .unreadable(let file, let reason): "cannot read configuration \(file): \(reason)"
         case .malformed(let file, let reason): "malformed configuration \(file): \(reason)"
-        case .invalidValue(let file, let field, let expected): "invalid configuration \(file): field \"\(field)\" must be \(expected)"
+        case .invalidValue(let file, let field, let expected):
+            "invalid configuration \(file): field \"\(field)\" must be \(expected)"
         case .unknownPreset(let name):
             "unknown preset \"\(name)\"; known presets: \(ModelConfiguration.presets.keys.sorted().joined(separator: ", "))"
         }
@@ -176,15 +179,19 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
         throw ConfigurationError.malformed(file: file, reason: "not valid JSON (\(error.localizedDescription))")
     }
     guard let top = object as? [String: Any] else {
-        throw ConfigurationError.malformed(file: file, reason: "the top level must be a JSON object with the model fields")
+        throw ConfigurationError.malformed(
+            file: file, reason: "the top level must be a JSON object with the model fields")
     }
-    let integers = ["num_layers", "hidden_size", "num_attention_heads", "inner_hidden_size", "vocab_size", "max_sequence_length"]
+    let integers = [
+        "num_layers", "hidden_size", "num_attention_heads", "inner_hidden_size", "vocab_size", "max_sequence_length",
+    ]
     func check(_ dictionary: [String: Any], _ fields: [String], prefix: String) throws(ConfigurationError) {
         for field in fields {
             guard let number = dictionary[field] as? NSNumber, !(dictionary[field] is Bool) else { continue }
             let value = number.doubleValue
             if value.rounded() != value {
-                throw ConfigurationError.invalidValue(file: file, field: prefix + field, expected: "an integer, got \(value)")
+                throw ConfigurationError.invalidValue(
+                    file: file, field: prefix + field, expected: "an integer, got \(value)")
             }
         }
     }

@@ -113,7 +113,8 @@ public final class ClusterRuntime: @unchecked Sendable {
         let all = communicator.allGather(Array(fingerprint.utf8)).map { String(decoding: $0, as: UTF8.self) }
         guard Set(all).count > 1 else { return }
         if isCoordinator {
-            throw ClusterError.mismatch(what: what, fingerprints: Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0, $1) }))
+            throw ClusterError.mismatch(
+                what: what, fingerprints: Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0, $1) }))
         }
         throw ClusterError.stoppedByCoordinator
     }
@@ -125,7 +126,8 @@ public final class ClusterRuntime: @unchecked Sendable {
     public func gatherReports(weightBytes: Int, cacheBytes: Int) -> [RankResources] {
         let mine = RankResources(
             rank: rank, host: communicator.processorName, threads: threads,
-            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes)
+            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes
+        )
         log(mine.summary)
         let encoded = Array((try? JSONEncoder().encode(mine)) ?? Data())
         return communicator.gather(encoded).compactMap { try? JSONDecoder().decode(RankResources.self, from: Data($0)) }
@@ -150,7 +152,8 @@ public struct RankResources: Codable, Sendable, Equatable {
 
     public var summary: String {
         func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-        return "peak RSS \(mib(peakResidentBytes)) for \(mib(weightBytes)) of weights and \(mib(cacheBytes)) of KV cache"
+        return
+            "peak RSS \(mib(peakResidentBytes)) for \(mib(weightBytes)) of weights and \(mib(cacheBytes)) of KV cache"
     }
 }
 

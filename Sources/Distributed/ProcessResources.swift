@@ -19,7 +19,9 @@ public enum ProcessResources {
 
     /// Peak resident set size (`VmHWM`) in bytes.
     public static var peakResidentBytes: Int? {
-        guard let field = statusField("VmHWM"), let kib = Int(field.split(separator: " ").first ?? "") else { return nil }
+        guard let field = statusField("VmHWM"), let kib = Int(field.split(separator: " ").first ?? "") else {
+            return nil
+        }
         return kib * 1024
     }
 

@@ -32,7 +32,8 @@ public enum WeightDistribution {
         configuration: ModelConfiguration, partition: Partition, communicator: Communicator,
         checkpoint: ShardedCheckpoint?
     ) throws -> GLMWeights {
-        try checkAgreement(configuration: configuration, partition: partition, communicator: communicator,
+        try checkAgreement(
+            configuration: configuration, partition: partition, communicator: communicator,
             hasCheckpoint: checkpoint != nil)
         let specs = WeightSpec.all(for: configuration)
         var parts: [String: HalfTensor] = [:]
@@ -68,7 +69,8 @@ public enum WeightDistribution {
         }
         let bytes = communicator.broadcast([UInt8]())
         guard let status = bytes.first else {
-            throw WeightDistributionError.protocolViolation(rank: communicator.rank, detail: "empty configuration message")
+            throw WeightDistributionError.protocolViolation(
+                rank: communicator.rank, detail: "empty configuration message")
         }
         let body = Data(bytes.dropFirst())
         if status != 0 {
@@ -209,7 +211,8 @@ public enum WeightDistribution {
         try GLMWeights.assemble(configuration: configuration) { spec in
             // Taking the tensor out leaves one reference, so the weights do not copy it.
             guard let part = parts.removeValue(forKey: spec.key) else {
-                throw WeightDistributionError.protocolViolation(rank: -1, detail: "no tensor '\(spec.key)' was received")
+                throw WeightDistributionError.protocolViolation(
+                    rank: -1, detail: "no tensor '\(spec.key)' was received")
             }
             return part
         }

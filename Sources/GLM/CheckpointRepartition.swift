@@ -50,8 +50,11 @@ public enum CheckpointRepartition {
             for index in 0..<parts {
                 let partition = Partition(index: index, count: parts)
                 let tensors = try specs.map { spec in
-                    (spec.key, try checkpoint.tensor(
-                        spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition))
+                    (
+                        spec.key,
+                        try checkpoint.tensor(
+                            spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
+                    )
                 }
                 let file = folder.appendingPathComponent(CheckpointDirectory.shardName(rank: index))
                 written.append(file)

@@ -60,7 +60,6 @@ public final class GLMModel: @unchecked Sendable {
         let start = cache.count
         precondition(n > 0 && start + n <= cache.capacity, "KV cache overflow: \(start)+\(n) > \(cache.capacity)")
         let alpha = configuration.deepNormAlpha
-        let eps = configuration.layernormEpsilon
 
         var x = embed(tokens)
         var normalised = [Float](repeating: 0, count: n * h)
@@ -69,26 +68,17 @@ public final class GLMModel: @unchecked Sendable {
         let tables = (0..<n).map { rotary.table(position: layout.position(of: start + $0)) }
 
         for (l, w) in weights.layers.enumerated() {
-            x.withUnsafeMutableBufferPointer { x in
-                normalised.withUnsafeMutableBufferPointer { a in
-                    layerNorm(
-                        x.baseAddress!, rows: n, width: h, weight: w.inputLayerNormWeight,
-                        bias: w.inputLayerNormBias, epsilon: eps, into: a.baseAddress!)
-                }
-            }
+            normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
             attention.withUnsafeMutableBufferPointer { out in
-                attend(layer: l, weights: w, input: normalised, rows: n, start: start, tables: tables,
-                       layout: layout, cache: cache, into: out)
+                attend(
+                    layer: l, weights: w, input: normalised, rows: n, start: start, tables: tables,
+                    layout: layout, cache: cache, into: out)
             }
             // y = alpha * a + Attention(a); m = LN_post(y)
             for i in 0..<(n * h) { attention[i] += alpha * normalised[i] }
-            attention.withUnsafeMutableBufferPointer { y in
-                normalised.withUnsafeMutableBufferPointer { m in
-                    layerNorm(
-                        y.baseAddress!, rows: n, width: h, weight: w.postAttentionLayerNormWeight,
-                        bias: w.postAttentionLayerNormBias, epsilon: eps, into: m.baseAddress!)
-                }
-            }
+            normalise(
+                attention, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
+                into: &normalised)
             mlpOutput.withUnsafeMutableBufferPointer { out in
                 feedForward(weights: w, input: normalised, rows: n, into: out)
             }
@@ -98,13 +88,9 @@ public final class GLMModel: @unchecked Sendable {
         cache.count = start + n
 
         var last = [Float](repeating: 0, count: h)
-        x.withUnsafeBufferPointer { x in
-            last.withUnsafeMutableBufferPointer { out in
-                layerNorm(
-                    x.baseAddress! + (n - 1) * h, rows: 1, width: h, weight: weights.finalLayerNormWeight,
-                    bias: weights.finalLayerNormBias, epsilon: eps, into: out.baseAddress!)
-            }
-        }
+        normalise(
+            Array(x[((n - 1) * h)...]), rows: 1, weight: weights.finalLayerNormWeight,
+            bias: weights.finalLayerNormBias, into: &last)
         var logits = [Float](repeating: 0, count: vocabRange.count)
         last.withUnsafeBufferPointer { input in
             logits.withUnsafeMutableBufferPointer { out in
@@ -112,6 +98,18 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
         return logits
+    }
+
+    /// LayerNorm of `rows` rows of width h with the model's epsilon.
+    private func normalise(_ input: [Float], rows n: Int, weight: [Float], bias: [Float], into output: inout [Float]) {
+        let h = configuration.hiddenSize
+        input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                layerNorm(
+                    x.baseAddress!, rows: n, width: h, weight: weight, bias: bias,
+                    epsilon: configuration.layernormEpsilon, into: y.baseAddress!)
+            }
+        }
     }
 
     /// Vocab-parallel embedding lookup: rows outside this rank's range are zero, then summed across ranks.
@@ -144,7 +142,8 @@ public final class GLMModel: @unchecked Sendable {
         var qkv = [Float](repeating: 0, count: n * 3 * localWidth)
         input.withUnsafeBufferPointer { a in
             qkv.withUnsafeMutableBufferPointer { out in
-                linear(a.baseAddress!, rows: n, weight: w.queryKeyValue, bias: w.queryKeyValueBias, into: out.baseAddress!)
+                linear(
+                    a.baseAddress!, rows: n, weight: w.queryKeyValue, bias: w.queryKeyValueBias, into: out.baseAddress!)
             }
         }
         var context = [Float](repeating: 0, count: n * localWidth)
@@ -164,7 +163,8 @@ public final class GLMModel: @unchecked Sendable {
                                 let key = cache.keyRow(layer: layer, head: head, token: start + r)
                                 key.update(from: row + d, count: d)
                                 RotaryEmbedding.rotate(key, cos: tables[r].cos, sin: tables[r].sin)
-                                cache.valueRow(layer: layer, head: head, token: start + r).update(from: row + 2 * d, count: d)
+                                cache.valueRow(layer: layer, head: head, token: start + r).update(
+                                    from: row + 2 * d, count: d)
                             }
                             BLAS.sgemm(
                                 m: n, n: total, k: d, alpha: scale, a: q.baseAddress!, lda: d,

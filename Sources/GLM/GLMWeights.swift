@@ -80,11 +80,14 @@ public struct GLMWeights: Sendable {
     public var byteCount: Int {
         var total = wordEmbeddings.values.count * 2 + (finalLayerNormWeight.count + finalLayerNormBias.count) * 4
         for l in layers {
-            total += (l.queryKeyValue.values.count + l.attentionDense.values.count + l.denseHTo4H.values.count
-                + l.dense4HToH.values.count) * 2
-            total += (l.inputLayerNormWeight.count + l.inputLayerNormBias.count + l.queryKeyValueBias.count
-                + l.attentionDenseBias.count + l.postAttentionLayerNormWeight.count + l.postAttentionLayerNormBias.count
-                + l.denseHTo4HBias.count + l.dense4HToHBias.count) * 4
+            total +=
+                (l.queryKeyValue.values.count + l.attentionDense.values.count + l.denseHTo4H.values.count
+                    + l.dense4HToH.values.count) * 2
+            total +=
+                (l.inputLayerNormWeight.count + l.inputLayerNormBias.count + l.queryKeyValueBias.count
+                    + l.attentionDenseBias.count + l.postAttentionLayerNormWeight.count
+                    + l.postAttentionLayerNormBias.count
+                    + l.denseHTo4HBias.count + l.dense4HToHBias.count) * 4
         }
         return total
     }

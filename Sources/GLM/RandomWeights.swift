@@ -15,7 +15,8 @@ public enum RandomWeights {
     ) -> [(key: String, tensor: HalfTensor)] {
         var random = SeededRandomSource(seed: seed)
         let text = c.tokenizer.numImageTokens..<min(c.tokenizer.numImageTokens + textTokenCount, c.vocabSize)
-        let commands = c.tokenizer.commandTokensStart..<(c.tokenizer.commandTokensStart + TokenizerConfiguration.commandTokenCount)
+        let commands =
+            c.tokenizer.commandTokensStart..<(c.tokenizer.commandTokensStart + TokenizerConfiguration.commandTokenCount)
         return WeightSpec.all(for: c).map { spec in
             let count = spec.shape.reduce(1, *)
             var values = [Float16](repeating: 0, count: count)

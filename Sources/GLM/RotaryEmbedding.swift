@@ -1,3 +1,5 @@
+import Foundation
+
 /// The official GLM-130B rotary table, with its fp16 roundings reproduced exactly.
 ///
 /// SwissArmyTransformer builds `inv_freq`, the angles and their cos/sin in fp16, and the trained weights depend on
@@ -43,5 +45,3 @@ public struct RotaryEmbedding: Sendable {
         }
     }
 }
-
-import Foundation

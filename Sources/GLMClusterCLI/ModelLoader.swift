@@ -20,7 +20,8 @@ enum ModelLoader {
         }
         guard let name = options.preset else {
             throw ConfigurationError.unreadable(
-                file: file.path, reason: "no such file; pass --preset glm-130b to use the built-in GLM-130B configuration")
+                file: file.path,
+                reason: "no such file; pass --preset glm-130b to use the built-in GLM-130B configuration")
         }
         guard let preset = ModelConfiguration.presets[name] else { throw ConfigurationError.unknownPreset(name) }
         return preset
@@ -67,7 +68,8 @@ enum ModelLoader {
                         + "\(c.hiddenSize), inner_hidden_size \(c.innerHiddenSize), vocab_size \(c.vocabSize); split over "
                         + "the \(shards) mp_rank file\(shards == 1 ? "" : "s") found in "
                         + "\(checkpoint.directory.shardURLs[0].deletingLastPathComponent().path). Check that the "
-                        + "configuration matches the checkpoint and that no mp_rank_XX_model_states.pt file is missing.)")
+                        + "configuration matches the checkpoint and that no mp_rank_XX_model_states.pt file is missing.)"
+                )
             default:
                 throw error
             }

@@ -104,7 +104,8 @@ public final class BlankFiller {
                     contextIds: context, maskPosition: maskPosition, generatedIds: generated, finishReason: reason,
                     text: text))
         }
-        return GenerationResult(prompt: prompt, blanks: blanks, answer: assembler.finish(), outputIds: assembler.sequence,
+        return GenerationResult(
+            prompt: prompt, blanks: blanks, answer: assembler.finish(), outputIds: assembler.sequence,
             cacheBytes: cacheBytes)
     }
 }

@@ -519,7 +519,9 @@ extension DistributedSampler {
         precondition(bytes.count == 16 + 4 * count, "sampler slice message of the wrong length")
         #if _endian(little)
             let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[16...])) }
+                bytes.withUnsafeBytes {
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[16...]))
+                }
                 initialized = count
             }
         #else

@@ -1,3 +1,5 @@
+import Foundation
+
 /// xoshiro256** seeded through SplitMix64: a small, fast generator whose stream depends only on the seed, so
 /// the same seed gives the same tokens on every machine and at every tensor-parallel degree.
 public struct SeededRandomSource: RandomNumberGenerator, Sendable {
@@ -41,5 +43,3 @@ extension SeededRandomSource {
         return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
     }
 }
-
-import Foundation

@@ -61,20 +61,24 @@ import Testing
         if ProcessInfo.processInfo.environment["GLMCLUSTER_SHOW_ERRORS"] != nil {
             print("[\(label)] exit \(result.status), \(String(format: "%.2f", seconds)) s\n\(result.stderr)")
         }
-        #expect(!crashStatuses.contains(result.status), "\(label): crashed with status \(result.status): \(result.stderr)",
-                sourceLocation: sourceLocation)
+        #expect(
+            !crashStatuses.contains(result.status), "\(label): crashed with status \(result.status): \(result.stderr)",
+            sourceLocation: sourceLocation)
         // ArgumentParser: 1 for errors thrown by a command, 64 (EX_USAGE) for validation errors.
-        #expect(result.status == 1 || result.status == 64, "\(label): exit status \(result.status)",
-                sourceLocation: sourceLocation)
+        #expect(
+            result.status == 1 || result.status == 64, "\(label): exit status \(result.status)",
+            sourceLocation: sourceLocation)
         #expect(seconds < 30, "\(label): took \(seconds) s", sourceLocation: sourceLocation)
         #expect(result.stdout.isEmpty, "\(label): unexpected stdout: \(result.stdout)", sourceLocation: sourceLocation)
-        #expect(result.stderr.hasPrefix("Error: "), "\(label): stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            result.stderr.hasPrefix("Error: "), "\(label): stderr: \(result.stderr)", sourceLocation: sourceLocation)
         for marker in ["Fatal error", "Stack dump", "Program crashed", "Segmentation fault"] {
             #expect(!result.stderr.contains(marker), "\(label): \(result.stderr)", sourceLocation: sourceLocation)
         }
         for text in mentions {
-            #expect(result.stderr.contains(text), "\(label): stderr should mention \"\(text)\": \(result.stderr)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                result.stderr.contains(text), "\(label): stderr should mention \"\(text)\": \(result.stderr)",
+                sourceLocation: sourceLocation)
         }
         return result
     }
@@ -134,7 +138,8 @@ import Testing
         defer { scratch.remove() }
         try scratch.truncate(Self.shard0) { cut == "half" ? $0 / 2 : 100 }
         let path = scratch.file(Self.shard0).path
-        try Self.expectFailure("truncated \(cut) generate", Self.generate(scratch.model), mentions: ["truncated", path])
+        try Self.expectFailure(
+            "truncated \(cut) generate", Self.generate(scratch.model), mentions: ["truncated", path])
         try Self.expectFailure(
             "truncated \(cut) logits", Self.logits(scratch.model, scratch), mentions: ["truncated", path])
         #expect(!FileManager.default.fileExists(atPath: scratch.root.appendingPathComponent("logits.f32").path))
@@ -146,7 +151,8 @@ import Testing
         defer { scratch.remove() }
         try scratch.truncate(Self.shard1) { $0 / 2 }
         try Self.expectFailure(
-            "truncated mp_rank_01", Self.generate(scratch.model), mentions: ["truncated", scratch.file(Self.shard1).path])
+            "truncated mp_rank_01", Self.generate(scratch.model),
+            mentions: ["truncated", scratch.file(Self.shard1).path])
     }
 
     // MARK: - 2. Wrong shapes
@@ -161,7 +167,8 @@ import Testing
             mentions: [scratch.file(Self.shard0).path, scratch.file("config.json").path, "hidden_size 48"])
         // Whichever tensor is read first: its key, the shape found (hidden 32) and the one expected (hidden 48).
         #expect(
-            result.stderr.contains(/tensor 'transformer\.[a-z0-9_.]+' has shape \[[0-9, ]*32[0-9, ]*\], expected \[[0-9, ]*48[0-9, ]*\]/),
+            result.stderr.contains(
+                /tensor 'transformer\.[a-z0-9_.]+' has shape \[[0-9, ]*32[0-9, ]*\], expected \[[0-9, ]*48[0-9, ]*\]/),
             "\(result.stderr)")
     }
 
@@ -246,18 +253,24 @@ import Testing
         ("heads not dividing hidden", "num_attention_heads", { $0["num_attention_heads"] = 5 }),
         ("negative num_layers", "num_layers", { $0["num_layers"] = -2 }),
         ("missing field", "inner_hidden_size", { $0["inner_hidden_size"] = nil }),
-        ("missing nested field", "tokenizer.eos", {
-            var tokenizer = $0["tokenizer"] as! [String: Any]
-            tokenizer["eos"] = nil
-            $0["tokenizer"] = tokenizer
-        }),
+        (
+            "missing nested field", "tokenizer.eos",
+            {
+                var tokenizer = $0["tokenizer"] as! [String: Any]
+                tokenizer["eos"] = nil
+                $0["tokenizer"] = tokenizer
+            }
+        ),
         ("string for hidden_size", "hidden_size", { $0["hidden_size"] = "32" }),
         ("null hidden_size", "hidden_size", { $0["hidden_size"] = NSNull() }),
-        ("command_tokens_start beyond vocab", "tokenizer.command_tokens_start", {
-            var tokenizer = $0["tokenizer"] as! [String: Any]
-            tokenizer["command_tokens_start"] = 150525  // + 8 command tokens > vocab_size 150528
-            $0["tokenizer"] = tokenizer
-        }),
+        (
+            "command_tokens_start beyond vocab", "tokenizer.command_tokens_start",
+            {
+                var tokenizer = $0["tokenizer"] as! [String: Any]
+                tokenizer["command_tokens_start"] = 150525  // + 8 command tokens > vocab_size 150528
+                $0["tokenizer"] = tokenizer
+            }
+        ),
     ]
 
     @Test(arguments: configCases.map(\.name))
@@ -323,7 +336,8 @@ import Testing
         let scratch = try Scratch("no-dir", copying: nil)
         defer { scratch.remove() }
         try Self.expectFailure(
-            "no such --model", Self.generate(scratch.model), mentions: ["--model", scratch.model.path, "no such directory"])
+            "no such --model", Self.generate(scratch.model),
+            mentions: ["--model", scratch.model.path, "no such directory"])
         try Self.expectFailure(
             "no such --model tokenize", Self.tokenize(scratch.model), mentions: ["--model", scratch.model.path])
     }
@@ -387,11 +401,15 @@ import Testing
             ["generate", "--model", model, "--prompt", "hello", "--temperature", "0", "--max-new-tokens", "2"],
             mentions: ["--temperature"])
         try Self.expectFailure(
-            "--max-new-tokens x", ["generate", "--model", model, "--prompt", "hello", "--greedy", "--max-new-tokens", "x"],
+            "--max-new-tokens x",
+            ["generate", "--model", model, "--prompt", "hello", "--greedy", "--max-new-tokens", "x"],
             mentions: ["--max-new-tokens", "'x'"])
         try Self.expectFailure(
             "--max-length and --max-new-tokens",
-            ["generate", "--model", model, "--prompt", "hello", "--greedy", "--max-length", "9", "--max-new-tokens", "2"],
+            [
+                "generate", "--model", model, "--prompt", "hello", "--greedy", "--max-length", "9", "--max-new-tokens",
+                "2",
+            ],
             mentions: ["--max-length", "--max-new-tokens"])
     }
 }

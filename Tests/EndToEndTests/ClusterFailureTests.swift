@@ -9,7 +9,8 @@ import Testing
         try FileManager.default.copyItem(
             at: CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk/mp2"), to: copy)
         for file in try FileManager.default.subpathsOfDirectory(atPath: copy.path) {
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy.appendingPathComponent(file).path)
+            try FileManager.default.setAttributes(
+                [.posixPermissions: 0o755], ofItemAtPath: copy.appendingPathComponent(file).path)
         }
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy.path)
         return copy
@@ -41,7 +42,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
         let shard = model.appendingPathComponent("49300/mp_rank_01_model_states.pt")
         try FileManager.default.removeItem(at: shard)
-        let stderr = try Self.failingJob(2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
+        let stderr = try Self.failingJob(
+            2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
         #expect(stderr.contains("mp_rank_01_model_states.pt") || stderr.contains("shape [75264, 32]"), "\(stderr)")
     }
 
@@ -54,7 +56,8 @@ import Testing
         try handle.seek(toOffset: 80)
         try handle.write(contentsOf: Data(repeating: 0xAB, count: 400))
         try handle.close()
-        let stderr = try Self.failingJob(2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
+        let stderr = try Self.failingJob(
+            2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
         #expect(stderr.contains("mp_rank_01_model_states.pt"), "\(stderr)")
         #expect(stderr.contains("rank 1"), "the failing rank is named: \(stderr)")
     }

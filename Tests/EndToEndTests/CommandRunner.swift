@@ -62,7 +62,8 @@ enum CommandRunner {
     static var referenceScript: String { packageRoot.appendingPathComponent("Tests/Reference/glm_reference.py").path }
 
     static func temporaryDirectory(_ name: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("glmcluster-tests-\(name)-\(UUID().uuidString)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "glmcluster-tests-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

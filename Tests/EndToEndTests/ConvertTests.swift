@@ -69,7 +69,8 @@ import Testing
         let original = fixture.appendingPathComponent("mp1")
         for name in ["config.json", "ice_text.model"] {
             let copied = try Data(contentsOf: directory.appendingPathComponent(name))
-            #expect(copied == (try Data(contentsOf: original.appendingPathComponent(name))), "\(name) copied",
+            #expect(
+                copied == (try Data(contentsOf: original.appendingPathComponent(name))), "\(name) copied",
                 sourceLocation: sourceLocation)
         }
         let latest = try String(contentsOf: directory.appendingPathComponent("latest"), encoding: .utf8)
@@ -158,7 +159,8 @@ import Testing
         var object = try #require(
             try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "not a JSON object: \(json)")
         object["ranks"] = nil
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
     @Test func tensorParallelDegreeThatDoesNotDivideHeadsFails() throws {

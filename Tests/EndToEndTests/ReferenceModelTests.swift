@@ -19,15 +19,18 @@ import Testing
         var paths: [String: String] = [:]
         for mp in [1, 2] {
             let out = root.appendingPathComponent("mp\(mp)").path
-            let result = try! CommandRunner.glm(["create-model", "--config", config.path, "--seed", "11", "--mp", "\(mp)", "--out", out])
+            let result = try! CommandRunner.glm([
+                "create-model", "--config", config.path, "--seed", "11", "--mp", "\(mp)", "--out", out,
+            ])
             precondition(result.status == 0, "create-model failed: \(result.stderr)")
             paths["mp\(mp)"] = out
         }
         return paths
     }()
 
-    static let longPrompt = String(
-        repeating: "The morning train leaves the old station at seven, and most people read the news. ", count: 60)
+    static let longPrompt =
+        String(
+            repeating: "The morning train leaves the old station at seven, and most people read the news. ", count: 60)
         + "At the end of the line [gMASK]"
 
     static let prompts: [(String, String)] = [
@@ -61,7 +64,10 @@ import Testing
         let prompt = try #require(Self.prompts.first { $0.0 == promptName }).1
         let newTokens = 6
         let generated = try CommandRunner.glm(
-            ["generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "\(newTokens)", "--json"])
+            [
+                "generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "\(newTokens)",
+                "--json",
+            ])
         try #require(generated.status == 0, "generate failed: \(generated.stderr)")
         let report = try JSONDecoder().decode(Report.self, from: Data(generated.stdout.utf8))
         #expect(report.blanks.count == (promptName == "two_masks" ? 2 : 1))
@@ -71,12 +77,15 @@ import Testing
         defer { try? FileManager.default.removeItem(at: scratch) }
         for (index, blank) in report.blanks.enumerated() {
             let idsFile = scratch.appendingPathComponent("ids\(index).txt").path
-            try blank.input_ids.map(String.init).joined(separator: ",").write(toFile: idsFile, atomically: true, encoding: .utf8)
+            try blank.input_ids.map(String.init).joined(separator: ",").write(
+                toFile: idsFile, atomically: true, encoding: .utf8)
 
             // Greedy ids: the reference decodes the same context independently.
             let reference = try CommandRunner.python(
-                [CommandRunner.referenceScript, "greedy", "--model", model, "--ids-file", idsFile,
-                 "--max-new-tokens", "\(newTokens)"])
+                [
+                    CommandRunner.referenceScript, "greedy", "--model", model, "--ids-file", idsFile,
+                    "--max-new-tokens", "\(newTokens)",
+                ])
             try #require(reference.status == 0, "reference failed: \(reference.stderr)")
             let expected = try JSONDecoder().decode(ReferenceGreedy.self, from: Data(reference.stdout.utf8))
             let expectedIds = expected.finished ? Array(expected.generated_ids.dropLast()) : expected.generated_ids
@@ -87,7 +96,10 @@ import Testing
             let ours = scratch.appendingPathComponent("ours\(index).f32").path
             let theirs = scratch.appendingPathComponent("theirs\(index).f32").path
             let logits = try CommandRunner.glm(
-                ["logits", "--model", model, "--ids", blank.input_ids.map(String.init).joined(separator: ","), "--out", ours])
+                [
+                    "logits", "--model", model, "--ids", blank.input_ids.map(String.init).joined(separator: ","),
+                    "--out", ours,
+                ])
             try #require(logits.status == 0, "logits failed: \(logits.stderr)")
             let referenceLogits = try CommandRunner.python(
                 [CommandRunner.referenceScript, "logits", "--model", model, "--ids-file", idsFile, "--out", theirs])
@@ -110,12 +122,17 @@ import Testing
         defer { try? FileManager.default.removeItem(at: scratch) }
         for variant in ["mp1", "mp2"] {
             let model = try #require(Self.models[variant])
-            let run = try CommandRunner.glm(["generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "8", "--json"])
+            let run = try CommandRunner.glm([
+                "generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "8", "--json",
+            ])
             try #require(run.status == 0, "\(run.stderr)")
             // Everything but the per-rank memory report must be identical.
             var object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
             object["ranks"] = nil
-            outputs.append(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            outputs.append(
+                String(
+                    decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            )
             let file = scratch.appendingPathComponent("\(variant).f32").path
             let l = try CommandRunner.glm(["logits", "--model", model, "--prompt", prompt, "--out", file])
             try #require(l.status == 0, "\(l.stderr)")

@@ -22,17 +22,24 @@ import Testing
     static func generate(tp: Int, source: String, prompt: String, extra: [String]) throws -> Report {
         let model = try #require(models[source])
         let result = try CommandRunner.mpirun(
-            tp, ["generate", "--model", model, "--prompt", prompt, "--max-new-tokens", "10", "--json", "--threads", "1"] + extra)
+            tp,
+            ["generate", "--model", model, "--prompt", prompt, "--max-new-tokens", "10", "--json", "--threads", "1"]
+                + extra)
         try #require(result.status == 0, "tp \(tp) \(source): \(result.stderr)")
         return try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
     }
 
     static func logits(tp: Int, source: String, prompt: String, weightsFrom: String = "shared") throws -> [Float] {
         let model = try #require(models[source])
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tp-logits-\(UUID().uuidString).f32").path
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tp-logits-\(UUID().uuidString).f32")
+            .path
         defer { try? FileManager.default.removeItem(atPath: out) }
         let result = try CommandRunner.mpirun(
-            tp, ["logits", "--model", model, "--prompt", prompt, "--out", out, "--weights-from", weightsFrom, "--threads", "1"])
+            tp,
+            [
+                "logits", "--model", model, "--prompt", prompt, "--out", out, "--weights-from", weightsFrom,
+                "--threads", "1",
+            ])
         try #require(result.status == 0, "tp \(tp) \(source): \(result.stderr)")
         return try CommandRunner.readFloats(out)
     }

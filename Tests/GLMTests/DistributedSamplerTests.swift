@@ -1,7 +1,8 @@
 import Foundation
-@testable import Generation
 import Tensors
 import Testing
+
+@testable import Generation
 
 /// The distributed sampler against the full-gather reference (`TokenSampler.filteredProbabilities`), at simulated
 /// tensor-parallel degrees 1, 2, 3, 4 and 8: in-process with the pure steps `next` is made of, and through

@@ -34,7 +34,9 @@ enum Fixture {
     static func referenceLogits(_ c: Case) -> [Float] {
         let data = try! Data(contentsOf: root.appendingPathComponent(c.last_position_logits.file))
         return data.withUnsafeBytes { raw in
-            (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            (0..<(data.count / 4)).map {
+                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+            }
         }
     }
 

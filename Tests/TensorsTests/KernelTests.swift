@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import Tensors
+import Testing
 
 /// Kernels against naive double-precision loops written from their mathematical definitions.
 @Suite struct KernelTests {
@@ -39,7 +39,9 @@ import Tensors
         var y = [Float](repeating: 0, count: rows * width)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                layerNorm(xp.baseAddress!, rows: rows, width: width, weight: weight, bias: bias, epsilon: 1e-5, into: yp.baseAddress!)
+                layerNorm(
+                    xp.baseAddress!, rows: rows, width: width, weight: weight, bias: bias, epsilon: 1e-5,
+                    into: yp.baseAddress!)
             }
         }
         for r in 0..<rows {

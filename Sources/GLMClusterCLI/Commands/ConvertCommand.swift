@@ -19,7 +19,11 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(name: .long, help: "Source checkpoint directory (holding `latest`), of any MP degree.")
     var from: String
-    @Option(name: .long, help: "Destination directory (created); gets latest, <iteration>/mp_rank_XX files, config.json and the tokenizer model.")
+    @Option(
+        name: .long,
+        help:
+            "Destination directory (created); gets latest, <iteration>/mp_rank_XX files, config.json and the tokenizer model."
+    )
     var to: String
     @Option(name: .long, help: "Tensor-parallel degree of the written checkpoint: number of mp_rank files.")
     var tp: Int
@@ -41,7 +45,8 @@ struct ConvertCommand: ParsableCommand {
         let source = URL(fileURLWithPath: from).standardizedFileURL
         let destination = URL(fileURLWithPath: to).standardizedFileURL
         guard source.resolvingSymlinksInPath().path != destination.resolvingSymlinksInPath().path else {
-            throw ValidationError("--to must differ from --from (\(from)): the source is read while the output is written")
+            throw ValidationError(
+                "--to must differ from --from (\(from)): the source is read while the output is written")
         }
 
         let configFile = source.appendingPathComponent("config.json")
@@ -74,7 +79,9 @@ struct ConvertCommand: ParsableCommand {
 
         let log = FileHandle.standardError
         log.write(
-            Data("converting \(from) (iteration \(checkpoint.directory.iteration), MP=\(checkpoint.shardCount)) to \(to) with MP=\(tp)\n".utf8))
+            Data(
+                "converting \(from) (iteration \(checkpoint.directory.iteration), MP=\(checkpoint.shardCount)) to \(to) with MP=\(tp)\n"
+                    .utf8))
         try CheckpointRepartition.convert(
             from: checkpoint, configuration: configuration, parts: tp, to: destination
         ) { index, file in
@@ -90,7 +97,8 @@ struct ConvertCommand: ParsableCommand {
                 try replaceItem(at: files.copy, with: files.original)
             }
         } catch {
-            throw ConvertError(description: "cannot copy the configuration or tokenizer into \(to): \(error.localizedDescription)")
+            throw ConvertError(
+                description: "cannot copy the configuration or tokenizer into \(to): \(error.localizedDescription)")
         }
     }
 
@@ -114,7 +122,8 @@ struct ConvertCommand: ParsableCommand {
         guard force else {
             let found = manager.fileExists(atPath: latest.path) ? latest.path : shardFiles[0].path
             throw ValidationError(
-                "--to \(to) already contains a checkpoint (\(found)); pass --force to replace it or choose another directory")
+                "--to \(to) already contains a checkpoint (\(found)); pass --force to replace it or choose another directory"
+            )
         }
         do {
             if manager.fileExists(atPath: latest.path) { try manager.removeItem(at: latest) }
@@ -148,11 +157,14 @@ struct ConvertCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: file.path) else {
             guard required else {
                 FileHandle.standardError.write(
-                    Data("note: no tokenizer model \(file.path) to copy; give the converted directory one before generating\n".utf8))
+                    Data(
+                        "note: no tokenizer model \(file.path) to copy; give the converted directory one before generating\n"
+                            .utf8))
                 return nil
             }
             throw ConvertError(
-                description: "tokenizer model \(file.path) (config.json field \"tokenizer.model\" = \"\(model)\") does not exist; "
+                description:
+                    "tokenizer model \(file.path) (config.json field \"tokenizer.model\" = \"\(model)\") does not exist; "
                     + "the converted directory would not be usable")
         }
         return (file, destination.appendingPathComponent(model).standardizedFileURL)

@@ -32,7 +32,10 @@ struct CreateModelCommand: ParsableCommand {
         guard Communicator.world.isCoordinator else { return }
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: config))
         let c = configuration
-        for (value, field) in [(c.numAttentionHeads, "num_attention_heads"), (c.innerHiddenSize, "inner_hidden_size"), (c.vocabSize, "vocab_size")]
+        for (value, field) in [
+            (c.numAttentionHeads, "num_attention_heads"), (c.innerHiddenSize, "inner_hidden_size"),
+            (c.vocabSize, "vocab_size"),
+        ]
         where value % mp != 0 {
             throw ValidationError("--mp \(mp) must divide \(field) = \(value) in \(config)")
         }
@@ -45,9 +48,12 @@ struct CreateModelCommand: ParsableCommand {
         try configuration.write(to: directory.appendingPathComponent("config.json"))
         let tokenizer = try IcetkTokenizer(configuration: configuration.tokenizer, directory: directory)
 
-        let tensors = RandomWeights.generate(configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount)
+        let tensors = RandomWeights.generate(
+            configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount)
         try CheckpointRepartition.write(global: tensors, configuration: configuration, parts: mp, to: directory)
         FileHandle.standardError.write(
-            Data("created \(out): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), MP=\(mp), \(tokenizer.pieceCount) tokenizer pieces\n".utf8))
+            Data(
+                "created \(out): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), MP=\(mp), \(tokenizer.pieceCount) tokenizer pieces\n"
+                    .utf8))
     }
 }

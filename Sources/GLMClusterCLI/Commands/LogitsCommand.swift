@@ -42,12 +42,14 @@ struct LogitsCommand: ClusterCommand {
                 }
             }
             guard blank.ids.count + 1 <= configuration.maxSequenceLength else {
-                throw GenerationError.promptTooLong(tokens: blank.ids.count + 1, maximum: configuration.maxSequenceLength)
+                throw GenerationError.promptTooLong(
+                    tokens: blank.ids.count + 1, maximum: configuration.maxSequenceLength)
             }
             return blank
         }
         let request = try GenerationRequest.decode(
-            runtime.broadcast(built.map { GenerationRequest(prompt: $0, options: GenerationOptions()).encoded() } ?? []))
+            runtime.broadcast(built.map { GenerationRequest(prompt: $0, options: GenerationOptions()).encoded() } ?? [])
+        )
         let blank = request.prompt
         let special = SpecialTokenIds(configuration: configuration.tokenizer)
         let glm = try session.loadModel()
@@ -85,7 +87,9 @@ enum LittleEndianFloats {
 enum IdList {
     static func parse(_ text: String, vocabularySize: Int) throws -> [Int] {
         let parts = text.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init)
-        guard !parts.isEmpty else { throw InputError(description: "--ids: expected comma-separated token ids, got nothing") }
+        guard !parts.isEmpty else {
+            throw InputError(description: "--ids: expected comma-separated token ids, got nothing")
+        }
         return try parts.map { part in
             guard let id = Int(part), id >= 0, id < vocabularySize else {
                 throw InputError(description: "--ids: \"\(part)\" is not a token id in [0, \(vocabularySize))")

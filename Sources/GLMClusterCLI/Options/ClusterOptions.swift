@@ -15,7 +15,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads per rank, OpenBLAS included (default: the CPUs this rank is bound to).")
     var threads: Int?
 
-    @Option(name: .long, help: "Where ranks get their weights: shared (each reads its slice) or coordinator (rank 0 sends).")
+    @Option(
+        name: .long, help: "Where ranks get their weights: shared (each reads its slice) or coordinator (rank 0 sends)."
+    )
     var weightsFrom: WeightSource = .shared
 
     func validate() throws {

@@ -18,7 +18,9 @@ struct GenerationOptionGroup: ParsableArguments {
     @Option(name: .long, help: "Random seed for sampling.")
     var seed: UInt64 = 1234
 
-    @Option(name: .long, help: "Stop when context plus generated tokens reach N (the official out_seq_length; default 256).")
+    @Option(
+        name: .long, help: "Stop when context plus generated tokens reach N (the official out_seq_length; default 256)."
+    )
     var maxLength: Int?
 
     @Option(name: .long, help: "Generate at most N tokens per blank.")
@@ -39,7 +41,8 @@ struct GenerationOptionGroup: ParsableArguments {
 
     var options: GenerationOptions {
         let sampling =
-            greedy ? SamplingParameters.greedy
+            greedy
+            ? SamplingParameters.greedy
             : SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         return GenerationOptions(sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens)
     }
