@@ -69,3 +69,30 @@ import Testing
         #expect(stderr.contains("does not divide num_attention_heads = 4"), "\(stderr)")
     }
 }
+
+/// `--preset glm-130b` supplies the real configuration when a directory has no config.json.
+@Suite struct PresetTests {
+    @Test func presetIsUsedWithoutConfigJSONAndChecksShapes() throws {
+        let model = try ClusterFailureTests.copyOfMP2()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        try FileManager.default.removeItem(at: model.appendingPathComponent("config.json"))
+
+        let without = try CommandRunner.glm(["generate", "--model", model.path, "--prompt", "hi"])
+        #expect(without.status == 1)
+        #expect(without.stderr.contains("config.json") && without.stderr.contains("--preset glm-130b"))
+
+        // The preset's tokenizer layout works with the fixture's ice_text.model...
+        let tokens = try CommandRunner.glm(["tokenize", "--model", model.path, "--preset", "glm-130b", "--text", "Hello"])
+        #expect(tokens.status == 0, "\(tokens.stderr)")
+        #expect(!tokens.stdout.isEmpty)
+        // ...and its GLM-130B shapes are checked against the tiny checkpoint, by key, file and expected shape.
+        let run = try CommandRunner.glm(["generate", "--model", model.path, "--preset", "glm-130b", "--prompt", "hi"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("expected [75264, 12288]"), "\(run.stderr)")
+        #expect(run.stderr.contains("mp_rank_00_model_states.pt"))
+
+        let unknown = try CommandRunner.glm(["tokenize", "--model", model.path, "--preset", "glm-7b", "--text", "x"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("unknown preset \"glm-7b\""))
+    }
+}

@@ -83,7 +83,11 @@ extension CommandRunner {
     static func mpirun(_ ranks: Int, _ arguments: [String], timeout: TimeInterval = 300) throws -> Result {
         try run(
             "/usr/bin/env",
-            ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", glmcluster]
+            [
+                "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                "--hostfile", packageRoot.appendingPathComponent("hostfiles/localhost").path, "-np", "\(ranks)",
+                glmcluster,
+            ]
                 + arguments, timeout: timeout)
     }
 }
