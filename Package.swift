@@ -31,7 +31,10 @@ let package = Package(
         // Typed Swift wrappers over the shims.
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "SentencePiece", dependencies: ["CSentencePiece"]),
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        .target(
+            name: "CKernels", path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: kernelFlags),
 
         // Domain modules.
         .target(name: "Configuration"),

@@ -57,6 +57,7 @@ public final class ClusterRuntime: @unchecked Sendable {
         }
         threads = max(1, requestedThreads ?? ProcessResources.allowedCPUCount ?? 1)
         BLAS.threadCount = threads
+        ComputeThreads.count = threads
     }
 
     public var rank: Int { group.rank }
@@ -71,7 +72,9 @@ public final class ClusterRuntime: @unchecked Sendable {
 
     /// The start-up line: host, threads and CPU binding of this rank.
     public func logStartup() {
-        log("pid \(getpid()), \(threads) compute threads, CPUs \(ProcessResources.allowedCPUList ?? "unknown")")
+        log(
+            "pid \(getpid()), \(threads) compute threads, CPUs \(ProcessResources.allowedCPUList ?? "unknown"), "
+                + "vector units \(CPUFeatures.summary)")
     }
 
     /// Runs `body` on every rank, then agrees: if it threw anywhere, rank 0 throws `failedOnRanks` naming every

@@ -116,15 +116,11 @@ public final class GLMModel: @unchecked Sendable {
     private func embed(_ tokens: [Int]) -> [Float] {
         let h = configuration.hiddenSize
         var x = [Float](repeating: 0, count: tokens.count * h)
-        weights.wordEmbeddings.values.withUnsafeBufferPointer { table in
-            x.withUnsafeMutableBufferPointer { out in
-                for (i, token) in tokens.enumerated() where vocabRange.contains(token) {
-                    widen(
-                        table.baseAddress! + (token - vocabRange.lowerBound) * h, into: out.baseAddress! + i * h,
-                        count: h)
-                }
-                if partition.count > 1 { reduction.sum(out) }
+        x.withUnsafeMutableBufferPointer { out in
+            for (i, token) in tokens.enumerated() where vocabRange.contains(token) {
+                weights.wordEmbeddings.widenRows(token - vocabRange.lowerBound, count: 1, into: out.baseAddress! + i * h)
             }
+            if partition.count > 1 { reduction.sum(out) }
         }
         return x
     }

@@ -7,24 +7,24 @@ public struct LayerWeights: Sendable {
     public var inputLayerNormWeight: [Float]
     public var inputLayerNormBias: [Float]
     /// `[3h/p, h]`, rows interleaved per head: `head*3d + {q,k,v}*d + i`.
-    public var queryKeyValue: HalfMatrix
+    public var queryKeyValue: WeightMatrix
     public var queryKeyValueBias: [Float]
     /// `[h, h/p]`: row-parallel; its bias is added once, after the tensor-parallel sum.
-    public var attentionDense: HalfMatrix
+    public var attentionDense: WeightMatrix
     public var attentionDenseBias: [Float]
     public var postAttentionLayerNormWeight: [Float]
     public var postAttentionLayerNormBias: [Float]
     /// `[2f/p, h]`: this rank's linear half rows then its GELU half rows.
-    public var denseHTo4H: HalfMatrix
+    public var denseHTo4H: WeightMatrix
     public var denseHTo4HBias: [Float]
     /// `[h, f/p]`: row-parallel.
-    public var dense4HToH: HalfMatrix
+    public var dense4HToH: WeightMatrix
     public var dense4HToHBias: [Float]
 }
 
 /// All weights one rank needs; the output projection is tied to `wordEmbeddings`.
 public struct GLMWeights: Sendable {
-    public var wordEmbeddings: HalfMatrix
+    public var wordEmbeddings: WeightMatrix
     public var layers: [LayerWeights]
     public var finalLayerNormWeight: [Float]
     public var finalLayerNormBias: [Float]
@@ -47,9 +47,9 @@ public struct GLMWeights: Sendable {
     ) throws -> GLMWeights {
         var loaded: [String: HalfTensor] = [:]
         for spec in WeightSpec.all(for: c) { loaded[spec.key] = try tensor(spec) }
-        func matrix(_ key: String) -> HalfMatrix {
+        func matrix(_ key: String) -> WeightMatrix {
             let t = loaded[key]!
-            return HalfMatrix(rows: t.shape[0], columns: t.shape[1], values: t.values)
+            return WeightMatrix(rows: t.shape[0], columns: t.shape[1], float16: t.values)
         }
         func vector(_ key: String) -> [Float] { loaded[key]!.values.map(Float.init) }
 
@@ -78,16 +78,13 @@ public struct GLMWeights: Sendable {
 
     /// Bytes of weight data this rank holds.
     public var byteCount: Int {
-        var total = wordEmbeddings.values.count * 2 + (finalLayerNormWeight.count + finalLayerNormBias.count) * 4
+        var total = wordEmbeddings.byteCount + (finalLayerNormWeight.count + finalLayerNormBias.count) * 4
         for l in layers {
-            total +=
-                (l.queryKeyValue.values.count + l.attentionDense.values.count + l.denseHTo4H.values.count
-                    + l.dense4HToH.values.count) * 2
-            total +=
-                (l.inputLayerNormWeight.count + l.inputLayerNormBias.count + l.queryKeyValueBias.count
-                    + l.attentionDenseBias.count + l.postAttentionLayerNormWeight.count
-                    + l.postAttentionLayerNormBias.count
-                    + l.denseHTo4HBias.count + l.dense4HToHBias.count) * 4
+            total += l.queryKeyValue.byteCount + l.attentionDense.byteCount + l.denseHTo4H.byteCount
+                + l.dense4HToH.byteCount
+            total += (l.inputLayerNormWeight.count + l.inputLayerNormBias.count + l.queryKeyValueBias.count
+                + l.attentionDenseBias.count + l.postAttentionLayerNormWeight.count + l.postAttentionLayerNormBias.count
+                + l.denseHTo4HBias.count + l.dense4HToHBias.count) * 4
         }
         return total
     }

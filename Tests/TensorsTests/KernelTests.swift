@@ -9,24 +9,75 @@ import Testing
         return (0..<count).map { _ in scale * random.nextGaussian() }
     }
 
-    @Test(arguments: [(1, 7, 5), (3, 64, 48), (17, 300, 129), (2, 4096, 3)])
-    func linearMatchesNaiveProduct(rows: Int, inner: Int, outputs: Int) {
-        let x = Self.randomValues(rows * inner, seed: 1)
-        let w = Self.randomValues(outputs * inner, seed: 2, scale: 0.1).map { Float16($0) }
-        let bias = Self.randomValues(outputs, seed: 3)
-        let weight = HalfMatrix(rows: outputs, columns: inner, values: w)
-        var y = [Float](repeating: .nan, count: rows * outputs)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                linear(xp.baseAddress!, rows: rows, weight: weight, bias: bias, into: yp.baseAddress!)
+    /// A random weight in `format` and, independently decoded from the raw storage, its fp64 values.
+    static func randomWeight(_ format: WeightFormat, rows: Int, columns: Int, groups: Int, seed: UInt64)
+        -> (WeightMatrix, [Double])
+    {
+        var random = SeededRandomSource(seed: seed)
+        let count = rows * columns
+        let groupSize = columns / groups
+        switch format {
+        case .float32:
+            let v = (0..<count).map { _ in 0.1 * random.nextGaussian() }
+            return (WeightMatrix(rows: rows, columns: columns, storage: .float32(v)), v.map(Double.init))
+        case .float16:
+            let v = (0..<count).map { _ in Float16(0.1 * random.nextGaussian()) }
+            return (WeightMatrix(rows: rows, columns: columns, storage: .float16(v)), v.map { Double(Float($0)) })
+        case .bfloat16:
+            let v = (0..<count).map { _ in UInt16((0.1 * random.nextGaussian()).bitPattern >> 16) }
+            return (
+                WeightMatrix(rows: rows, columns: columns, storage: .bfloat16(v)),
+                v.map { Double(Float(bitPattern: UInt32($0) << 16)) }
+            )
+        case .int8:
+            let q = (0..<count).map { _ in Int8(Int(random.next() % 255) - 127) }
+            let scales = (0..<(rows * groups)).map { _ in Float16(0.001 + 0.01 * Float(random.nextUnit())) }
+            let values = (0..<count).map { i in
+                Double(q[i]) * Double(Float(scales[(i / columns) * groups + (i % columns) / groupSize]))
             }
+            return (WeightMatrix(rows: rows, columns: columns, storage: .int8(values: q, scales: scales, groups: groups)), values)
+        case .int4:
+            let q = (0..<count).map { _ in Int(random.next() % 15) - 7 }
+            var packed = [UInt8](repeating: 0, count: count / 2)
+            for i in stride(from: 0, to: count, by: 2) {
+                packed[i / 2] = UInt8(q[i] & 0xF) << 4 | UInt8(q[i + 1] & 0xF)  // even element high
+            }
+            let scales = (0..<(rows * groups)).map { _ in Float16(0.01 + 0.1 * Float(random.nextUnit())) }
+            let values = (0..<count).map { i in
+                Double(q[i]) * Double(Float(scales[(i / columns) * groups + (i % columns) / groupSize]))
+            }
+            return (WeightMatrix(rows: rows, columns: columns, storage: .int4(packed: packed, scales: scales, groups: groups)), values)
         }
-        for r in 0..<rows {
-            for o in 0..<outputs {
-                var sum = Double(bias[o])
-                for k in 0..<inner { sum += Double(x[r * inner + k]) * Double(Float(w[o * inner + k])) }
-                #expect(abs(Double(y[r * outputs + o]) - sum) < 1e-4 * max(1, abs(sum)), "y[\(r),\(o)]")
+    }
+
+    static let shapes = [(1, 8, 5), (3, 64, 48), (17, 300, 129), (2, 4096, 3), (8, 128, 257)]
+
+    @Test(arguments: WeightFormat.allCases, [1, 2])
+    func linearMatchesNaiveProduct(format: WeightFormat, groups: Int) {
+        for (rows, inner, outputs) in Self.shapes {
+            let x = Self.randomValues(rows * inner, seed: 1)
+            let (weight, w) = Self.randomWeight(format, rows: outputs, columns: inner, groups: groups, seed: 2)
+            let bias = Self.randomValues(outputs, seed: 3)
+            var y = [Float](repeating: .nan, count: rows * outputs)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    linear(xp.baseAddress!, rows: rows, weight: weight, bias: bias, into: yp.baseAddress!)
+                }
             }
+            var worst = 0.0
+            for r in 0..<rows {
+                for o in 0..<outputs {
+                    var sum = Double(bias[o])
+                    var magnitude = abs(sum)
+                    for k in 0..<inner {
+                        sum += Double(x[r * inner + k]) * w[o * inner + k]
+                        magnitude += abs(Double(x[r * inner + k]) * w[o * inner + k])
+                    }
+                    // fp32 accumulation: error bounded by a few ulps of the sum of magnitudes.
+                    worst = max(worst, abs(Double(y[r * outputs + o]) - sum) / max(1, magnitude))
+                }
+            }
+            #expect(worst < 1e-5, "\(format) groups \(groups) shape \(rows)x\(inner)x\(outputs): \(worst)")
         }
     }
 

@@ -1,0 +1,6 @@
+// CKernels: hot loops in C where intrinsics beat Swift SIMD (see each header for the measured reason).
+// Umbrella header: every kernel family has its own header beside this one.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include "ckernels_cpu.h"
+#endif
