@@ -1,10 +1,25 @@
 /// `y[n, out] = x[n, in] * W^T + bias` for a weight `W[out, in]` in any `WeightFormat`; `y` has row stride `out`.
 ///
-/// Reference path: weights are widened to fp32 one tile of rows at a time and multiplied by OpenBLAS sgemm, so
-/// memory holds the compact weights plus one small fp32 tile. Faster kernels plug in here by format and `n`.
+/// Dispatch: few rows (decoding) go to the multithreaded GEMV kernels, which stream the compact weights once;
+/// many rows (prefill, batches) go to the matrix kernels of the fastest dot-product unit present; everything else
+/// takes the reference path (weights widened to fp32 tile by tile, OpenBLAS sgemm).
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
     into y: UnsafeMutablePointer<Float>
+) {
+    if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
+        // done by the GEMV kernels
+    } else if PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
+        // done by the matrix kernels
+    } else {
+        referenceLinear(x, rows: n, weight: weight, into: y)
+    }
+    if let bias { addBias(bias, rows: n, into: y) }
+}
+
+/// The reference path: widen a tile of weight rows to fp32, multiply with OpenBLAS sgemm, repeat.
+public func referenceLinear(
+    _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>
 ) {
     let inner = weight.columns
     let outputs = weight.rows
@@ -20,13 +35,15 @@ public func linear(
             c: y + start, ldc: outputs)
         start += count
     }
-    if let bias {
-        precondition(bias.count == outputs)
-        bias.withUnsafeBufferPointer { b in
-            for r in 0..<n {
-                let row = y + r * outputs
-                for j in 0..<outputs { row[j] += b[j] }
-            }
+}
+
+/// Adds `bias` to each of `n` rows of width `bias.count`.
+public func addBias(_ bias: [Float], rows n: Int, into y: UnsafeMutablePointer<Float>) {
+    let outputs = bias.count
+    bias.withUnsafeBufferPointer { b in
+        for r in 0..<n {
+            let row = y + r * outputs
+            for j in 0..<outputs { row[j] += b[j] }
         }
     }
 }
