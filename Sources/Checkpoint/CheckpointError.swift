@@ -43,6 +43,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case missingShard(path: String)
     /// Writing a checkpoint failed.
     case writeFailed(path: String, reason: String)
+    /// An official quantized weight (int8 or packed int4 under the weight key, fp16 scales under `<key>_scale`)
+    /// that is inconsistent or cannot be split as asked.
+    case invalidQuantization(path: String, key: String, detail: String)
 
     public var description: String {
         switch self {
@@ -90,6 +93,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "checkpoint shard \(path) is missing (shard files must be consecutive from mp_rank_00)"
         case .writeFailed(let path, let reason):
             return "cannot write checkpoint file \(path): \(reason)"
+        case .invalidQuantization(let path, let key, let detail):
+            return "\(path): quantized tensor '\(key)': \(detail)"
         }
     }
 }

@@ -81,13 +81,36 @@ public final class ShardedCheckpoint: @unchecked Sendable {
     public func tensor(
         _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition = .whole
     ) throws(CheckpointError) -> HalfTensor {
+        let (shape, values) = try part(
+            key, globalShape: globalShape, layout: layout, partition: partition, zero: Float16(0)
+        ) { (file, region) throws(CheckpointError) in try file.float16(key, region: region) }
+        return HalfTensor(shape: shape, values: values)
+    }
+
+    /// `partition` of the merged global int8 tensor `key` (no conversion: every shard must store int8), split as
+    /// `tensor(_:globalShape:layout:partition:)` splits fp16 tensors. `globalShape` is the stored shape (a packed
+    /// int4 weight has half the columns of its logical shape).
+    public func int8Tensor(
+        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition = .whole
+    ) throws(CheckpointError) -> Int8Tensor {
+        let (shape, values) = try part(
+            key, globalShape: globalShape, layout: layout, partition: partition, zero: Int8(0)
+        ) { (file, region) throws(CheckpointError) in try file.int8(key, region: region) }
+        return Int8Tensor(shape: shape, values: values)
+    }
+
+    /// The split behind `tensor` and `int8Tensor`; `read` copies a box of one shard's tensor.
+    private func part<Element>(
+        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition, zero: Element,
+        read: (TorchCheckpointFile, [Range<Int>]?) throws(CheckpointError) -> [Element]
+    ) throws(CheckpointError) -> (shape: [Int], values: [Element]) {
         guard partition.count >= 1, (0..<partition.count).contains(partition.index) else {
             throw .invalidSharding(key: key, detail: "\(partition) is not a valid partition")
         }
         if layout == .replicated {
             let file = try shard(0)
             try check(file, key, expected: globalShape)
-            return HalfTensor(shape: globalShape, values: try file.float16(key))
+            return (globalShape, try read(file, nil))
         }
         guard !globalShape.isEmpty else {
             throw .invalidSharding(key: key, detail: "a scalar cannot be split by \(layout)")
@@ -111,7 +134,7 @@ public final class ShardedCheckpoint: @unchecked Sendable {
         var outputShape = globalShape
         outputShape[dimension] = extent / partition.count
 
-        var output: [Float16] = []
+        var output: [Element] = []
         var placed = 0  // along `dimension` in the output
         for group in 0..<groups {
             let wanted = partition.index * perPartition..<(partition.index + 1) * perPartition
@@ -123,21 +146,21 @@ public final class ShardedCheckpoint: @unchecked Sendable {
                 try check(file, key, expected: shardShape)
                 var region = shardShape.map { 0..<$0 }
                 region[dimension] = local..<local + overlap.count
-                let block = try file.float16(key, region: region)
+                let block = try read(file, region)
                 if groups == 1 && overlap.count == outputShape[dimension] {
                     // One shard holds the whole request: its block is the answer, no second copy.
-                    return HalfTensor(shape: outputShape, values: block)
+                    return (outputShape, block)
                 }
-                if output.isEmpty { output = [Float16](repeating: 0, count: outputShape.reduce(1, *)) }
+                if output.isEmpty { output = [Element](repeating: zero, count: outputShape.reduce(1, *)) }
                 Self.place(
                     block, extent: overlap.count, into: &output, shape: outputShape, dimension: dimension, at: placed)
                 placed += overlap.count
             }
         }
-        return HalfTensor(shape: outputShape, values: output)
+        return (outputShape, output)
     }
 
-    private func check(_ file: TorchCheckpointFile, _ key: String, expected: [Int]) throws(CheckpointError) {
+    func check(_ file: TorchCheckpointFile, _ key: String, expected: [Int]) throws(CheckpointError) {
         let found = try file.tensor(named: key).shape
         guard found == expected else {
             throw .shapeMismatch(path: file.path, key: key, expected: expected, found: found)
@@ -146,8 +169,8 @@ public final class ShardedCheckpoint: @unchecked Sendable {
 
     /// Copies a row-major block that spans `extent` along `dimension` (and the full output along the others) into
     /// `output` starting at index `offset` of that dimension.
-    private static func place(
-        _ block: [Float16], extent: Int, into output: inout [Float16], shape: [Int], dimension: Int, at offset: Int
+    static func place<Element>(
+        _ block: [Element], extent: Int, into output: inout [Element], shape: [Int], dimension: Int, at offset: Int
     ) {
         let outer = shape[..<dimension].reduce(1, *)
         let inner = shape[(dimension + 1)...].reduce(1, *)

@@ -72,3 +72,76 @@ public struct HalfTensor: Sendable, Equatable {
         self.values = values
     }
 }
+
+/// A dense row-major int8 tensor: a quantized weight as the official checkpoint stores it (int4 levels packed two
+/// per byte, so a `[rows, columns]` int4 weight is a `[rows, columns / 2]` int8 tensor).
+public struct Int8Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Int8]
+
+    public init(shape: [Int], values: [Int8]) {
+        precondition(
+            shape.reduce(1, *) == values.count,
+            "Int8Tensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// A tensor the writer can store: fp16 (`torch.HalfStorage`) or int8 (`torch.CharStorage`).
+public enum CheckpointTensor: Sendable, Equatable {
+    case float16(HalfTensor)
+    case int8(Int8Tensor)
+
+    public var shape: [Int] {
+        switch self {
+        case .float16(let t): t.shape
+        case .int8(let t): t.shape
+        }
+    }
+
+    public var dtype: ScalarType {
+        switch self {
+        case .float16: .float16
+        case .int8: .int8
+        }
+    }
+
+    public var elementCount: Int { shape.reduce(1, *) }
+
+    /// The raw little-endian bytes of the values.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .float16(let t): try t.values.withUnsafeBytes(body)
+        case .int8(let t): try t.values.withUnsafeBytes(body)
+        }
+    }
+}
+
+/// One tensor-parallel part of an official weight-only quantized weight (`tools/convert_tp.py
+/// --quantization-bit-width 8|4`), as `ShardedCheckpoint.quantizedTensor` returns it.
+///
+/// `w[row, column] = level(row, column) * scales[row * groups + column / (columns / groups)]`. `groups` is 1 unless a
+/// row-parallel weight (split by columns) was quantized per source shard at another MP degree than the partition
+/// count: each group of columns then lies in one source shard and keeps that shard's scale.
+public struct QuantizedTensor: Sendable, Equatable {
+    /// The logical `[rows, columns]` (the int4 storage holds `columns / 2` bytes per row).
+    public var shape: [Int]
+    /// 8 or 4.
+    public var bits: Int
+    /// Row-major levels: one per element for 8 bits; for 4 bits two per byte, element 2i in the HIGH nibble.
+    public var values: [Int8]
+    /// fp16 scales, `rows * groups`.
+    public var scales: [Float16]
+    public var groups: Int
+
+    public init(shape: [Int], bits: Int, values: [Int8], scales: [Float16], groups: Int) {
+        precondition(shape.count == 2 && (bits == 8 || bits == 4) && groups >= 1 && shape[1] % groups == 0)
+        precondition(values.count == shape[0] * shape[1] * bits / 8 && scales.count == shape[0] * groups)
+        self.shape = shape
+        self.bits = bits
+        self.values = values
+        self.scales = scales
+        self.groups = groups
+    }
+}

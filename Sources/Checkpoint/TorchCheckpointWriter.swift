@@ -1,18 +1,33 @@
 import Foundation
 
-/// Writes fp16 state dicts exactly as `torch.save({"module": state_dict}, path)` lays them out, so converted or
+/// Writes state dicts exactly as `torch.save({"module": state_dict}, path)` lays them out, so converted or
 /// re-sharded checkpoints load in the official PyTorch stack and in this reader alike:
 /// a zip of stored entries `archive/data.pkl` (pickle protocol 2), `archive/byteorder`, `archive/data/<key>`
-/// (one storage per tensor, data aligned to 64 bytes like torch's writer) and `archive/version`.
+/// (one storage per tensor, data aligned to 64 bytes like torch's writer) and `archive/version`. Tensors are fp16
+/// (`torch.HalfStorage`) or int8 (`torch.CharStorage`, what official quantized checkpoints hold).
 public enum TorchCheckpointWriter {
     /// Writes `tensors` (in this order) as `{"module": OrderedDict(name -> fp16 tensor)}` to `url`.
     public static func write(_ tensors: [(String, HalfTensor)], to url: URL) throws(CheckpointError) {
+        try write(tensors.map { ($0.0, CheckpointTensor.float16($0.1)) }, to: url, forceZip64: false)
+    }
+
+    /// Writes `tensors` (in this order, fp16 or int8) as `{"module": OrderedDict(name -> tensor)}` to `url`.
+    public static func write(_ tensors: [(String, CheckpointTensor)], to url: URL) throws(CheckpointError) {
         try write(tensors, to: url, forceZip64: false)
     }
 
     /// Writes `<dir>/latest` and `<dir>/<iteration>/mp_rank_XX_model_states.pt`, one file per element of `shards`.
     public static func writeCheckpointDirectory(
         shards: [[(String, HalfTensor)]], to directory: URL, iteration: Int
+    ) throws(CheckpointError) {
+        try writeCheckpointDirectory(
+            shards: shards.map { $0.map { ($0.0, CheckpointTensor.float16($0.1)) } }, to: directory,
+            iteration: iteration)
+    }
+
+    /// As above, for fp16 and int8 tensors.
+    public static func writeCheckpointDirectory(
+        shards: [[(String, CheckpointTensor)]], to directory: URL, iteration: Int
     ) throws(CheckpointError) {
         let folder = directory.appendingPathComponent(String(iteration))
         do {
@@ -33,13 +48,19 @@ public enum TorchCheckpointWriter {
 
     /// `forceZip64` writes ZIP64 records even for small files, so tests can cover the path real 32 GB shards take.
     static func write(_ tensors: [(String, HalfTensor)], to url: URL, forceZip64: Bool) throws(CheckpointError) {
+        try write(tensors.map { ($0.0, CheckpointTensor.float16($0.1)) }, to: url, forceZip64: forceZip64)
+    }
+
+    static func write(
+        _ tensors: [(String, CheckpointTensor)], to url: URL, forceZip64: Bool
+    ) throws(CheckpointError) {
         let prefix = "archive"
         var zip = try ZipWriter(url: url, forceZip64: forceZip64)
         do {
             try zip.add("\(prefix)/data.pkl", Data(statePickle(tensors)))
             try zip.add("\(prefix)/byteorder", Data("little".utf8))
             for (key, (_, tensor)) in tensors.enumerated() {
-                try tensor.values.withUnsafeBytes { bytes in
+                try tensor.withUnsafeBytes { bytes in
                     try zip.add("\(prefix)/data/\(key)", bytes)
                 }
             }
@@ -55,6 +76,11 @@ public enum TorchCheckpointWriter {
     /// The pickle torch.save writes for `{"module": OrderedDict(...)}` of fp16 tensors, storage `i` for tensor `i`:
     /// `_rebuild_tensor_v2(('storage', HalfStorage, 'i', 'cpu', numel), 0, shape, strides, False, OrderedDict())`.
     static func statePickle(_ tensors: [(String, HalfTensor)]) -> [UInt8] {
+        statePickle(tensors.map { ($0.0, CheckpointTensor.float16($0.1)) })
+    }
+
+    /// As above for fp16 and int8 tensors (`HalfStorage` or `CharStorage`).
+    static func statePickle(_ tensors: [(String, CheckpointTensor)]) -> [UInt8] {
         var pickle = PickleWriter()
         pickle.opcode(0x80, 2)  // PROTO 2
         pickle.opcode(0x7D)  // EMPTY_DICT
@@ -68,10 +94,10 @@ public enum TorchCheckpointWriter {
                 pickle.global("torch._utils", "_rebuild_tensor_v2")
                 pickle.opcode(0x28, 0x28)  // MARK (arguments), MARK (persistent id)
                 pickle.string("storage")
-                pickle.global("torch", ScalarType.float16.storageTypeName)
+                pickle.global("torch", tensor.dtype.storageTypeName)
                 pickle.string(String(key))
                 pickle.string("cpu")
-                pickle.integer(tensor.values.count)
+                pickle.integer(tensor.elementCount)
                 pickle.opcode(0x74, 0x51)  // TUPLE, BINPERSID
                 pickle.integer(0)  // storage offset
                 pickle.tuple(tensor.shape)

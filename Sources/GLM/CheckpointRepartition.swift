@@ -1,6 +1,7 @@
 import Checkpoint
 import Configuration
 import Foundation
+import Tensors
 
 /// Writes a GLM checkpoint in the official layout at any model-parallel degree (what the official
 /// `tools/convert_tp.py` does), from global tensors or from another checkpoint.
@@ -31,13 +32,35 @@ public enum CheckpointRepartition {
     /// rows or columns a part needs are copied). `latest` is written last: a directory left by a failed run never
     /// looks like a complete checkpoint, and the shard files this call wrote are removed on failure.
     ///
+    /// With `quantization` the output is an official quantized checkpoint, as `tools/convert_tp.py
+    /// --quantization-bit-width 8|4` writes it: each OUTPUT shard's QKV, attention.dense, dense_h_to_4h and
+    /// dense_4h_to_h weight is quantized on its own (one fp16 scale per row of that shard, so the row-parallel
+    /// layers' scales depend on `parts`), stored as int8 under the weight key (4 bits: `[rows, columns / 2]`, two
+    /// levels per byte, element 2i in the high nibble) with the fp16 scales under `<key>_scale` right after it.
+    /// The source must hold fp16 (or bf16/fp32) weights: re-partitioning a quantized checkpoint is an error, as
+    /// the official tool cannot do it either (merged row-parallel shards would need two scales per row).
+    ///
     /// - Parameter progress: called after each output shard is written with its index and file.
     public static func convert(
-        from checkpoint: ShardedCheckpoint, configuration: ModelConfiguration, parts: Int, to directory: URL,
+        from checkpoint: ShardedCheckpoint, configuration: ModelConfiguration, parts: Int,
+        quantization: QuantizationScheme? = nil, to directory: URL,
         progress: (_ index: Int, _ file: URL) -> Void = { _, _ in }
     ) throws {
         precondition(parts >= 1, "CheckpointRepartition.convert: parts must be positive, got \(parts)")
         let specs = WeightSpec.all(for: configuration)
+        for spec in specs where spec.isQuantizable {
+            if quantization == .int4, spec.shape[1] % (spec.layout == .columns ? 2 * parts : 2) != 0 {
+                throw QuantizationError(
+                    description: "'\(spec.key)': int4 packs two columns per byte, but an output shard would have "
+                        + "\(spec.shape[1] / (spec.layout == .columns ? parts : 1)) columns")
+            }
+            if try checkpoint.isQuantized(spec.key) {
+                throw QuantizationError(
+                    description: "\(checkpoint.directory.shardURLs[0].path): '\(spec.key)' is already quantized "
+                        + "(int8 with '\(ShardedCheckpoint.scaleKey(spec.key))'); convert needs an fp16 source "
+                        + "checkpoint (a quantized checkpoint loads at any --tp as it is)")
+            }
+        }
         let iteration = checkpoint.directory.iteration
         let folder = directory.appendingPathComponent(String(iteration))
         do {
@@ -49,12 +72,17 @@ public enum CheckpointRepartition {
         do {
             for index in 0..<parts {
                 let partition = Partition(index: index, count: parts)
-                let tensors = try specs.map { spec in
-                    (
-                        spec.key,
-                        try checkpoint.tensor(
-                            spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
-                    )
+                var tensors: [(String, CheckpointTensor)] = []
+                for spec in specs {
+                    let tensor = try checkpoint.tensor(
+                        spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
+                    if let quantization, spec.isQuantizable {
+                        let (weight, scales) = quantized(tensor, quantization)
+                        tensors.append((spec.key, .int8(weight)))
+                        tensors.append((ShardedCheckpoint.scaleKey(spec.key), .float16(scales)))
+                    } else {
+                        tensors.append((spec.key, .float16(tensor)))
+                    }
                 }
                 let file = folder.appendingPathComponent(CheckpointDirectory.shardName(rank: index))
                 written.append(file)
@@ -71,5 +99,25 @@ public enum CheckpointRepartition {
             for file in written { try? FileManager.default.removeItem(at: file) }
             throw error
         }
+    }
+
+    /// One shard's weight in the official quantized storage: int8 levels (4 bits: packed `[rows, columns / 2]`)
+    /// and its `[rows]` fp16 scales.
+    public static func quantized(
+        _ tensor: HalfTensor, _ scheme: QuantizationScheme
+    ) -> (weight: Int8Tensor, scales: HalfTensor) {
+        let (rows, columns) = (tensor.shape[0], tensor.shape[1])
+        let (levels, scales) = tensor.values.withUnsafeBufferPointer {
+            Quantization.quantizeRows($0, rows: rows, columns: columns, scheme: scheme)
+        }
+        let weight: Int8Tensor
+        switch scheme {
+        case .int8:
+            weight = Int8Tensor(shape: [rows, columns], values: levels)
+        case .int4:
+            let packed = Quantization.packInt4(levels).withUnsafeBytes { [Int8]($0.bindMemory(to: Int8.self)) }
+            weight = Int8Tensor(shape: [rows, columns / 2], values: packed)
+        }
+        return (weight, HalfTensor(shape: [rows], values: scales))
     }
 }

@@ -30,6 +30,13 @@ public final class GLMModel: @unchecked Sendable {
     public let localInner: Int
     public let vocabRange: Range<Int>
 
+    /// When set, `forward` accumulates its time split (matmul, attention, allreduce) here; nil (the default) times
+    /// nothing. Set it between forward passes, never during one.
+    public var profile: ForwardProfile?
+
+    /// How matrix products may round activations (`.exact` by default: the official math). Set before forwarding.
+    public var precision: MatmulPrecision = .exact
+
     public init(
         configuration: ModelConfiguration, weights: GLMWeights, partition: Partition = .whole,
         reduction: TensorParallelReduction = SingleRankReduction()
@@ -60,6 +67,9 @@ public final class GLMModel: @unchecked Sendable {
         let start = cache.count
         precondition(n > 0 && start + n <= cache.capacity, "KV cache overflow: \(start)+\(n) > \(cache.capacity)")
         let alpha = configuration.deepNormAlpha
+        let profile = self.profile
+        let forwardStart = profile == nil ? 0 : ForwardProfile.now()
+        defer { profile?.addForward(ForwardProfile.now() &- forwardStart) }
 
         var x = embed(tokens)
         var normalised = [Float](repeating: 0, count: n * h)
@@ -94,7 +104,10 @@ public final class GLMModel: @unchecked Sendable {
         var logits = [Float](repeating: 0, count: vocabRange.count)
         last.withUnsafeBufferPointer { input in
             logits.withUnsafeMutableBufferPointer { out in
-                linear(input.baseAddress!, rows: 1, weight: weights.wordEmbeddings, bias: nil, into: out.baseAddress!)
+                profile.measure(.matmul) {
+                    linear(
+                        input.baseAddress!, rows: 1, weight: weights.wordEmbeddings, bias: nil, into: out.baseAddress!)
+                }
             }
         }
         return logits
@@ -120,7 +133,7 @@ public final class GLMModel: @unchecked Sendable {
             for (i, token) in tokens.enumerated() where vocabRange.contains(token) {
                 weights.wordEmbeddings.widenRows(token - vocabRange.lowerBound, count: 1, into: out.baseAddress! + i * h)
             }
-            if partition.count > 1 { reduction.sum(out) }
+            if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(out) } }
         }
         return x
     }
@@ -138,13 +151,17 @@ public final class GLMModel: @unchecked Sendable {
         var qkv = [Float](repeating: 0, count: n * 3 * localWidth)
         input.withUnsafeBufferPointer { a in
             qkv.withUnsafeMutableBufferPointer { out in
-                linear(
-                    a.baseAddress!, rows: n, weight: w.queryKeyValue, bias: w.queryKeyValueBias, into: out.baseAddress!)
+                profile.measure(.matmul) {
+                    linear(
+                        a.baseAddress!, rows: n, weight: w.queryKeyValue, bias: w.queryKeyValueBias,
+                        into: out.baseAddress!, precision: precision)
+                }
             }
         }
         var context = [Float](repeating: 0, count: n * localWidth)
         var queries = [Float](repeating: 0, count: n * d)
         var scores = [Float](repeating: 0, count: n * total)
+        let attentionStart = profile == nil ? 0 : ForwardProfile.now()
         qkv.withUnsafeMutableBufferPointer { qkv in
             queries.withUnsafeMutableBufferPointer { q in
                 scores.withUnsafeMutableBufferPointer { s in
@@ -182,8 +199,13 @@ public final class GLMModel: @unchecked Sendable {
                 }
             }
         }
+        profile?.add(.attention, ForwardProfile.now() &- attentionStart)
         context.withUnsafeBufferPointer { ctx in
-            linear(ctx.baseAddress!, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!)
+            profile.measure(.matmul) {
+                linear(
+                    ctx.baseAddress!, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!,
+                    precision: precision)
+            }
         }
         finishRowParallel(output, rows: n, bias: w.attentionDenseBias)
     }
@@ -196,7 +218,11 @@ public final class GLMModel: @unchecked Sendable {
         var u = [Float](repeating: 0, count: n * 2 * f)
         input.withUnsafeBufferPointer { m in
             u.withUnsafeMutableBufferPointer { out in
-                linear(m.baseAddress!, rows: n, weight: w.denseHTo4H, bias: w.denseHTo4HBias, into: out.baseAddress!)
+                profile.measure(.matmul) {
+                    linear(
+                        m.baseAddress!, rows: n, weight: w.denseHTo4H, bias: w.denseHTo4HBias, into: out.baseAddress!,
+                        precision: precision)
+                }
             }
         }
         var gated = [Float](repeating: 0, count: n * f)
@@ -204,7 +230,11 @@ public final class GLMModel: @unchecked Sendable {
             for j in 0..<f { gated[r * f + j] = u[r * 2 * f + j] * gelu(u[r * 2 * f + f + j]) }
         }
         gated.withUnsafeBufferPointer { g in
-            linear(g.baseAddress!, rows: n, weight: w.dense4HToH, bias: nil, into: output.baseAddress!)
+            profile.measure(.matmul) {
+                linear(
+                    g.baseAddress!, rows: n, weight: w.dense4HToH, bias: nil, into: output.baseAddress!,
+                    precision: precision)
+            }
         }
         finishRowParallel(output, rows: n, bias: w.dense4HToHBias)
     }
@@ -212,7 +242,7 @@ public final class GLMModel: @unchecked Sendable {
     /// Row-parallel epilogue: sum partial products across ranks, then add the replicated bias once.
     private func finishRowParallel(_ output: UnsafeMutableBufferPointer<Float>, rows n: Int, bias: [Float]) {
         let h = configuration.hiddenSize
-        if partition.count > 1 { reduction.sum(output) }
+        if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(output) } }
         for r in 0..<n {
             for j in 0..<h { output[r * h + j] += bias[j] }
         }

@@ -45,6 +45,12 @@ enum ModelLoader {
         return "checkpoint (\(description))"
     }
 
+    /// Whether the checkpoint is an official quantized one (layer 0's QKV weight is int8 with a `_scale`).
+    static func isQuantized(_ checkpoint: ShardedCheckpoint) throws -> Bool {
+        let key = "transformer.layers.0.attention.query_key_value.weight"
+        return try checkpoint.shard(0).contains(key) && checkpoint.isQuantized(key)
+    }
+
     /// This rank's partition of the weights; a wrong-shaped or missing tensor error also says where the expected
     /// shapes came from.
     static func weights(
@@ -52,7 +58,9 @@ enum ModelLoader {
         partition: Partition
     ) throws -> GLMWeights {
         do {
-            return try GLMWeights.load(from: checkpoint, configuration: configuration, partition: partition)
+            return try GLMWeights.load(
+                from: checkpoint, configuration: configuration, partition: partition,
+                quantization: options.quantization.scheme)
         } catch let error as CheckpointError {
             switch error {
             case .shapeMismatch, .missingKey:

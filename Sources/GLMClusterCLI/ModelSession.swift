@@ -60,13 +60,27 @@ struct ModelSession {
         let runtime = self.runtime
         let weights: GLMWeights
         if cluster.weightsFrom == .coordinator {
-            let checkpoint = try runtime.agree("opening the checkpoint") {
-                runtime.isCoordinator ? try ModelLoader.checkpoint(options) : nil
+            let options = self.options
+            let checkpoint = try runtime.agree("opening the checkpoint") { () -> ShardedCheckpoint? in
+                guard runtime.isCoordinator else { return nil }
+                let checkpoint = try ModelLoader.checkpoint(options)
+                // The weight stream carries fp16 tensors only.
+                if try ModelLoader.isQuantized(checkpoint) {
+                    throw ModelDirectoryError(
+                        description: "\(options.model) is an official quantized checkpoint (int8 weights with "
+                            + "_scale tensors); --weights-from coordinator streams fp16 weights only: use "
+                            + "--weights-from shared, or an fp16 checkpoint with --quantize")
+                }
+                return checkpoint
             }
-            weights = try runtime.agree("loading weights from rank 0") {
+            let received = try runtime.agree("loading weights from rank 0") {
                 try WeightDistribution.receiveWeights(
                     configuration: configuration, partition: partition, communicator: runtime.communicator,
                     checkpoint: checkpoint)
+            }
+            // Each rank quantizes the local shard it received, as the official load-time quantize does.
+            weights = try runtime.agree("quantizing weights") {
+                try options.quantization.scheme.map { try received.quantized($0) } ?? received
             }
         } else {
             let checkpoint = try runtime.agree("opening the checkpoint") { try ModelLoader.checkpoint(options) }
@@ -75,7 +89,9 @@ struct ModelSession {
                 try ModelLoader.weights(checkpoint, configuration, options, partition: partition)
             }
         }
-        return GLMModel(configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
+        let model = GLMModel(configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
+        model.precision = cluster.precision
+        return model
     }
 
     /// Runs `body` on the coordinator only (tokenizing, reading input) and agrees on its outcome.

@@ -1,20 +1,30 @@
 /// `y[n, out] = x[n, in] * W^T + bias` for a weight `W[out, in]` in any `WeightFormat`; `y` has row stride `out`.
 ///
-/// Dispatch: few rows (decoding) go to the multithreaded GEMV kernels, which stream the compact weights once;
-/// many rows (prefill, batches) go to the matrix kernels of the fastest dot-product unit present; everything else
-/// takes the reference path (weights widened to fp32 tile by tile, OpenBLAS sgemm).
+/// Dispatch: few rows (decoding) go to the multithreaded GEMV kernels, which stream the compact weights once and
+/// accumulate exactly in fp32; with `.fast` precision, many rows (prefill, batches) go to the matrix kernels of the
+/// fastest dot-product unit present (bf16 or per-row int8 activations); everything else takes the reference path
+/// (weights widened to fp32 tile by tile, OpenBLAS sgemm).
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
-    into y: UnsafeMutablePointer<Float>
+    into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
 ) {
     if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the GEMV kernels
-    } else if PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
+    } else if precision == .fast, PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the matrix kernels
     } else {
         referenceLinear(x, rows: n, weight: weight, into: y)
     }
     if let bias { addBias(bias, rows: n, into: y) }
+}
+
+/// How much a matrix product may round its activations.
+public enum MatmulPrecision: String, Sendable, CaseIterable, Codable {
+    /// fp32 activations times exactly dequantized weights, fp32 accumulation: the official model's math (default).
+    case exact
+    /// Prefill and batches round activations to bf16 (fp16/bf16 weights) or quantise them per row to int8
+    /// (int8/int4 weights) to run on vdpbf16ps / vpdpbusd; decoding stays exact. See `PrefillKernels` for bounds.
+    case fast
 }
 
 /// The reference path: widen a tile of weight rows to fp32, multiply with OpenBLAS sgemm, repeat.

@@ -1,10 +1,114 @@
+import CKernels
+
 /// Blocked, multithreaded GEMM over compact weights for prefill and batches (compute-bound), on the fastest
 /// dot-product unit present (AVX512-BF16, AVX512-VNNI).
+///
+/// `y[n, out] = x[n, k] · W[out, k]^T`, all row-major, `y` with row stride `out`. The kernels are in C
+/// (`ckernels_gemm.h`): x is packed once per call (as bf16, or quantised to int8 per row), then each thread owns a
+/// contiguous range of output columns, packs 32 weight rows × one k block at a time into an L1-resident panel and
+/// runs a 12 × 32 register-blocked microkernel over every row block of x.
+///
+/// - bf16 and fp16 weights: `vdpbf16ps`. Activations are rounded to bf16 (nearest even); fp16 weights are rounded
+///   to bf16 in the panel (the stored weights are not converted), which is exact for bf16 weights only. Products
+///   are exact in fp32 and accumulate in fp32. bf16 keeps 8 significant bits, so each rounded factor is off by at
+///   most u = 2^-8 relative (half the 2^-7 spacing), and
+///   `|y - x·W^T| <= (u + u_w + k · 2^-24) · Σ_k |x_k w_k|` with u_w = 0 for bf16 and 2^-8 for fp16 weights
+///   (the last term is fp32 accumulation). The errors are unbiased, so over k they average down to about
+///   `u / √3 · sqrt(Σ_k (x_k w_k)²)`. (vdpbf16ps flushes bf16 subnormals, below 1e-38, to zero.)
+/// - int8 and int4 weights: `vpdpbusd`. Each activation row is quantised symmetrically, `q = round(x / s)` in
+///   [-127, 127] with `s = max|x_row| / 127`, stored as `q + 128` (u8); the int32 dot product of each weight group
+///   is corrected by `128 · Σ w_q` and scaled by `s · w_scale`. Weights are used exactly, so the only error is the
+///   activation rounding, at most `s / 2` per element: `|y - x·W^T| <= s / 2 · Σ_k |w_k|` (plus fp32 rounding of
+///   the per-group sums), on average `s / √12 · sqrt(Σ_k w_k²)`. int4 weights are unpacked to int8 in the panel.
+/// - fp32 weights are left to OpenBLAS sgemm (the reference path), as is everything on CPUs without the units.
 public enum PrefillKernels {
+    /// Whether `multiply` has a kernel for `format` on this CPU.
+    public static func handles(_ format: WeightFormat) -> Bool {
+        let features = CPUFeatures.detected
+        switch format {
+        case .float32: return false
+        case .float16, .bfloat16: return features.avx512bf16 != 0
+        case .int8, .int4: return features.avx512vnni != 0
+        }
+    }
+
     /// Computes `y = x W^T` (no bias) and returns true, or returns false when no kernel handles the format here.
     public static func multiply(
         _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>
     ) -> Bool {
-        false
+        guard n > 0, weight.rows > 0, weight.columns > 0, handles(weight.format) else { return false }
+        switch weight.storage {
+        case .float32:
+            return false
+        case .bfloat16(let values):
+            values.withUnsafeBytes { multiplyBFloat16(x, rows: n, weight: weight, values: $0, fp16: false, into: y) }
+        case .float16(let values):
+            values.withUnsafeBytes { multiplyBFloat16(x, rows: n, weight: weight, values: $0, fp16: true, into: y) }
+        case .int8(let values, let scales, let groups):
+            values.withUnsafeBytes { v in
+                scales.withUnsafeBytes { s in
+                    multiplyInt8(x, rows: n, weight: weight, values: v, int4: false, scales: s, groups: groups, into: y)
+                }
+            }
+        case .int4(let packed, let scales, let groups):
+            packed.withUnsafeBytes { v in
+                scales.withUnsafeBytes { s in
+                    multiplyInt8(x, rows: n, weight: weight, values: v, int4: true, scales: s, groups: groups, into: y)
+                }
+            }
+        }
+        return true
+    }
+
+    private static let rowBlock = CK_GEMM_ROW_BLOCK
+    private static let columnBlock = CK_GEMM_COLUMN_BLOCK
+
+    /// Runs `body(columnBegin, columnEnd)` over the output columns, split between the compute threads at
+    /// multiples of the column block.
+    private static func forColumnRanges(_ outputs: Int, _ body: (Int, Int) -> Void) {
+        let blocks = (outputs + columnBlock - 1) / columnBlock
+        ComputeThreads.parallelFor(blocks) { range in
+            body(range.lowerBound * columnBlock, min(outputs, range.upperBound * columnBlock))
+        }
+    }
+
+    private static func multiplyBFloat16(
+        _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, values: UnsafeRawBufferPointer, fp16: Bool,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        let k = weight.columns
+        let outputs = weight.rows
+        let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: ck_gemm_bf16_packed_x_count(n, k))
+        defer { packed.deallocate() }
+        let blocks = (n + rowBlock - 1) / rowBlock
+        ComputeThreads.parallelFor(blocks) { range in
+            ck_gemm_bf16_pack_x(x, n, k, range.lowerBound, range.upperBound, packed)
+        }
+        forColumnRanges(outputs) { begin, end in
+            ck_gemm_bf16_columns(packed, n, k, values.baseAddress!, fp16 ? 1 : 0, begin, end, y, outputs)
+        }
+    }
+
+    private static func multiplyInt8(
+        _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, values: UnsafeRawBufferPointer, int4: Bool,
+        scales: UnsafeRawBufferPointer, groups: Int, into y: UnsafeMutablePointer<Float>
+    ) {
+        let k = weight.columns
+        let outputs = weight.rows
+        let blocks = (n + rowBlock - 1) / rowBlock
+        let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: ck_gemm_i8_packed_x_count(n, k, groups))
+        let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: blocks * rowBlock)
+        defer {
+            packed.deallocate()
+            rowScales.deallocate()
+        }
+        ComputeThreads.parallelFor(blocks) { range in
+            ck_gemm_i8_pack_x(x, n, k, groups, range.lowerBound, range.upperBound, packed, rowScales)
+        }
+        forColumnRanges(outputs) { begin, end in
+            ck_gemm_i8_columns(
+                packed, rowScales, n, k, groups, values.baseAddress!, int4 ? 1 : 0, scales.baseAddress!, begin, end,
+                y, outputs)
+        }
     }
 }

@@ -52,8 +52,30 @@ import Testing
 
     static let shapes = [(1, 8, 5), (3, 64, 48), (17, 300, 129), (2, 4096, 3), (8, 128, 257)]
 
+    /// Relative error bound (against the sum of |x w|) of `linear` per format: the decode kernels and sgemm
+    /// accumulate in fp32 (1e-5); the prefill kernels round activations to bf16 (2^-8, twice that for fp16 weights
+    /// rounded to bf16) or quantise them per row to int8 (up to ~2%), see PrefillKernels.
+    static func tolerance(_ format: WeightFormat, rows: Int, precision: MatmulPrecision) -> Double {
+        if precision == .exact || rows <= DecodeKernels.maximumRows || !PrefillKernels.handles(format) { return 1e-5 }
+        switch format {
+        case .float32: return 1e-5
+        case .bfloat16: return 2.0 / 256
+        case .float16: return 4.0 / 256
+        case .int8, .int4: return 0.03
+        }
+    }
+
     @Test(arguments: WeightFormat.allCases, [1, 2])
-    func linearMatchesNaiveProduct(format: WeightFormat, groups: Int) {
+    func referencePathIsExact(format: WeightFormat, groups: Int) {
+        checkLinear(format: format, groups: groups, exact: true, precision: .exact)
+    }
+
+    @Test(arguments: WeightFormat.allCases, MatmulPrecision.allCases)
+    func linearMatchesNaiveProduct(format: WeightFormat, precision: MatmulPrecision) {
+        for groups in [1, 2] { checkLinear(format: format, groups: groups, exact: false, precision: precision) }
+    }
+
+    func checkLinear(format: WeightFormat, groups: Int, exact: Bool, precision: MatmulPrecision) {
         for (rows, inner, outputs) in Self.shapes {
             let x = Self.randomValues(rows * inner, seed: 1)
             let (weight, w) = Self.randomWeight(format, rows: outputs, columns: inner, groups: groups, seed: 2)
@@ -61,7 +83,14 @@ import Testing
             var y = [Float](repeating: .nan, count: rows * outputs)
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    linear(xp.baseAddress!, rows: rows, weight: weight, bias: bias, into: yp.baseAddress!)
+                    if exact {
+                        referenceLinear(xp.baseAddress!, rows: rows, weight: weight, into: yp.baseAddress!)
+                        addBias(bias, rows: rows, into: yp.baseAddress!)
+                    } else {
+                        linear(
+                            xp.baseAddress!, rows: rows, weight: weight, bias: bias, into: yp.baseAddress!,
+                            precision: precision)
+                    }
                 }
             }
             var worst = 0.0
@@ -77,7 +106,8 @@ import Testing
                     worst = max(worst, abs(Double(y[r * outputs + o]) - sum) / max(1, magnitude))
                 }
             }
-            #expect(worst < 1e-5, "\(format) groups \(groups) shape \(rows)x\(inner)x\(outputs): \(worst)")
+            let bound = exact ? 1e-5 : Self.tolerance(format, rows: rows, precision: precision)
+            #expect(worst < bound, "\(format) groups \(groups) shape \(rows)x\(inner)x\(outputs): \(worst)")
         }
     }
 

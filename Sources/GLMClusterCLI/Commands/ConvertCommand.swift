@@ -4,14 +4,18 @@ import Communication
 import Configuration
 import Foundation
 import GLM
+import Tensors
 
 /// `glmcluster convert`: re-partitions a checkpoint to another tensor-parallel degree, as the official
 /// `tools/convert_tp.py` does, keeping its iteration, and copies config.json and the tokenizer model beside it so
 /// the result is a complete model directory.
 ///
+/// With `--quantize int8|int4` it writes an official quantized checkpoint (`--quantization-bit-width 8|4`): each
+/// output shard's QKV, attention.dense, dense_h_to_4h and dense_4h_to_h weight is quantized on its own and stored
+/// as int8 (int4 packed two per byte) with an fp16 `<key>_scale` per row.
+///
 /// Unlike the official script, the source may have any MP degree (not only a multiple or divisor of the target),
-/// keys the engine does not use (`attention.rotary_emb.inv_freq`) are dropped, `latest` is written last, and
-/// quantized output is not offered (the engine quantizes at load time).
+/// keys the engine does not use (`attention.rotary_emb.inv_freq`) are dropped, and `latest` is written last.
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
@@ -29,6 +33,12 @@ struct ConvertCommand: ParsableCommand {
     var tp: Int
     @Option(name: .long, help: "Built-in configuration used when the source has no config.json (glm-130b).")
     var preset: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write an official quantized checkpoint: int8 or int4 (tools/convert_tp.py --quantization-bit-width), "
+                + "each output shard quantized on its own."))
+    var quantize: QuantizationOptions.Mode?
     @Flag(name: .long, help: "Replace a checkpoint already in the destination.")
     var force = false
 
@@ -78,12 +88,13 @@ struct ConvertCommand: ParsableCommand {
         try prepareDestination(destination)
 
         let log = FileHandle.standardError
+        let quantized = quantize.map { ", quantized to \($0.rawValue)" } ?? ""
         log.write(
             Data(
-                "converting \(from) (iteration \(checkpoint.directory.iteration), MP=\(checkpoint.shardCount)) to \(to) with MP=\(tp)\n"
+                "converting \(from) (iteration \(checkpoint.directory.iteration), MP=\(checkpoint.shardCount)) to \(to) with MP=\(tp)\(quantized)\n"
                     .utf8))
         try CheckpointRepartition.convert(
-            from: checkpoint, configuration: configuration, parts: tp, to: destination
+            from: checkpoint, configuration: configuration, parts: tp, quantization: quantize?.scheme, to: destination
         ) { index, file in
             log.write(Data("  wrote \(file.path) (\(index + 1)/\(tp))\n".utf8))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
+import Tensors
 
-/// How this process takes part in a tensor-parallel job (`mpirun -np N glmcluster ...`).
+/// How this process takes part in a tensor-parallel job (`mpirun -np N glmcluster ...`) and how it computes.
 struct ClusterOptions: ParsableArguments {
     enum WeightSource: String, ExpressibleByArgument, CaseIterable {
         /// Every rank memory-maps its own slice from a filesystem all ranks see.
@@ -20,8 +21,16 @@ struct ClusterOptions: ParsableArguments {
     )
     var weightsFrom: WeightSource = .shared
 
+    @Option(
+        name: .long,
+        help: "Matrix precision: exact (fp32 activations, the official math) or fast (prefill on bf16/int8 dot-product units)."
+    )
+    var precision: MatmulPrecision = .exact
+
     func validate() throws {
         if let tp, tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
     }
 }
+
+extension MatmulPrecision: ExpressibleByArgument {}

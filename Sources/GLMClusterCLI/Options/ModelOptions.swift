@@ -11,5 +11,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Built-in configuration used when the directory has no config.json (glm-130b).")
     var preset: String?
 
+    @OptionGroup var quantization: QuantizationOptions
+
     var directory: URL { URL(fileURLWithPath: model) }
 }

@@ -1,0 +1,185 @@
+import CKernels
+import Foundation
+import GLM
+import Tensors
+
+// The machine's limits, measured on this rank with its own threads: what decode (memory-bound) and prefill
+// (compute-bound) are compared against. Probes run on every rank at once (after a barrier) so that ranks sharing a
+// machine share its bandwidth as they do while decoding.
+//
+// Layering note: this file reaches CKernels directly (the probes are benchmark code, not kernels the model uses);
+// if Tensors grows a probe wrapper, call that instead.
+
+/// One dot-product unit's measured peak.
+struct DotUnitPeak: Codable, Sendable, Equatable {
+    /// e.g. "vdpbf16ps (AVX512-BF16)".
+    var name: String
+    /// Operations per second (a multiply-add counts 2) over all of this rank's threads, in 10^9.
+    var gigaOpsPerSecond: Double
+    /// What the unit multiplies: "fp32", "bf16" or "int8".
+    var kind: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind
+        case gigaOpsPerSecond = "peak_gops"
+    }
+}
+
+/// What the probes measured on one rank.
+struct MachineMeasurement: Codable, Sendable, Equatable {
+    var triadGBPerSecond: Double
+    var triadArrayMiB: Int
+    var sgemmGFLOPS: Double
+    var sgemmSize: Int
+    var dotUnits: [DotUnitPeak]
+    var cpuFeatures: String
+
+    enum CodingKeys: String, CodingKey {
+        case triadGBPerSecond = "triad_gb_per_s"
+        case triadArrayMiB = "triad_array_mib"
+        case sgemmGFLOPS = "sgemm_gflops"
+        case sgemmSize = "sgemm_size"
+        case dotUnits = "dot_units"
+        case cpuFeatures = "cpu_features"
+    }
+
+    /// The unit the prefill kernels for `format` would use at best, falling back to the fp32 FMA unit.
+    func dotUnit(for format: WeightFormat) -> DotUnitPeak? {
+        let wanted: String =
+            switch format {
+            case .float32: "fp32"
+            case .float16, .bfloat16: "bf16"
+            case .int8, .int4: "int8"
+            }
+        let fp32 = dotUnits.filter { $0.kind == "fp32" }.max { $0.gigaOpsPerSecond < $1.gigaOpsPerSecond }
+        return dotUnits.first { $0.kind == wanted } ?? fp32
+    }
+}
+
+enum MachineProbes {
+    /// Runs every probe; `triadArrayBytes` per array (three arrays), `sgemmSize` for an n x n x n sgemm.
+    static func measure(triadArrayBytes: Int, sgemmSize: Int, synchronise: () -> Void) -> MachineMeasurement {
+        synchronise()
+        let triad = triadGBPerSecond(arrayBytes: triadArrayBytes)
+        synchronise()
+        let sgemm = sgemmGFLOPS(size: sgemmSize)
+        synchronise()
+        let units = dotUnitPeaks()
+        return MachineMeasurement(
+            triadGBPerSecond: triad, triadArrayMiB: triadArrayBytes >> 20, sgemmGFLOPS: sgemm, sgemmSize: sgemmSize,
+            dotUnits: units, cpuFeatures: CPUFeatures.summary)
+    }
+
+    /// STREAM triad `a = b + s c` over three fp32 arrays of `arrayBytes` each, split over the compute threads;
+    /// the best of five passes after a warm-up, counting 12 bytes per element (STREAM's convention, no
+    /// write-allocate traffic).
+    static func triadGBPerSecond(arrayBytes: Int) -> Double {
+        let count = max(1024, arrayBytes / 4)
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer {
+            a.deallocate()
+            b.deallocate()
+            c.deallocate()
+        }
+        let pointers = UncheckedPointer(a)
+        let bp = UncheckedPointer(b)
+        let cp = UncheckedPointer(c)
+        // First touch on the threads that will stream the pages.
+        ComputeThreads.parallelFor(count, minimumChunk: 1 << 16) { range in
+            for i in range {
+                pointers.pointer[i] = 0
+                bp.pointer[i] = 1
+                cp.pointer[i] = 2
+            }
+        }
+        var best = Double.infinity
+        for pass in 0..<6 {
+            let start = ForwardProfile.now()
+            ComputeThreads.parallelFor(count, minimumChunk: 1 << 16) { range in
+                ck_peak_triad(pointers.pointer, bp.pointer, cp.pointer, 3, range.lowerBound, range.upperBound)
+            }
+            let seconds = Double(ForwardProfile.now() - start) * 1e-9
+            if pass > 0 { best = min(best, seconds) }
+        }
+        return Double(12 * count) / best / 1e9
+    }
+
+    /// OpenBLAS sgemm `C[n, n] = A[n, n] B[n, n]^T` with the rank's BLAS threads: the best of three after a
+    /// warm-up, 2 n^3 FLOP each.
+    static func sgemmGFLOPS(size n: Int) -> Double {
+        var random = SeededRandomSource(seed: 7)
+        let a = (0..<(n * n)).map { _ in Float(random.nextUnit()) - 0.5 }
+        let b = (0..<(n * n)).map { _ in Float(random.nextUnit()) - 0.5 }
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    for pass in 0..<4 {
+                        let start = ForwardProfile.now()
+                        BLAS.sgemm(
+                            m: n, n: n, k: n, a: a.baseAddress!, lda: n, b: b.baseAddress!, ldb: n, transposeB: true,
+                            c: c.baseAddress!, ldc: n)
+                        let seconds = Double(ForwardProfile.now() - start) * 1e-9
+                        if pass > 0 { best = min(best, seconds) }
+                    }
+                }
+            }
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+    }
+
+    /// The units with a peak loop, as (unit, name, kind).
+    static let units: [(unit: ck_unit, name: String, kind: String)] = [
+        (CK_UNIT_FMA_F32_AVX2, "vfmadd231ps ymm (AVX2 FMA)", "fp32"),
+        (CK_UNIT_FMA_F32_AVX512, "vfmadd231ps zmm (AVX-512)", "fp32"),
+        (CK_UNIT_BF16_AVX512, "vdpbf16ps (AVX512-BF16)", "bf16"),
+        (CK_UNIT_VNNI_AVX512, "vpdpbusd (AVX512-VNNI)", "int8"),
+    ]
+
+    /// Peak of every unit this CPU has: each compute thread runs the unit's loop of independent accumulators for
+    /// about 0.2 s; the best of three rounds.
+    static func dotUnitPeaks() -> [DotUnitPeak] {
+        units.compactMap { entry in
+            guard ck_peak_available(entry.unit) != 0 else { return nil }
+            let perIteration = Double(ck_peak_accumulators()) * Double(ck_peak_ops_per_instruction(entry.unit))
+            // Calibrate on one thread: iterations for about 0.2 s.
+            let probe = 200_000
+            let start = ForwardProfile.now()
+            _ = ck_peak_run(entry.unit, probe)
+            let probeSeconds = max(Double(ForwardProfile.now() - start) * 1e-9, 1e-6)
+            let iterations = max(probe, Int(Double(probe) * 0.2 / probeSeconds))
+            let threads = ComputeThreads.count
+            var best = Double.infinity
+            for _ in 0..<3 {
+                let begin = ForwardProfile.now()
+                ComputeThreads.parallelFor(threads) { range in
+                    for _ in range { _ = ck_peak_run(entry.unit, iterations) }
+                }
+                best = min(best, Double(ForwardProfile.now() - begin) * 1e-9)
+            }
+            let ops = perIteration * Double(iterations) * Double(threads)
+            return DotUnitPeak(name: entry.name, gigaOpsPerSecond: ops / best / 1e9, kind: entry.kind)
+        }
+    }
+
+    /// Array bytes for the triad: `requested`, or less when three arrays on each of `ranksHere` ranks would take
+    /// more than half the memory available now (never below 16 MiB).
+    static func triadArrayBytes(requested: Int, ranksHere: Int) -> Int {
+        guard let available = availableMemoryBytes else { return requested }
+        let limit = available / 2 / (3 * max(1, ranksHere))
+        return max(16 << 20, min(requested, limit))
+    }
+
+    /// `MemAvailable` of /proc/meminfo.
+    static var availableMemoryBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,120 @@
+import Checkpoint
+import Configuration
+import GLM
+import Tensors
+
+/// Random GLM weights of any size, built by each rank for its own tensor-parallel partition only.
+///
+/// Every element is a pure function of `(seed, tensor, global index)` (a SplitMix64 hash, counter-based), so a
+/// rank generates exactly its slice, in parallel over rows, and the slices of any partition count tile the same
+/// global model. Values are uniform with the variances `RandomWeights` uses (unit embedding rows, projections
+/// scaled by gain/sqrt(fan-in), LayerNorm gains near one, small biases, a final LayerNorm gain of 4/sqrt(h)), so
+/// activations and logits stay in a realistic range. Meant for benchmarks: no tokenizer ids are special.
+enum PartitionedRandomWeights {
+    /// This rank's fp16 weights (the checkpoint format; convert with `WeightMatrix.converted(to:)`), the layer
+    /// matrices quantized per local shard as they are built when `quantization` is given.
+    static func generate(
+        configuration c: ModelConfiguration, partition: Partition, seed: UInt64, quantization: QuantizationScheme?
+    ) throws -> GLMWeights {
+        let specs = WeightSpec.all(for: c)
+        let index = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($1.key, UInt64($0)) })
+        return try GLMWeights.assemble(configuration: c, quantization: quantization) { spec in
+            slice(spec, tensorIndex: index[spec.key]!, configuration: c, partition: partition, seed: seed)
+        }
+    }
+
+    /// The standard deviation and mean of a tensor's elements.
+    static func distribution(of spec: WeightSpec, configuration c: ModelConfiguration) -> (scale: Float, offset: Float)
+    {
+        let key = spec.key
+        if key.hasSuffix("word_embeddings.weight") { return (1, 0) }
+        if key.hasSuffix("final_layernorm.weight") { return (4 / Float(c.hiddenSize).squareRoot(), 0) }
+        if key.hasSuffix("layernorm.weight") { return (0.1, 1) }
+        if key.hasSuffix(".bias") { return (0.1, 0) }
+        let fanIn = Float(spec.shape[1])
+        let gain: Float = key.contains("query_key_value") ? 1.5 : key.contains("dense_h_to_4h") ? 1 : 3
+        return (gain / fanIn.squareRoot(), 0)
+    }
+
+    /// The part of `spec` that `partition` holds, in the order `ShardedCheckpoint.tensor` returns it.
+    static func slice(
+        _ spec: WeightSpec, tensorIndex: UInt64, configuration c: ModelConfiguration, partition: Partition,
+        seed: UInt64
+    ) -> HalfTensor {
+        let globalRows = spec.shape[0]
+        let globalColumns = spec.shape.count > 1 ? spec.shape[1] : 1
+        let p = partition
+        // Global row ranges (in output order) and the global column range this partition holds.
+        var rowRanges = [0..<globalRows]
+        var columnRange = 0..<globalColumns
+        switch spec.layout {
+        case .replicated:
+            break
+        case .rows:
+            let rows = globalRows / p.count
+            rowRanges = [(p.index * rows)..<((p.index + 1) * rows)]
+        case .rowsGLU:
+            let half = globalRows / 2
+            let rows = half / p.count
+            rowRanges = [0, half].map { ($0 + p.index * rows)..<($0 + (p.index + 1) * rows) }
+        case .columns:
+            if spec.shape.count > 1 {
+                let columns = globalColumns / p.count
+                columnRange = (p.index * columns)..<((p.index + 1) * columns)
+            } else {
+                let rows = globalRows / p.count
+                rowRanges = [(p.index * rows)..<((p.index + 1) * rows)]
+            }
+        }
+        let localRows = rowRanges.reduce(0) { $0 + $1.count }
+        let width = columnRange.count
+        var shape = spec.shape
+        shape[0] = localRows
+        if shape.count > 1 { shape[1] = width }
+
+        let (scale, offset) = distribution(of: spec, configuration: c)
+        // Uniform on [-sqrt 3, sqrt 3) has unit variance.
+        let amplitude = scale * Float(3).squareRoot()
+        let stream = mix(seed ^ mix(tensorIndex &+ 0x5EED))
+        let globalRowOf: [Int] = rowRanges.flatMap { Array($0) }
+        var values = [Float16](repeating: 0, count: localRows * width)
+        values.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedPointer(buffer.baseAddress!)
+            ComputeThreads.parallelFor(localRows, minimumChunk: max(1, 4096 / max(width, 1))) { rows in
+                for r in rows {
+                    let base = UInt64(globalRowOf[r] * globalColumns + columnRange.lowerBound)
+                    let row = out.pointer + r * width
+                    for j in 0..<width {
+                        let bits = mix(stream &+ (base &+ UInt64(j)) &* 0x9E37_79B9_7F4A_7C15)
+                        // Top 24 bits to [-1, 1).
+                        let unit = Float(Int32(truncatingIfNeeded: bits >> 40) - (1 << 23)) * 0x1p-23
+                        row[j] = Float16(offset + amplitude * unit)
+                    }
+                }
+            }
+        }
+        return HalfTensor(shape: shape, values: values)
+    }
+
+    /// SplitMix64's finaliser: a bijective 64-bit mix.
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `count` token ids in `[0, vocabularySize)`, the same on every rank for a seed.
+    static func tokens(count: Int, vocabularySize: Int, seed: UInt64) -> [Int] {
+        var random = SeededRandomSource(seed: seed)
+        return (0..<count).map { _ in Int(random.next() % UInt64(vocabularySize)) }
+    }
+}
+
+/// A pointer handed to the worker threads of `ComputeThreads.parallelFor`, which write disjoint ranges of it and
+/// finish before the call returns.
+struct UncheckedPointer<Element>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Element>
+    init(_ pointer: UnsafeMutablePointer<Element>) { self.pointer = pointer }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import Checkpoint
+import Configuration
+import Distributed
+import Foundation
+import GLM
+import Tensors
+
+/// `glmcluster bench`: prefill and decode speed of a model (a checkpoint, or random weights of any size built in
+/// memory), with the machine's limits measured in the same run on the same ranks, so every figure also reads as a
+/// fraction of its limit. Under `mpirun` every rank measures and rank 0 prints the job and each rank.
+struct BenchCommand: ClusterCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prefill and decode speed against the machine's bandwidth and FLOP limits.",
+        discussion: """
+            With --config, each rank builds random weights for its own partition in memory (no checkpoint needed). \
+            Decode time is split into matmul, attention, allreduce and sampling; the limits are a STREAM triad, \
+            OpenBLAS sgemm and the peak of the dot-product unit for the weight format.
+            """)
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case md, json
+    }
+
+    @Option(name: .long, help: "Checkpoint directory (as for generate); its weights are converted to --dtype.")
+    var model: String?
+    @Option(name: .long, help: "Built-in configuration for a --model directory without config.json (glm-130b).")
+    var preset: String?
+    @Option(name: .long, help: "A config.json: benchmark random weights of this shape, built in memory.")
+    var config: String?
+    @Option(
+        name: .long,
+        help: "Quantize the layer matrices (QKV, attention dense, MLP) at load time, the official scheme: int8 or int4."
+    )
+    var quantize: QuantizationOptions.Mode?
+    @Option(
+        name: .long,
+        help: "How the other weight matrices are stored (all of them without --quantize): fp32, fp16 or bf16.")
+    var dtype: BenchDType = .fp16
+    @Option(name: .long, help: "Prompt length P (one prefill pass).")
+    var promptTokens: Int
+    @Option(name: .long, help: "Tokens G decoded after the prompt, one forward pass and one sample each.")
+    var genTokens: Int
+    @Option(name: .long, help: "Repeats of prefill + decode; figures are median (min-max) over them.")
+    var `repeat`: Int = 3
+    @Option(name: .long, help: "Output: md (tables) or json.")
+    var format: OutputFormat = .md
+    @Option(name: .long, help: "Seed of the random weights and prompt tokens.")
+    var seed: UInt64 = 1
+    @Option(name: .long, help: "MiB per triad array (three arrays per rank; reduced if memory is short).")
+    var triadMib: Int = 256
+    @Option(name: .long, help: "n of the n x n x n sgemm probe.")
+    var sgemmSize: Int = 2048
+    @OptionGroup var cluster: ClusterOptions
+
+    func validate() throws {
+        if (model == nil) == (config == nil) { throw ValidationError("give exactly one of --model and --config") }
+        if preset != nil && model == nil { throw ValidationError("--preset only applies to --model") }
+        if promptTokens < 1 { throw ValidationError("--prompt-tokens must be positive, got \(promptTokens)") }
+        if genTokens < 1 { throw ValidationError("--gen-tokens must be positive, got \(genTokens)") }
+        if `repeat` < 1 { throw ValidationError("--repeat must be positive, got \(`repeat`)") }
+        if triadMib < 1 { throw ValidationError("--triad-mib must be positive, got \(triadMib)") }
+        if sgemmSize < 1 { throw ValidationError("--sgemm-size must be positive, got \(sgemmSize)") }
+    }
+
+    func execute() throws {
+        let (runtime, configuration, weights, source) = try openModel()
+        let partition = Partition(index: runtime.rank, count: runtime.size)
+        let glm = GLMModel(
+            configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
+        glm.precision = cluster.precision
+        let communicator = runtime.communicator
+
+        let benchmark = ModelBenchmark(
+            model: glm, collectives: runtime.group, promptTokens: promptTokens, generatedTokens: genTokens,
+            repeats: `repeat`, seed: seed, synchronise: { communicator.barrier() })
+        let timings = benchmark.run()
+        // The model's own high-water mark, before the probes allocate their arrays.
+        let peakResident = ProcessResources.peakResidentBytes ?? 0
+        let machine = MachineProbes.measure(
+            triadArrayBytes: MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size),
+            sgemmSize: sgemmSize, synchronise: { communicator.barrier() })
+
+        let mine = RankBenchResult(
+            rank: runtime.rank, host: communicator.processorName, threads: runtime.threads, timings: timings,
+            machine: machine, weightBytesPerToken: weights.decodeBytesPerToken,
+            prefillFLOPs: ModelBenchmark.prefillFLOPs(model: glm, promptTokens: promptTokens),
+            weightBytes: weights.byteCount,
+            kvCacheBytes: 2 * configuration.numLayers * glm.localHeads * (promptTokens + genTokens)
+                * configuration.headDimension * MemoryLayout<Float>.size,
+            peakResidentBytes: peakResident)
+        let gathered = communicator.gather(Array(try JSONEncoder().encode(mine)))
+        guard runtime.isCoordinator else { return }
+        let results = try gathered.map { try JSONDecoder().decode(RankBenchResult.self, from: Data($0)) }
+        let report = BenchReport(
+            configuration: configuration, format: quantize?.scheme.format ?? dtype.format, dtype: dtype.rawValue,
+            quantize: quantize?.rawValue, precision: cluster.precision.rawValue, promptTokens: promptTokens, generatedTokens: genTokens, repeats: `repeat`,
+            weights: source, results: results)
+        print(format == .json ? try report.json() : report.markdown())
+    }
+
+    /// The runtime, configuration and this rank's weights (converted to --dtype), and a line saying where they
+    /// came from.
+    private func openModel() throws -> (ClusterRuntime, ModelConfiguration, GLMWeights, String) {
+        var weights: GLMWeights
+        let runtime: ClusterRuntime
+        let configuration: ModelConfiguration
+        var source: String
+        if let model {
+            var arguments = ["--model", model]
+            if let preset { arguments += ["--preset", preset] }
+            if let quantize { arguments += ["--quantize", quantize.rawValue] }
+            let session = try ModelSession(model: try ModelOptions.parse(arguments), cluster: cluster)
+            runtime = session.runtime
+            configuration = session.configuration
+            weights = try session.loadModel().weights
+            source = "checkpoint \(model)"
+        } else {
+            runtime = try ClusterRuntime(requestedTP: cluster.tp, threads: cluster.threads)
+            if runtime.size > 1 { runtime.logStartup() }
+            let file = URL(fileURLWithPath: config!)
+            let loaded = try runtime.agree("reading the configuration") { try ModelConfiguration.load(from: file) }
+            try runtime.checkSame("configuration", fingerprint: fingerprint(ModelSession.canonical(loaded)))
+            try runtime.agree("checking the tensor-parallel degree") {
+                for (value, field) in [
+                    (loaded.numAttentionHeads, "num_attention_heads"), (loaded.innerHiddenSize, "inner_hidden_size"),
+                    (loaded.vocabSize, "vocab_size"),
+                ] where value % runtime.size != 0 {
+                    throw InputError(
+                        description: "tensor-parallel degree \(runtime.size) does not divide \(field) = \(value) "
+                            + "of \(file.path)")
+                }
+            }
+            configuration = loaded
+            let partition = Partition(index: runtime.rank, count: runtime.size)
+            let scheme = quantize?.scheme
+            weights = try runtime.agree("building random weights") {
+                try PartitionedRandomWeights.generate(
+                    configuration: loaded, partition: partition, seed: seed, quantization: scheme)
+            }
+            source = "random, seed \(seed)"
+        }
+        let total = promptTokens + genTokens
+        try runtime.agree("checking the lengths") {
+            if total > configuration.maxSequenceLength {
+                throw InputError(
+                    description: "--prompt-tokens + --gen-tokens = \(total) exceeds max_sequence_length "
+                        + "\(configuration.maxSequenceLength)")
+            }
+        }
+        let format = dtype.format
+        try runtime.agree("converting the weights to \(dtype.rawValue)") { try weights.convert(to: format) }
+        return (runtime, configuration, weights, source + kernelNote)
+    }
+
+    /// Which kernels exist in this build for the weight format (the numbers depend on them): each dispatch point
+    /// of `linear()` is asked to multiply a small matrix and says whether it has a kernel for it.
+    private var kernelNote: String {
+        let format = quantize?.scheme.format ?? dtype.format
+        let fp16 = WeightMatrix(rows: 8, columns: 64, float16: [Float16](repeating: 0, count: 512))
+        let probe: WeightMatrix
+        if let quantize {
+            probe = Quantization.quantize(fp16, scheme: quantize.scheme)
+        } else {
+            guard let converted = try? fp16.converted(to: format) else { return "" }
+            probe = converted
+        }
+        let x = [Float](repeating: 0, count: 64 * 64)
+        var y = [Float](repeating: 0, count: 64 * 8)
+        func handled(
+            rows: Int, _ kernel: (UnsafePointer<Float>, Int, WeightMatrix, UnsafeMutablePointer<Float>) -> Bool
+        )
+            -> Bool
+        {
+            x.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { kernel(x.baseAddress!, rows, probe, $0.baseAddress!) }
+            }
+        }
+        let decode = handled(rows: 1) { DecodeKernels.multiply($0, rows: $1, weight: $2, into: $3) }
+        let prefill = handled(rows: 64) { PrefillKernels.multiply($0, rows: $1, weight: $2, into: $3) }
+        return "; \(format.rawValue) kernels in this build: decode \(decode ? "GEMV kernels" : "reference path"), "
+            + "prefill \(prefill ? "GEMM kernels" : "reference path (widen + OpenBLAS sgemm)")"
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+
+/// `glmcluster bench` through the real binary on a tiny random configuration, on one rank and under
+/// `mpirun -np 2`: the JSON has the documented shape and sane values, the markdown has its tables, and bad options
+/// fail with a clear message. No timing is asserted (CI machines are noisy); only that figures are positive and the
+/// ratios are plausible fractions.
+@Suite(.serialized) struct BenchTests {
+    /// 2 layers, hidden 64, 4 heads, FFN 128, vocabulary 1024: about 0.15M parameters.
+    static let tinyConfiguration = """
+        {"num_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "inner_hidden_size": 128,
+         "vocab_size": 1024, "max_sequence_length": 64, "layernorm_epsilon": 1e-05,
+         "tokenizer": {"model": "none.model", "num_image_tokens": 0, "command_tokens_start": 1000, "eos": 1}}
+        """
+
+    /// Small machine probes so a run takes seconds.
+    static let quickProbes = ["--triad-mib", "16", "--sgemm-size", "128", "--threads", "1"]
+
+    static func writeConfiguration(_ text: String = tinyConfiguration) throws -> URL {
+        let directory = try CommandRunner.temporaryDirectory("bench")
+        let url = directory.appendingPathComponent("config.json")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    struct Report: Decodable {
+        struct Model: Decodable {
+            var num_layers: Int
+            var hidden_size: Int
+            var vocab_size: Int
+            var parameters: Int
+        }
+        struct Spread: Decodable {
+            var median: Double
+            var min: Double
+            var max: Double
+        }
+        struct Prefill: Decodable {
+            var tokens_per_second: Spread
+        }
+        struct Split: Decodable {
+            var matmul: Double
+            var attention: Double
+            var allreduce: Double
+            var sampling: Double
+            var other: Double
+        }
+        struct Decode: Decodable {
+            var ms_per_token: Spread
+            var split_ms_per_token: Split
+            var weight_bytes_per_token: Int
+            var effective_gb_per_s: Double
+        }
+        struct Machine: Decodable {
+            var triad_gb_per_s: Double
+            var sgemm_gflops: Double
+            var dot_unit: String
+            var dot_unit_peak_gflops: Double
+            var cpu_features: String
+        }
+        struct Ratios: Decodable {
+            var decode_bandwidth_fraction: Double
+            var prefill_sgemm_fraction: Double
+            var prefill_dot_unit_fraction: Double
+        }
+        struct Rank: Decodable {
+            var rank: Int
+            var prefill: Prefill
+            var decode: Decode
+            var machine: Machine
+            var ratios: Ratios
+            var weight_bytes: Int
+        }
+        var model: Model
+        var dtype: String
+        var quantize: String?
+        var tp: Int
+        var threads: Int
+        var prompt_tokens: Int
+        var gen_tokens: Int
+        var `repeat`: Int
+        var prefill: Prefill
+        var decode: Decode
+        var machine: Machine
+        var ratios: Ratios
+        var ranks: [Rank]
+    }
+
+    /// Weight bytes one decoded token reads in the tiny model at `bytesPerWeight` (all matrices, logits included).
+    static func tinyDecodeBytes(bytesPerWeight: Int) -> Int {
+        let h = 64
+        let f = 128
+        let layer = 3 * h * h + h * h + 2 * f * h + h * f
+        return (2 * layer + 1024 * h) * bytesPerWeight
+    }
+
+    static func checkSane(_ spread: Report.Spread, _ label: String) {
+        #expect(spread.min > 0 && spread.min <= spread.median && spread.median <= spread.max, "\(label)")
+    }
+
+    static func checkSane(
+        _ decode: Report.Decode, _ prefill: Report.Prefill, _ machine: Report.Machine,
+        _ ratios: Report.Ratios, label: String
+    ) {
+        checkSane(prefill.tokens_per_second, "\(label) prefill")
+        checkSane(decode.ms_per_token, "\(label) decode")
+        let s = decode.split_ms_per_token
+        for part in [s.matmul, s.attention, s.sampling, s.other] { #expect(part >= 0, "\(label) split") }
+        #expect(s.matmul > 0, "\(label): matmul time is measured")
+        #expect(s.allreduce >= 0)
+        #expect(s.matmul + s.attention + s.allreduce + s.sampling + s.other <= decode.ms_per_token.max * 1.01 + 0.01)
+        #expect(decode.weight_bytes_per_token > 0 && decode.effective_gb_per_s > 0, "\(label)")
+        #expect(machine.triad_gb_per_s > 0 && machine.sgemm_gflops > 0, "\(label)")
+        #expect(!machine.dot_unit.isEmpty && machine.dot_unit_peak_gflops > 0, "\(label)")
+        for (name, value) in [
+            ("decode_bandwidth_fraction", ratios.decode_bandwidth_fraction),
+            ("prefill_sgemm_fraction", ratios.prefill_sgemm_fraction),
+            ("prefill_dot_unit_fraction", ratios.prefill_dot_unit_fraction),
+        ] {
+            #expect(value > 0 && value < 2, "\(label) \(name) = \(value)")
+        }
+    }
+
+    static func bench(ranks: Int, _ extra: [String]) throws -> Report {
+        let config = try writeConfiguration()
+        defer { try? FileManager.default.removeItem(at: config.deletingLastPathComponent()) }
+        let arguments =
+            [
+                "bench", "--config", config.path, "--prompt-tokens", "8", "--gen-tokens", "4", "--repeat", "2",
+                "--format", "json",
+            ] + quickProbes + extra
+        let result = ranks == 1 ? try CommandRunner.glm(arguments) : try CommandRunner.mpirun(ranks, arguments)
+        try #require(result.status == 0, "bench on \(ranks) ranks failed: \(result.stderr)")
+        return try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+    }
+
+    @Test func singleRankJSONHasTheShapeAndSaneValues() throws {
+        let report = try Self.bench(ranks: 1, [])
+        #expect(report.model.num_layers == 2 && report.model.hidden_size == 64 && report.model.vocab_size == 1024)
+        #expect(report.model.parameters > 0)
+        #expect(report.dtype == "fp16" && report.quantize == nil)
+        #expect(report.tp == 1 && report.threads == 1)
+        #expect(report.prompt_tokens == 8 && report.gen_tokens == 4 && report.repeat == 2)
+        #expect(report.decode.weight_bytes_per_token == Self.tinyDecodeBytes(bytesPerWeight: 2))
+        Self.checkSane(report.decode, report.prefill, report.machine, report.ratios, label: "tp1")
+        #expect(report.ranks.count == 1)
+        #expect(report.ranks.first?.decode.weight_bytes_per_token == report.decode.weight_bytes_per_token)
+        #expect(report.decode.split_ms_per_token.allreduce == 0, "one rank has nothing to sum")
+    }
+
+    @Test func twoRanksReportPerRankAndForTheJob() throws {
+        let report = try Self.bench(ranks: 2, ["--dtype", "fp32"])
+        #expect(report.tp == 2 && report.dtype == "fp32")
+        #expect(report.ranks.map(\.rank) == [0, 1])
+        Self.checkSane(report.decode, report.prefill, report.machine, report.ratios, label: "job")
+        for rank in report.ranks {
+            Self.checkSane(rank.decode, rank.prefill, rank.machine, rank.ratios, label: "rank \(rank.rank)")
+            #expect(rank.decode.weight_bytes_per_token == Self.tinyDecodeBytes(bytesPerWeight: 4) / 2)
+            #expect(rank.weight_bytes > 0)
+        }
+        // The job reads every rank's share and has every rank's bandwidth.
+        #expect(report.decode.weight_bytes_per_token == Self.tinyDecodeBytes(bytesPerWeight: 4))
+        let triads = report.ranks.reduce(0) { $0 + $1.machine.triad_gb_per_s }
+        #expect(abs(report.machine.triad_gb_per_s - triads) <= 1e-6 * triads)
+        #expect(report.decode.split_ms_per_token.allreduce > 0, "two ranks sum partial products")
+    }
+
+    @Test func bfloat16AndQuantizedWeights() throws {
+        let bf16 = try Self.bench(ranks: 1, ["--dtype", "bf16", "--repeat", "1"])
+        #expect(bf16.dtype == "bf16" && bf16.decode.weight_bytes_per_token == Self.tinyDecodeBytes(bytesPerWeight: 2))
+        Self.checkSane(bf16.decode, bf16.prefill, bf16.machine, bf16.ratios, label: "bf16")
+
+        let int8 = try Self.bench(ranks: 1, ["--quantize", "int8", "--repeat", "1"])
+        #expect(int8.quantize == "int8")
+        // Layer matrices: one byte per weight plus an fp16 scale per row; the embedding stays fp16.
+        let h = 64
+        let f = 128
+        let layerBytes = (3 * h * h + h * h + 2 * f * h + h * f) + (3 * h + h + 2 * f + h) * 2
+        #expect(int8.decode.weight_bytes_per_token == 2 * layerBytes + 1024 * h * 2)
+        Self.checkSane(int8.decode, int8.prefill, int8.machine, int8.ratios, label: "int8")
+    }
+
+    @Test func markdownHasTheTables() throws {
+        let config = try Self.writeConfiguration()
+        defer { try? FileManager.default.removeItem(at: config.deletingLastPathComponent()) }
+        let result = try CommandRunner.glm(
+            ["bench", "--config", config.path, "--prompt-tokens", "4", "--gen-tokens", "2", "--repeat", "1"]
+                + Self.quickProbes)
+        try #require(result.status == 0, "\(result.stderr)")
+        let text = result.stdout
+        for needle in [
+            "| | prefill tokens/s | prefill GFLOP/s | decode ms/token | weight MB/token | effective GB/s |",
+            "| | matmul | attention | allreduce | sampling | other |",
+            "| | triad GB/s | sgemm GFLOP/s | dot unit | peak GOP/s | decode/triad | prefill/sgemm | prefill/peak |",
+            "| job |", "| rank 0 |",
+        ] {
+            #expect(text.contains(needle), "missing \(needle) in\n\(text)")
+        }
+    }
+
+    @Test(
+        arguments: [
+            (["--prompt-tokens", "4", "--gen-tokens", "2"], "exactly one of --model and --config"),
+            (
+                ["--config", "CONFIG", "--model", "/tmp", "--prompt-tokens", "4", "--gen-tokens", "2"],
+                "exactly one of --model and --config"
+            ),
+            (["--config", "CONFIG", "--prompt-tokens", "0", "--gen-tokens", "2"], "--prompt-tokens must be positive"),
+            (["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "0"], "--gen-tokens must be positive"),
+            (
+                ["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--repeat", "0"],
+                "--repeat must be positive"
+            ),
+            (["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--dtype", "fp8"], "fp8"),
+            (["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--quantize", "int3"], "int3"),
+            (["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--format", "xml"], "xml"),
+            (["--config", "CONFIG", "--prompt-tokens", "60", "--gen-tokens", "10"], "exceeds max_sequence_length 64"),
+            (
+                ["--config", "/nonexistent/config.json", "--prompt-tokens", "4", "--gen-tokens", "2"],
+                "/nonexistent/config.json"
+            ),
+            (
+                ["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--tp", "2"],
+                "--tp 2 needs 2 MPI ranks"
+            ),
+        ] as [([String], String)])
+    func badOptionsFailClearly(arguments: [String], mentions: String) throws {
+        let config = try Self.writeConfiguration()
+        defer { try? FileManager.default.removeItem(at: config.deletingLastPathComponent()) }
+        let result = try CommandRunner.run(
+            CommandRunner.glmcluster, ["bench"] + arguments.map { $0 == "CONFIG" ? config.path : $0 }, timeout: 60)
+        #expect(result.status != 0 && result.status < 128, "status \(result.status)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains(mentions), "stderr: \(result.stderr)")
+    }
+}
