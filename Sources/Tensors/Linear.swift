@@ -33,6 +33,15 @@ public func referenceLinear(
 ) {
     let inner = weight.columns
     let outputs = weight.rows
+    if case .float32(let values) = weight.storage {
+        // fp32 weights need no widening: one sgemm straight from storage.
+        values.withUnsafeBufferPointer { w in
+            BLAS.sgemm(
+                m: n, n: outputs, k: inner, a: x, lda: inner, b: w.baseAddress!, ldb: inner, transposeB: true,
+                c: y, ldc: outputs)
+        }
+        return
+    }
     let tileRows = max(1, min(outputs, (1 << 20) / max(inner, 1)))
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inner)
     defer { tile.deallocate() }
