@@ -1,7 +1,7 @@
 // Decode GEMV / small-batch GEMM over compact weights (see ckernels_gemv.h for the contract).
 //
 // Structure: for each ISA (AVX-512, AVX2, portable) and each format, a driver walks the weight rows of its range
-// four at a time and, for each block of activation rows (4 for AVX-512, 2 for AVX2), each scale group, computes
+// eight at a time for n <= 2 (else four) and, for each block of activation rows (4 for AVX-512, 2 for AVX2), each scale group, computes
 // the 4 x nx dot products with the weights widened to fp32 in registers; every weight byte is read from memory
 // once per block of activation rows (the second and later blocks, n > 4, find the 4 rows in L1/L2). Accumulation
 // is fp32; a group's partial sum is multiplied by its scale once. Tails: masked loads (AVX-512) or scalar loops.
@@ -24,6 +24,15 @@
 #define T256 __attribute__((target("avx2,fma,f16c")))
 #endif
 
+/// Software prefetch distance on each weight row stream (bytes). On Zen 4 with 2 threads, 64-byte steps per row with
+/// this prefetch took fp16 n = 1 from DRAM from ~15 to ~30 GB/s (best of 40, shared machine).
+#ifndef CK_PF
+#define CK_PF 2048
+#endif
+/// Weight rows per pass when n <= 2 (8 streams in flight per thread; 4 for larger n, where accumulators run out).
+#ifndef CK_NR8
+#define CK_NR8 8
+#endif
 #define INLINE static inline __attribute__((always_inline))
 
 typedef void (*ck_gemv_kernel)(const ck_gemv_problem *p, long row_begin, long row_end);
@@ -193,15 +202,33 @@ static void ck_gemv_portable(const ck_gemv_problem *p, long rb, long re) {
 #define W512M_I8(m, ptr) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8((m), (ptr))))
 
 // out[r][i] = sum_{j in [k0, k1)} w[r * ldw + j] * x[i * ldx + j] for r < NR, i < NX (compile-time after inlining).
-#define CK_DOT512(NAME, WT, LOADW, LOADWM)                                                                         \
+// The main loop takes 64 bytes of each weight row per step (one cache line: U vectors of 16 weights) and prefetches
+// each row stream CK_PF bytes ahead; vector u of a step goes to accumulator set u & 1 when NR * NX is small, so
+// the FMA chains stay independent.
+#define CK_DOT512(NAME, WT, LOADW, LOADWM, U)                                                                      \
     T512 INLINE void NAME(const float *x, long ldx, const WT *w, long ldw, long k0, long k1, const int NR,        \
-                          const int NX, float out[4][4]) {                                                         \
-        __m512 acc[4][4];                                                                                          \
+                          const int NX, float out[8][4]) {                                                         \
+        const int two = NX == 1;                                                                                    \
+        __m512 acc[8][4], acc2[8][4];                                                                              \
         for (int r = 0; r < NR; r++)                                                                               \
-            for (int i = 0; i < NX; i++) acc[r][i] = _mm512_setzero_ps();                                          \
+            for (int i = 0; i < NX; i++) acc[r][i] = acc2[r][i] = _mm512_setzero_ps();                             \
         long j = k0;                                                                                               \
+        for (; j + 16 * U <= k1; j += 16 * U) {                                                                    \
+            for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(w + r * ldw + j) + CK_PF, _MM_HINT_T0);     \
+            for (int u = 0; u < U; u++) {                                                                          \
+                __m512 wv[8];                                                                                      \
+                for (int r = 0; r < NR; r++) wv[r] = LOADW(w + r * ldw + j + 16 * u);                              \
+                for (int i = 0; i < NX; i++) {                                                                     \
+                    __m512 xv = _mm512_loadu_ps(x + i * ldx + j + 16 * u);                                         \
+                    for (int r = 0; r < NR; r++) {                                                                 \
+                        if (two && (u & 1)) acc2[r][i] = _mm512_fmadd_ps(wv[r], xv, acc2[r][i]);                   \
+                        else acc[r][i] = _mm512_fmadd_ps(wv[r], xv, acc[r][i]);                                    \
+                    }                                                                                              \
+                }                                                                                                  \
+            }                                                                                                      \
+        }                                                                                                          \
         for (; j + 16 <= k1; j += 16) {                                                                            \
-            __m512 wv[4];                                                                                          \
+            __m512 wv[8];                                                                                          \
             for (int r = 0; r < NR; r++) wv[r] = LOADW(w + r * ldw + j);                                           \
             for (int i = 0; i < NX; i++) {                                                                         \
                 __m512 xv = _mm512_loadu_ps(x + i * ldx + j);                                                      \
@@ -210,7 +237,7 @@ static void ck_gemv_portable(const ck_gemv_problem *p, long rb, long re) {
         }                                                                                                          \
         if (j < k1) {                                                                                              \
             __mmask16 m = (__mmask16)((1u << (k1 - j)) - 1u);                                                      \
-            __m512 wv[4];                                                                                          \
+            __m512 wv[8];                                                                                          \
             for (int r = 0; r < NR; r++) wv[r] = LOADWM(m, w + r * ldw + j);                                       \
             for (int i = 0; i < NX; i++) {                                                                         \
                 __m512 xv = _mm512_maskz_loadu_ps(m, x + i * ldx + j);                                             \
@@ -218,21 +245,22 @@ static void ck_gemv_portable(const ck_gemv_problem *p, long rb, long re) {
             }                                                                                                      \
         }                                                                                                          \
         for (int r = 0; r < NR; r++)                                                                               \
-            for (int i = 0; i < NX; i++) out[r][i] = _mm512_reduce_add_ps(acc[r][i]);                              \
+            for (int i = 0; i < NX; i++)                                                                           \
+                out[r][i] = _mm512_reduce_add_ps(two ? _mm512_add_ps(acc[r][i], acc2[r][i]) : acc[r][i]);          \
     }
 
-CK_DOT512(ck_dot512_f32, float, W512_F32, W512M_F32)
-CK_DOT512(ck_dot512_f16, uint16_t, W512_F16, W512M_F16)
-CK_DOT512(ck_dot512_bf16, uint16_t, W512_BF16, W512M_BF16)
-CK_DOT512(ck_dot512_i8, int8_t, W512_I8, W512M_I8)
+CK_DOT512(ck_dot512_f32, float, W512_F32, W512M_F32, 1)
+CK_DOT512(ck_dot512_f16, uint16_t, W512_F16, W512M_F16, 2)
+CK_DOT512(ck_dot512_bf16, uint16_t, W512_BF16, W512M_BF16, 2)
+CK_DOT512(ck_dot512_i8, int8_t, W512_I8, W512M_I8, 4)
 
 /// int4 over byte (pair) range [p0, p1): x is the split layout (even half at x, odd half at x + half).
 /// One byte -> one 32-bit lane (vpmovzxbd); vpermps through a 16-entry table turns the low 4 bits of a lane into
 /// the nibble's fp32 value, so the low nibble needs no shift and the high nibble one. With NX <= 2 the even and
 /// odd products go to separate accumulators (two FMAs per row and step would otherwise form one latency chain).
 T512 INLINE void ck_i4_step512(const float *x, long ldx, const uint8_t *w, long ldw, long p, __mmask16 m, const int NR,
-                               const int NX, __m512 acc[4][4], long half, __m512 table) {
-    __m512 hi[4], lo[4];
+                               const int NX, __m512 acc[8][4], long half, __m512 table) {
+    __m512 hi[8], lo[8];
     for (int r = 0; r < NR; r++) {
         __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, w + r * ldw + p));
         lo[r] = _mm512_permutexvar_ps(v, table);
@@ -254,12 +282,17 @@ T512 INLINE void ck_i4_step512(const float *x, long ldx, const uint8_t *w, long 
 }
 
 T512 INLINE void ck_dot512_i4(const float *x, long ldx, const uint8_t *w, long ldw, long p0, long p1, const int NR,
-                              const int NX, float out[4][4], long half) {
+                              const int NX, float out[8][4], long half) {
     const __m512 table = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
-    __m512 acc[4][4];
+    __m512 acc[8][4];
     for (int r = 0; r < NR; r++)
         for (int i = 0; i < 4; i++) acc[r][i] = _mm512_setzero_ps();
     long p = p0;
+    for (; p + 64 <= p1; p += 64) {
+        for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(w + r * ldw + p) + CK_PF, _MM_HINT_T0);
+        for (int u = 0; u < 4; u++)
+            ck_i4_step512(x, ldx, w, ldw, p + 16 * u, (__mmask16)0xffff, NR, NX, acc, half, table);
+    }
     for (; p + 16 <= p1; p += 16) ck_i4_step512(x, ldx, w, ldw, p, (__mmask16)0xffff, NR, NX, acc, half, table);
     if (p < p1) ck_i4_step512(x, ldx, w, ldw, p, (__mmask16)((1u << (p1 - p)) - 1u), NR, NX, acc, half, table);
     for (int r = 0; r < NR; r++)
@@ -286,13 +319,13 @@ T256 INLINE float ck_hsum256(__m256 v) {
 
 #define CK_DOT256(NAME, WT, LOADW, FORMAT)                                                                         \
     T256 INLINE void NAME(const float *x, long ldx, const WT *w, long ldw, long k0, long k1, const int NR,        \
-                          const int NX, float out[4][4]) {                                                         \
-        __m256 acc[4][4];                                                                                          \
+                          const int NX, float out[8][4]) {                                                         \
+        __m256 acc[8][4];                                                                                          \
         for (int r = 0; r < NR; r++)                                                                               \
             for (int i = 0; i < NX; i++) acc[r][i] = _mm256_setzero_ps();                                          \
         long j = k0;                                                                                               \
         for (; j + 8 <= k1; j += 8) {                                                                              \
-            __m256 wv[4];                                                                                          \
+            __m256 wv[8];                                                                                          \
             for (int r = 0; r < NR; r++) wv[r] = LOADW(w + r * ldw + j);                                           \
             for (int i = 0; i < NX; i++) {                                                                         \
                 __m256 xv = _mm256_loadu_ps(x + i * ldx + j);                                                      \
@@ -313,13 +346,13 @@ CK_DOT256(ck_dot256_bf16, uint16_t, W256_BF16, CK_GEMV_BF16)
 CK_DOT256(ck_dot256_i8, int8_t, W256_I8, CK_GEMV_I8)
 
 T256 INLINE void ck_dot256_i4(const float *x, long ldx, const uint8_t *w, long ldw, long p0, long p1, const int NR,
-                              const int NX, float out[4][4], long half) {
-    __m256 acc[4][4];
+                              const int NX, float out[8][4], long half) {
+    __m256 acc[8][4];
     for (int r = 0; r < NR; r++)
         for (int i = 0; i < NX; i++) acc[r][i] = _mm256_setzero_ps();
     long p = p0;
     for (; p + 8 <= p1; p += 8) {
-        __m256 hi[4], lo[4];
+        __m256 hi[8], lo[8];
         for (int r = 0; r < NR; r++) {
             __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + r * ldw + p)));
             hi[r] = _mm256_cvtepi32_ps(_mm256_srai_epi32(v, 4));
@@ -357,7 +390,7 @@ T256 INLINE void ck_dot256_i4(const float *x, long ldx, const uint8_t *w, long l
     default: DOT(__VA_ARGS__, NR, 4, out EXTRA); break;                                                            \
     }
 
-#define CK_DRIVER(NAME, ATTR, DOT, WT, FORMAT, XB)                                                                 \
+#define CK_DRIVER(NAME, ATTR, DOT, WT, FORMAT, XB, NR8)                                                               \
     ATTR static void NAME(const ck_gemv_problem *p, long rb, long re) {                                            \
         const long k = p->k, n = p->n, groups = ck_quantized(FORMAT) ? p->groups : 1, gs = k / groups;            \
         const int i4 = FORMAT == CK_GEMV_I4;                                                                       \
@@ -365,16 +398,18 @@ T256 INLINE void ck_dot256_i4(const float *x, long ldx, const uint8_t *w, long l
         const WT *w = (const WT *)p->w;                                                                            \
         long r = rb;                                                                                               \
         while (r < re) {                                                                                           \
-            const int nr = re - r >= 4 ? 4 : 1;                                                                    \
+            const int nr = (n <= 2 && re - r >= NR8) ? NR8 : re - r >= 4 ? 4 : 1;                                  \
             for (long i0 = 0; i0 < n; i0 += XB) {                                                                  \
                 const int nx = (int)(n - i0 < XB ? n - i0 : XB);                                                   \
-                float total[4][4] = {{0}};                                                                         \
+                float total[8][4] = {{0}};                                                                         \
                 for (long g = 0; g < groups; g++) {                                                                \
-                    float out[4][4];                                                                               \
+                    float out[8][4];                                                                               \
                     const long k0 = i4 ? g * gs / 2 : g * gs, k1 = i4 ? (g + 1) * gs / 2 : (g + 1) * gs;          \
                     const float *x = p->x + i0 * k;                                                                \
                     const WT *wr = w + r * ldw;                                                                    \
-                    if (nr == 4) {                                                                                 \
+                    if (nr == 8) {                                                                                 \
+                        CK_DISPATCH_NX(DOT, 8, nx, x, k, wr, ldw, k0, k1)                                          \
+                    } else if (nr == 4) {                                                                          \
                         CK_DISPATCH_NX(DOT, 4, nx, x, k, wr, ldw, k0, k1)                                          \
                     } else {                                                                                       \
                         CK_DISPATCH_NX(DOT, 1, nx, x, k, wr, ldw, k0, k1)                                          \
@@ -392,18 +427,18 @@ T256 INLINE void ck_dot256_i4(const float *x, long ldx, const uint8_t *w, long l
     }
 
 #define EXTRA
-CK_DRIVER(ck_gemv512_f32, T512, ck_dot512_f32, float, CK_GEMV_F32, 4)
-CK_DRIVER(ck_gemv512_f16, T512, ck_dot512_f16, uint16_t, CK_GEMV_F16, 4)
-CK_DRIVER(ck_gemv512_bf16, T512, ck_dot512_bf16, uint16_t, CK_GEMV_BF16, 4)
-CK_DRIVER(ck_gemv512_i8, T512, ck_dot512_i8, int8_t, CK_GEMV_I8, 4)
-CK_DRIVER(ck_gemv256_f32, T256, ck_dot256_f32, float, CK_GEMV_F32, 2)
-CK_DRIVER(ck_gemv256_f16, T256, ck_dot256_f16, uint16_t, CK_GEMV_F16, 2)
-CK_DRIVER(ck_gemv256_bf16, T256, ck_dot256_bf16, uint16_t, CK_GEMV_BF16, 2)
-CK_DRIVER(ck_gemv256_i8, T256, ck_dot256_i8, int8_t, CK_GEMV_I8, 2)
+CK_DRIVER(ck_gemv512_f32, T512, ck_dot512_f32, float, CK_GEMV_F32, 4, CK_NR8)
+CK_DRIVER(ck_gemv512_f16, T512, ck_dot512_f16, uint16_t, CK_GEMV_F16, 4, CK_NR8)
+CK_DRIVER(ck_gemv512_bf16, T512, ck_dot512_bf16, uint16_t, CK_GEMV_BF16, 4, CK_NR8)
+CK_DRIVER(ck_gemv512_i8, T512, ck_dot512_i8, int8_t, CK_GEMV_I8, 4, CK_NR8)
+CK_DRIVER(ck_gemv256_f32, T256, ck_dot256_f32, float, CK_GEMV_F32, 2, 4)
+CK_DRIVER(ck_gemv256_f16, T256, ck_dot256_f16, uint16_t, CK_GEMV_F16, 2, 4)
+CK_DRIVER(ck_gemv256_bf16, T256, ck_dot256_bf16, uint16_t, CK_GEMV_BF16, 2, 4)
+CK_DRIVER(ck_gemv256_i8, T256, ck_dot256_i8, int8_t, CK_GEMV_I8, 2, 4)
 #undef EXTRA
 #define EXTRA , half
-CK_DRIVER(ck_gemv512_i4_even, T512, ck_dot512_i4, uint8_t, CK_GEMV_I4, 4)
-CK_DRIVER(ck_gemv256_i4_even, T256, ck_dot256_i4, uint8_t, CK_GEMV_I4, 2)
+CK_DRIVER(ck_gemv512_i4_even, T512, ck_dot512_i4, uint8_t, CK_GEMV_I4, 4, CK_NR8)
+CK_DRIVER(ck_gemv256_i4_even, T256, ck_dot256_i4, uint8_t, CK_GEMV_I4, 2, 4)
 #undef EXTRA
 
 /// int4 vector paths need whole bytes per group (even group size); odd sizes go element by element.
@@ -478,3 +513,78 @@ void ck_gemv(ck_gemv_problem problem, long row_begin, long row_end, int isa) {
 // DRAM, 16384 x 4096, n = 1, GB/s (best of 12) beside a STREAM triad of 13.8-16.6 (1T) / 11.3-14.9 (2T) GB/s
 // in the same runs: AVX-512 fp32 10-12, fp16 8-12, bf16 8-18, int8 7-26, int4 6-15, i.e. 50-100% of the triad,
 // varying run to run with the other jobs; re-measure on an idle machine.
+
+// ---------------------------------------------------------------------------------------------------------------
+// A persistent worker pool for ck_pool_run. Measured on the 2-core Zen 4: DispatchQueue.concurrentPerform often ran
+// both chunks of a GEMV on one thread (2 threads as slow as 1 for int8/int4), so ComputeThreads uses this instead.
+
+#include <pthread.h>
+
+enum { CK_POOL_MAX = 64 };
+
+static struct {
+    pthread_mutex_t run;    // one job at a time; a caller that finds it busy runs its chunks itself
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    int workers;            // threads started so far
+    unsigned long generation;
+    void (*fn)(void *, long);
+    void *context;
+    long chunks, next, finished;
+} ck_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+             PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0};
+
+/// Takes chunks of the current job until none are left; returns how many this thread ran. Called with lock held.
+static long ck_pool_drain(void) {
+    long ran = 0;
+    while (ck_pool.next < ck_pool.chunks) {
+        long chunk = ck_pool.next++;
+        void (*fn)(void *, long) = ck_pool.fn;
+        void *context = ck_pool.context;
+        pthread_mutex_unlock(&ck_pool.lock);
+        fn(context, chunk);
+        pthread_mutex_lock(&ck_pool.lock);
+        ran++;
+    }
+    return ran;
+}
+
+static void *ck_pool_worker(void *unused) {
+    (void)unused;
+    pthread_mutex_lock(&ck_pool.lock);
+    unsigned long seen = ck_pool.generation;
+    for (;;) {
+        while (ck_pool.generation == seen) pthread_cond_wait(&ck_pool.wake, &ck_pool.lock);
+        seen = ck_pool.generation;
+        ck_pool.finished += ck_pool_drain();
+        if (ck_pool.finished == ck_pool.chunks) pthread_cond_signal(&ck_pool.done);
+    }
+    return NULL;
+}
+
+void ck_pool_run(long chunks, void (*fn)(void *context, long chunk), void *context) {
+    if (chunks <= 0) return;
+    if (chunks == 1 || pthread_mutex_trylock(&ck_pool.run) != 0) {
+        for (long c = 0; c < chunks; c++) fn(context, c);
+        return;
+    }
+    pthread_mutex_lock(&ck_pool.lock);
+    long wanted = chunks - 1 < CK_POOL_MAX ? chunks - 1 : CK_POOL_MAX;
+    while (ck_pool.workers < wanted) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, ck_pool_worker, NULL) != 0) break;
+        pthread_detach(thread);
+        ck_pool.workers++;
+    }
+    ck_pool.fn = fn;
+    ck_pool.context = context;
+    ck_pool.chunks = chunks;
+    ck_pool.next = 0;
+    ck_pool.finished = 0;
+    ck_pool.generation++;
+    pthread_cond_broadcast(&ck_pool.wake);
+    ck_pool.finished += ck_pool_drain();
+    while (ck_pool.finished < ck_pool.chunks) pthread_cond_wait(&ck_pool.done, &ck_pool.lock);
+    pthread_mutex_unlock(&ck_pool.lock);
+    pthread_mutex_unlock(&ck_pool.run);
+}

@@ -85,7 +85,7 @@ public final class GLMModel: @unchecked Sendable {
                     layout: layout, cache: cache, into: out)
             }
             // y = alpha * a + Attention(a); m = LN_post(y)
-            for i in 0..<(n * h) { attention[i] += alpha * normalised[i] }
+            Self.residual(alpha, normalised, plus: nil, into: &attention)
             normalise(
                 attention, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
                 into: &normalised)
@@ -93,7 +93,7 @@ public final class GLMModel: @unchecked Sendable {
                 feedForward(weights: w, input: normalised, rows: n, into: out)
             }
             // x_{l+1} = alpha * m + GeGLU(m)
-            for i in 0..<(n * h) { x[i] = alpha * normalised[i] + mlpOutput[i] }
+            Self.residual(alpha, normalised, plus: mlpOutput, into: &x)
         }
         cache.count = start + n
 
@@ -111,6 +111,28 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
         return logits
+    }
+
+    /// Query rows up to which attention skips BLAS (`VectorKernels.attentionHead` per head, heads in parallel);
+    /// longer blocks run two sgemm calls per head.
+    static let directAttentionRows = 8
+
+    /// `output = alpha * scaled + addend` element-wise (the DeepNorm residuals); a nil `addend` means `output`
+    /// itself (updated in place).
+    private static func residual(_ alpha: Float, _ scaled: [Float], plus addend: [Float]?, into output: inout [Float]) {
+        let count = scaled.count
+        scaled.withUnsafeBufferPointer { a in
+            output.withUnsafeMutableBufferPointer { y in
+                if let addend {
+                    addend.withUnsafeBufferPointer { b in
+                        VectorKernels.scaledAdd(
+                            alpha, a.baseAddress!, b.baseAddress!, into: y.baseAddress!, count: count)
+                    }
+                } else {
+                    VectorKernels.scaledAdd(alpha, a.baseAddress!, y.baseAddress!, into: y.baseAddress!, count: count)
+                }
+            }
+        }
     }
 
     /// LayerNorm of `rows` rows of width h with the model's epsilon.
@@ -131,7 +153,8 @@ public final class GLMModel: @unchecked Sendable {
         var x = [Float](repeating: 0, count: tokens.count * h)
         x.withUnsafeMutableBufferPointer { out in
             for (i, token) in tokens.enumerated() where vocabRange.contains(token) {
-                weights.wordEmbeddings.widenRows(token - vocabRange.lowerBound, count: 1, into: out.baseAddress! + i * h)
+                weights.wordEmbeddings.widenRows(
+                    token - vocabRange.lowerBound, count: 1, into: out.baseAddress! + i * h)
             }
             if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(out) } }
         }
@@ -159,41 +182,65 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
         var context = [Float](repeating: 0, count: n * localWidth)
-        var queries = [Float](repeating: 0, count: n * d)
-        var scores = [Float](repeating: 0, count: n * total)
+        // Rotated queries, head-major: head h's rows are `queries[h * n * d ..< (h + 1) * n * d]`.
+        var queries = [Float](repeating: 0, count: localHeads * n * d)
+        let direct = n <= Self.directAttentionRows
+        // Decode scores every head at once (heads run in parallel); prefill reuses one head's `[n, total]`.
+        var scores = [Float](repeating: 0, count: (direct ? localHeads : 1) * n * total)
+        let heads = localHeads
+        let prefix = layout.bidirectionalPrefix
         let attentionStart = profile == nil ? 0 : ForwardProfile.now()
         qkv.withUnsafeMutableBufferPointer { qkv in
             queries.withUnsafeMutableBufferPointer { q in
                 scores.withUnsafeMutableBufferPointer { s in
                     context.withUnsafeMutableBufferPointer { ctx in
-                        for head in 0..<localHeads {
-                            // Split the per-head interleaved rows, rotate q and k, append k and v to the cache.
-                            for r in 0..<n {
-                                let row = qkv.baseAddress! + r * 3 * localWidth + head * 3 * d
-                                let query = q.baseAddress! + r * d
-                                query.update(from: row, count: d)
-                                RotaryEmbedding.rotate(query, cos: tables[r].cos, sin: tables[r].sin)
-                                let key = cache.keyRow(layer: layer, head: head, token: start + r)
-                                key.update(from: row + d, count: d)
-                                RotaryEmbedding.rotate(key, cos: tables[r].cos, sin: tables[r].sin)
-                                cache.valueRow(layer: layer, head: head, token: start + r).update(
-                                    from: row + 2 * d, count: d)
-                            }
-                            BLAS.sgemm(
-                                m: n, n: total, k: d, alpha: scale, a: q.baseAddress!, lda: d,
-                                b: cache.keyRow(layer: layer, head: head, token: 0), ldb: d, transposeB: true,
-                                c: s.baseAddress!, ldc: total)
-                            for r in 0..<n {
-                                let row = s.baseAddress! + r * total
-                                for column in 0..<total where !layout.allows(row: start + r, column: column) {
-                                    row[column] = -10000
+                        let qkv = qkv.baseAddress!
+                        let q = q.baseAddress!
+                        let s = s.baseAddress!
+                        let ctx = ctx.baseAddress!
+                        // Split the per-head interleaved rows, rotate q and k, append k and v to the cache. Heads
+                        // write disjoint query rows and cache rows.
+                        ComputeThreads.parallelFor(heads) { range in
+                            for head in range {
+                                for r in 0..<n {
+                                    let row = qkv + r * 3 * localWidth + head * 3 * d
+                                    let query = q + (head * n + r) * d
+                                    query.update(from: row, count: d)
+                                    RotaryEmbedding.rotate(query, cos: tables[r].cos, sin: tables[r].sin)
+                                    let key = cache.keyRow(layer: layer, head: head, token: start + r)
+                                    key.update(from: row + d, count: d)
+                                    RotaryEmbedding.rotate(key, cos: tables[r].cos, sin: tables[r].sin)
+                                    cache.valueRow(layer: layer, head: head, token: start + r).update(
+                                        from: row + 2 * d, count: d)
                                 }
-                                softmaxInPlace(row, count: total)
                             }
-                            BLAS.sgemm(
-                                m: n, n: d, k: total, a: s.baseAddress!, lda: total,
-                                b: cache.valueRow(layer: layer, head: head, token: 0), ldb: d, transposeB: false,
-                                c: ctx.baseAddress! + head * d, ldc: localWidth)
+                        }
+                        if direct {
+                            // Few query rows: dot products and axpys over the cache beat n-row sgemm calls.
+                            ComputeThreads.parallelFor(heads) { range in
+                                for head in range {
+                                    VectorKernels.attentionHead(
+                                        queries: q + head * n * d, rows: n, headDimension: d,
+                                        keys: cache.keyRow(layer: layer, head: head, token: 0),
+                                        values: cache.valueRow(layer: layer, head: head, token: 0), total: total,
+                                        scale: scale, firstQuery: start, bidirectionalPrefix: prefix,
+                                        scores: s + head * n * total, into: ctx + head * d, outStride: localWidth)
+                                }
+                            }
+                        } else {
+                            for head in 0..<heads {
+                                BLAS.sgemm(
+                                    m: n, n: total, k: d, alpha: scale, a: q + head * n * d, lda: d,
+                                    b: cache.keyRow(layer: layer, head: head, token: 0), ldb: d, transposeB: true,
+                                    c: s, ldc: total)
+                                VectorKernels.maskedSoftmax(
+                                    s, rows: n, columns: total, stride: total, firstQuery: start,
+                                    bidirectionalPrefix: prefix)
+                                BLAS.sgemm(
+                                    m: n, n: d, k: total, a: s, lda: total,
+                                    b: cache.valueRow(layer: layer, head: head, token: 0), ldb: d, transposeB: false,
+                                    c: ctx + head * d, ldc: localWidth)
+                            }
                         }
                     }
                 }
@@ -226,8 +273,10 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
         var gated = [Float](repeating: 0, count: n * f)
-        for r in 0..<n {
-            for j in 0..<f { gated[r * f + j] = u[r * 2 * f + j] * gelu(u[r * 2 * f + f + j]) }
+        u.withUnsafeBufferPointer { u in
+            gated.withUnsafeMutableBufferPointer { g in
+                VectorKernels.geglu(u.baseAddress!, rows: n, halfWidth: f, into: g.baseAddress!)
+            }
         }
         gated.withUnsafeBufferPointer { g in
             profile.measure(.matmul) {
@@ -243,8 +292,8 @@ public final class GLMModel: @unchecked Sendable {
     private func finishRowParallel(_ output: UnsafeMutableBufferPointer<Float>, rows n: Int, bias: [Float]) {
         let h = configuration.hiddenSize
         if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(output) } }
-        for r in 0..<n {
-            for j in 0..<h { output[r * h + j] += bias[j] }
+        bias.withUnsafeBufferPointer { b in
+            VectorKernels.addBias(b.baseAddress!, to: output.baseAddress!, rows: n, width: h)
         }
     }
 }

@@ -89,7 +89,8 @@ struct ModelSession {
                 try ModelLoader.weights(checkpoint, configuration, options, partition: partition)
             }
         }
-        let model = GLMModel(configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
+        let model = GLMModel(
+            configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         model.precision = cluster.precision
         return model
     }

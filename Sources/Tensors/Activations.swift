@@ -6,17 +6,10 @@ public func gelu(_ x: Float) -> Float {
     0.5 * x * (1 + erf(x * 0.7071067811865476))
 }
 
-/// Softmax of `count` values in place, shifted by the maximum for stability.
+/// Softmax of `count` values in place, shifted by the maximum for stability (the vectorised kernel of
+/// `VectorKernels.maskedSoftmax`, with no mask).
 public func softmaxInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
     guard count > 0 else { return }
-    var maximum = -Float.infinity
-    for i in 0..<count { maximum = max(maximum, values[i]) }
-    var sum: Float = 0
-    for i in 0..<count {
-        let e = expf(values[i] - maximum)
-        values[i] = e
-        sum += e
-    }
-    let inverse = 1 / sum
-    for i in 0..<count { values[i] *= inverse }
+    VectorKernels.maskedSoftmax(
+        values, rows: 1, columns: count, stride: count, firstQuery: 0, bidirectionalPrefix: count)
 }

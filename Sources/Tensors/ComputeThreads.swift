@@ -14,12 +14,23 @@ public enum ComputeThreads {
             body(0..<total)
             return
         }
-        // The chunks are disjoint and `body` only runs until concurrentPerform returns, which makes handing it to
-        // the worker threads safe even though the closure (and the pointers it captures) is not Sendable.
+        runChunks(chunks) { chunk in body(total * chunk / chunks..<total * (chunk + 1) / chunks) }
+    }
+
+    /// Runs `body(c)` for `c < chunks` concurrently on the persistent worker pool (`ck_pool_run`) plus the calling
+    /// thread; returns when all are done. `DispatchQueue.concurrentPerform` was replaced because on the 2-core
+    /// machine it often ran both chunks of a GEMV on one thread (2 threads no faster than 1).
+    static func runChunks(_ chunks: Int, _ body: (Int) -> Void) {
+        // `body` (and the pointers it captures) only runs until ck_pool_run returns, and each chunk is a disjoint
+        // piece of work, which makes handing it to the workers safe even though the closure is not Sendable.
         withoutActuallyEscaping(body) { body in
-            let work = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                work.value(total * chunk / chunks..<total * (chunk + 1) / chunks)
+            var work = body
+            withUnsafeMutablePointer(to: &work) { context in
+                ck_pool_run(
+                    chunks,
+                    { context, chunk in
+                        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(chunk)
+                    }, context)
             }
         }
     }

@@ -1,5 +1,6 @@
 import CKernels
 import Dispatch
+import Foundation
 
 /// Multithreaded GEMV / small-batch GEMM over compact weights, for decoding (bandwidth-bound).
 ///
@@ -90,8 +91,8 @@ public enum DecodeKernels {
         case .int4(let p, let s, let groups):
             // High nibbles are the even elements, low nibbles the odd ones: split x once so each meets a
             // contiguous activation vector (see ck_gemv_split_pairs).
-            let split = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
-            defer { split.deallocate() }
+            // The split lives in a per-thread scratch reused across calls (no allocation per decode step).
+            let split = SplitScratch.current.buffer(capacity: n * k)
             ck_gemv_split_pairs(x, n, k, split)
             p.withUnsafeBytes { w in
                 s.withUnsafeBytes { scales in
@@ -116,13 +117,37 @@ public enum DecodeKernels {
             return
         }
         // As in ComputeThreads.parallelFor: disjoint chunks, body outlives no call.
-        withoutActuallyEscaping(body) { body in
-            let work = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                work.value(total * chunk / chunks..<total * (chunk + 1) / chunks)
-            }
-        }
+        ComputeThreads.runChunks(chunks) { chunk in body(total * chunk / chunks..<total * (chunk + 1) / chunks) }
     }
+}
+
+/// A per-thread fp32 buffer for the int4 activation split, grown on demand and kept for the thread's lifetime.
+/// Only the calling thread writes it, and only before the kernels (which read it) start; `multiply` does not
+/// re-enter itself, so one buffer per thread suffices.
+final class SplitScratch {
+    private var storage: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    /// The calling thread's scratch.
+    static var current: SplitScratch {
+        let key = "GLMCluster.DecodeKernels.SplitScratch"
+        if let scratch = Thread.current.threadDictionary[key] as? SplitScratch { return scratch }
+        let scratch = SplitScratch()
+        Thread.current.threadDictionary[key] = scratch
+        return scratch
+    }
+
+    /// A buffer of at least `count` floats, valid until the next call on this thread.
+    func buffer(capacity count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            storage?.deallocate()
+            capacity = max(count, 2 * capacity)
+            storage = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        }
+        return storage!
+    }
+
+    deinit { storage?.deallocate() }
 }
 
 extension DecodeKernels {

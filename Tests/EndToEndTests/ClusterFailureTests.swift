@@ -82,7 +82,9 @@ import Testing
         #expect(without.stderr.contains("config.json") && without.stderr.contains("--preset glm-130b"))
 
         // The preset's tokenizer layout works with the fixture's ice_text.model...
-        let tokens = try CommandRunner.glm(["tokenize", "--model", model.path, "--preset", "glm-130b", "--text", "Hello"])
+        let tokens = try CommandRunner.glm([
+            "tokenize", "--model", model.path, "--preset", "glm-130b", "--text", "Hello",
+        ])
         #expect(tokens.status == 0, "\(tokens.stderr)")
         #expect(!tokens.stdout.isEmpty)
         // ...and its GLM-130B shapes are checked against the tiny checkpoint, by key, file and expected shape.

@@ -35,7 +35,10 @@ import Testing
             let values = (0..<count).map { i in
                 Double(q[i]) * Double(Float(scales[(i / columns) * groups + (i % columns) / groupSize]))
             }
-            return (WeightMatrix(rows: rows, columns: columns, storage: .int8(values: q, scales: scales, groups: groups)), values)
+            return (
+                WeightMatrix(rows: rows, columns: columns, storage: .int8(values: q, scales: scales, groups: groups)),
+                values
+            )
         case .int4:
             let q = (0..<count).map { _ in Int(random.next() % 15) - 7 }
             var packed = [UInt8](repeating: 0, count: count / 2)
@@ -46,7 +49,11 @@ import Testing
             let values = (0..<count).map { i in
                 Double(q[i]) * Double(Float(scales[(i / columns) * groups + (i % columns) / groupSize]))
             }
-            return (WeightMatrix(rows: rows, columns: columns, storage: .int4(packed: packed, scales: scales, groups: groups)), values)
+            return (
+                WeightMatrix(
+                    rows: rows, columns: columns, storage: .int4(packed: packed, scales: scales, groups: groups)),
+                values
+            )
         }
     }
 

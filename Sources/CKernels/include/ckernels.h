@@ -6,4 +6,5 @@
 #include "ckernels_peak.h"
 #include "ckernels_gemm.h"
 #include "ckernels_gemv.h"
+#include "ckernels_vector.h"
 #endif

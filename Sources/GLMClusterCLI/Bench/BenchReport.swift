@@ -219,7 +219,8 @@ struct BenchReport: Encodable {
     var weights: String
 
     enum CodingKeys: String, CodingKey {
-        case model, dtype, quantize, precision, tp, threads, prompt_tokens, gen_tokens, `repeat`, prefill, decode, machine, ratios
+        case model, dtype, quantize, precision, tp, threads, prompt_tokens, gen_tokens, `repeat`, prefill, decode,
+            machine, ratios
         case ranks, weights
     }
 

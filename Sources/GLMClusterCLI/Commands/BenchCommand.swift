@@ -95,7 +95,8 @@ struct BenchCommand: ClusterCommand {
         let results = try gathered.map { try JSONDecoder().decode(RankBenchResult.self, from: Data($0)) }
         let report = BenchReport(
             configuration: configuration, format: quantize?.scheme.format ?? dtype.format, dtype: dtype.rawValue,
-            quantize: quantize?.rawValue, precision: cluster.precision.rawValue, promptTokens: promptTokens, generatedTokens: genTokens, repeats: `repeat`,
+            quantize: quantize?.rawValue, precision: cluster.precision.rawValue, promptTokens: promptTokens,
+            generatedTokens: genTokens, repeats: `repeat`,
             weights: source, results: results)
         print(format == .json ? try report.json() : report.markdown())
     }

@@ -23,7 +23,8 @@ struct ClusterOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Matrix precision: exact (fp32 activations, the official math) or fast (prefill on bf16/int8 dot-product units)."
+        help:
+            "Matrix precision: exact (fp32 activations, the official math) or fast (prefill on bf16/int8 dot-product units)."
     )
     var precision: MatmulPrecision = .exact
 

@@ -1,0 +1,53 @@
+#ifndef CKERNELS_VECTOR_H
+#define CKERNELS_VECTOR_H
+// Row-wise activation kernels of the forward pass (GELU/GeGLU, softmax with the GLM mask, LayerNorm) and the
+// decode attention core, in C because the exact-erf GELU and softmax need a vectorised exp/erf, which Swift can
+// only reach as one libm call per element. Each kernel takes an `isa` (a `ck_isa` value from ckernels_gemv.h:
+// 0 auto, 1 portable, 2 AVX2, 3 AVX-512); a forced path the CPU lacks falls back to the widest one it has. All
+// paths run the same scalar algorithm (vectorised by the compiler under each function's target attribute), so
+// results differ between paths only by FMA contraction. Callers split rows (or heads) across threads; every
+// function here is single-threaded and may run concurrently on disjoint outputs.
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The path the kernels below take for `isa` on this CPU (never 0).
+int ck_vector_resolve_isa(int isa);
+
+/// y[i] = erf(x[i]) for i < count, fp32 (FreeBSD s_erff.c rational approximations, branch-free, with a ~1 ulp
+/// vector exp). Absolute error below 2e-7 against the exact erf (tested on a dense grid). Exposed for tests.
+void ck_erf(const float *x, float *y, long count, int isa);
+
+/// y[i] = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU, for i < count. `y` may equal `x`.
+void ck_gelu(const float *x, float *y, long count, int isa);
+
+/// GeGLU gating: `out[j] = linear[j] * gelu(gate[j])` for j < count.
+void ck_geglu(const float *linear, const float *gate, float *out, long count, int isa);
+
+/// Softmax (shifted by the row maximum) in place over rows [row_begin, row_end) of `scores` (row stride `ld`,
+/// `columns` values per row), after the GLM mask: row r is query `first_query + r`, and columns
+/// `c >= max(bidirectional_prefix, first_query + r + 1)` (those `SequenceLayout.allows` forbids) are set to -10000
+/// first. Pass `bidirectional_prefix >= columns` for no mask.
+void ck_softmax_rows(
+    float *scores, long ld, long columns, long row_begin, long row_end, long first_query, long bidirectional_prefix,
+    int isa);
+
+/// LayerNorm of rows [row_begin, row_end) of `x [rows, width]` into `y`:
+/// `(x - mean) / sqrt(var + eps) * weight + bias` with the biased variance; mean and variance are accumulated in
+/// double (two passes), the rest in fp32.
+void ck_layer_norm_rows(
+    const float *x, long width, const float *weight, const float *bias, float epsilon, float *y, long row_begin,
+    long row_end, int isa);
+
+/// Attention of `n` query rows of one head against `total` cached tokens, without BLAS (decode, n small):
+/// `scores[i, c] = scale * q[i]·keys[c]`, masked and soft-maxed as `ck_softmax_rows` does (query i is
+/// `first_query + i`), then `out[i * ldo + j] = sum_c scores[i, c] * values[c * d + j]`. q is `[n, d]`, keys and
+/// values `[total, d]` (row stride d), `scores` is caller scratch of n * total floats.
+void ck_attention_head(
+    const float *q, long n, long d, const float *keys, const float *values, long total, float scale,
+    long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

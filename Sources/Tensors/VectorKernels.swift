@@ -1,0 +1,112 @@
+import CKernels
+
+/// Row-wise activation kernels and the decode attention core (`ckernels_vector.h`), multithreaded over rows or
+/// heads with `ComputeThreads`. Each takes an optional instruction set (nil picks the widest the CPU has;
+/// tests force the others). All pointers are only used during the call; do not escape them.
+public enum VectorKernels {
+    public typealias InstructionSet = DecodeKernels.InstructionSet
+
+    /// The path the vector kernels take for `instructionSet` (nil: the widest) on this CPU.
+    public static func resolve(_ instructionSet: InstructionSet? = nil) -> InstructionSet {
+        InstructionSet(rawValue: Int32(ck_vector_resolve_isa(instructionSet?.rawValue ?? 0))) ?? .portable
+    }
+
+    /// `y[i] = erf(x[i])` (fp32, absolute error below 2e-7); exposed to test the approximation GELU uses.
+    public static func erf(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        ck_erf(x, y, count, (instructionSet?.rawValue ?? 0))
+    }
+
+    /// Exact GELU `0.5 x (1 + erf(x / sqrt 2))` of `count` values; `y` may be `x`. Threads over chunks.
+    public static func gelu(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        let isa = (instructionSet?.rawValue ?? 0)
+        ComputeThreads.parallelFor(count, minimumChunk: 4096) { range in
+            ck_gelu(x + range.lowerBound, y + range.lowerBound, range.count, isa)
+        }
+    }
+
+    /// GeGLU gating: for `u [rows, 2f]` (linear half, then gate half per row), `out[r, j] = u[r, j] * gelu(u[r, f+j])`
+    /// into `out [rows, f]`. Threads over rows.
+    public static func geglu(
+        _ u: UnsafePointer<Float>, rows: Int, halfWidth f: Int, into out: UnsafeMutablePointer<Float>,
+        instructionSet: InstructionSet? = nil
+    ) {
+        let isa = (instructionSet?.rawValue ?? 0)
+        if rows == 1 {
+            // One row (decode): split the columns instead.
+            ComputeThreads.parallelFor(f, minimumChunk: 1024) { range in
+                ck_geglu(u + range.lowerBound, u + f + range.lowerBound, out + range.lowerBound, range.count, isa)
+            }
+            return
+        }
+        ComputeThreads.parallelFor(rows) { range in
+            for r in range { ck_geglu(u + r * 2 * f, u + r * 2 * f + f, out + r * f, f, isa) }
+        }
+    }
+
+    /// Masked softmax in place over `rows` rows of `scores` (row stride `stride`, `columns` values each): row r is
+    /// query `firstQuery + r`; columns `SequenceLayout.allows` forbids (`c >= max(bidirectionalPrefix, query + 1)`)
+    /// become -10000 before the max-shifted softmax. `bidirectionalPrefix >= columns` masks nothing.
+    public static func maskedSoftmax(
+        _ scores: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, firstQuery: Int,
+        bidirectionalPrefix: Int, instructionSet: InstructionSet? = nil
+    ) {
+        let isa = (instructionSet?.rawValue ?? 0)
+        ComputeThreads.parallelFor(rows, minimumChunk: max(1, 16384 / max(columns, 1))) { range in
+            ck_softmax_rows(
+                scores, stride, columns, range.lowerBound, range.upperBound, firstQuery, bidirectionalPrefix, isa)
+        }
+    }
+
+    /// LayerNorm over each row of `x [rows, width]` into `y` (mean and variance accumulated in double).
+    public static func layerNorm(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        epsilon: Float, into y: UnsafeMutablePointer<Float>, instructionSet: InstructionSet? = nil
+    ) {
+        let isa = (instructionSet?.rawValue ?? 0)
+        ComputeThreads.parallelFor(rows, minimumChunk: max(1, 8192 / max(width, 1))) { range in
+            ck_layer_norm_rows(x, width, weight, bias, epsilon, y, range.lowerBound, range.upperBound, isa)
+        }
+    }
+
+    /// Attention of `n` query rows of one head against `total` cached tokens without BLAS: scaled dot products
+    /// with `keys [total, d]`, the masked softmax of `maskedSoftmax` (query i is `firstQuery + i`), then the
+    /// weighted sum of `values [total, d]` into `out[i * outStride ..< + d]`. `scores` is scratch of `n * total`.
+    /// Single-threaded: callers run heads in parallel.
+    @inline(__always)
+    public static func attentionHead(
+        queries: UnsafePointer<Float>, rows n: Int, headDimension d: Int, keys: UnsafePointer<Float>,
+        values: UnsafePointer<Float>, total: Int, scale: Float, firstQuery: Int, bidirectionalPrefix: Int,
+        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, outStride: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        ck_attention_head(
+            queries, n, d, keys, values, total, scale, firstQuery, bidirectionalPrefix, scores, out, outStride,
+            (instructionSet?.rawValue ?? 0))
+    }
+
+    /// `y[i] = alpha * a[i] + b[i]` (the residual updates); `y` may be `a` or `b`. Threads over chunks.
+    public static func scaledAdd(
+        _ alpha: Float, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+        count: Int
+    ) {
+        ComputeThreads.parallelFor(count, minimumChunk: 16384) { range in
+            for i in range { y[i] = alpha * a[i] + b[i] }
+        }
+    }
+
+    /// Adds `bias [width]` to every row of `y [rows, width]`. Threads over rows.
+    public static func addBias(_ bias: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        ComputeThreads.parallelFor(rows, minimumChunk: max(1, 16384 / max(width, 1))) { range in
+            for r in range {
+                let row = y + r * width
+                for j in 0..<width { row[j] += bias[j] }
+            }
+        }
+    }
+}
