@@ -3,6 +3,7 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include "ckernels_cpu.h"
+#include "ckernels_pool.h"
 #include "ckernels_peak.h"
 #include "ckernels_gemm.h"
 #include "ckernels_gemv.h"

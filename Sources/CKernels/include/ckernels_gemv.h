@@ -65,10 +65,6 @@ void ck_gemv_split_pairs(const float *x, long n, long k, float *xs);
 /// A STREAM triad `a[i] = b[i] + s * c[i]` over `[begin, end)`, for measuring memory bandwidth beside the kernels.
 void ck_triad(float *a, const float *b, const float *c, float s, long begin, long end);
 
-/// Runs `fn(context, c)` for every `c < chunks` on a persistent pool of worker threads plus the caller, and returns
-/// when all have finished. One job runs at a time: a caller that finds the pool busy (another thread's job, or a
-/// nested call) runs its chunks itself, in order. Workers are started on first need and live for the process.
-void ck_pool_run(long chunks, void (*fn)(void *context, long chunk), void *context);
 
 #ifdef __cplusplus
 }
