@@ -26,15 +26,33 @@ extension WeightMatrix {
     func converted(to format: WeightFormat) throws -> WeightMatrix {
         if format == self.format || self.format == .int8 || self.format == .int4 { return self }
         let count = rows * columns
-        var wide = [Float](repeating: 0, count: count)
-        wide.withUnsafeMutableBufferPointer { widenRows(0, count: rows, into: $0.baseAddress!) }
+        if format == .float32 {
+            var wide = [Float](repeating: 0, count: count)
+            wide.withUnsafeMutableBufferPointer { widenRows(0, count: rows, into: $0.baseAddress!) }
+            return WeightMatrix(rows: rows, columns: columns, storage: .float32(wide))
+        }
+        // 16-bit targets are filled a block of rows at a time through a small fp32 buffer, so converting the
+        // 150528-row embedding never holds a whole fp32 copy of it.
+        let blockRows = max(1, min(rows, (1 << 20) / max(columns, 1)))
+        var block = [Float](repeating: 0, count: blockRows * columns)
+        func fill<T>(_ convert: (Float) -> T, zero: T) -> [T] {
+            var output = [T](repeating: zero, count: count)
+            var start = 0
+            while start < rows {
+                let n = min(blockRows, rows - start)
+                block.withUnsafeMutableBufferPointer { widenRows(start, count: n, into: $0.baseAddress!) }
+                for i in 0..<(n * columns) { output[start * columns + i] = convert(block[i]) }
+                start += n
+            }
+            return output
+        }
         switch format {
         case .float32:
-            return WeightMatrix(rows: rows, columns: columns, storage: .float32(wide))
+            fatalError("handled above")
         case .float16:
-            return WeightMatrix(rows: rows, columns: columns, storage: .float16(wide.map { Float16($0) }))
+            return WeightMatrix(rows: rows, columns: columns, storage: .float16(fill({ Float16($0) }, zero: 0)))
         case .bfloat16:
-            return WeightMatrix(rows: rows, columns: columns, storage: .bfloat16(wide.map(bfloat16Bits)))
+            return WeightMatrix(rows: rows, columns: columns, storage: .bfloat16(fill(bfloat16Bits, zero: 0)))
         case .int8, .int4:
             throw WeightConversionError(
                 description: "\(format.rawValue) is a quantized format: quantize with --quantize, not --dtype")
