@@ -49,6 +49,16 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         numLayers: 70, hiddenSize: 12288, numAttentionHeads: 96, innerHiddenSize: 32768, vocabSize: 150528,
         maxSequenceLength: 2048, layernormEpsilon: 1e-5, tokenizer: .icetk)
 
+    /// The first of the sizes a tensor-parallel degree must divide (heads, FFN size, vocabulary) that `degree`
+    /// does not divide, with its official field name; nil when every rank gets an equal share.
+    public func fieldNotDivided(by degree: Int) -> (field: String, value: Int)? {
+        let sizes = [
+            ("num_attention_heads", numAttentionHeads), ("inner_hidden_size", innerHiddenSize),
+            ("vocab_size", vocabSize),
+        ]
+        return sizes.first { $0.1 % degree != 0 }.map { (field: $0.0, value: $0.1) }
+    }
+
     /// Named presets accepted by `--preset`.
     public static let presets: [String: ModelConfiguration] = ["glm-130b": .glm130B]
 

@@ -35,10 +35,7 @@ struct ModelSession {
         }
         let c = configuration
         try runtime.agree("checking the tensor-parallel degree") {
-            for (value, field) in [
-                (c.numAttentionHeads, "num_attention_heads"), (c.innerHiddenSize, "inner_hidden_size"),
-                (c.vocabSize, "vocab_size"),
-            ] where value % runtime.size != 0 {
+            if let (field, value) = c.fieldNotDivided(by: runtime.size) {
                 throw ModelDirectoryError(
                     description: "tensor-parallel degree \(runtime.size) does not divide \(field) = \(value); "
                         + "valid degrees divide num_attention_heads, inner_hidden_size and vocab_size")

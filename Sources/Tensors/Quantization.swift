@@ -80,32 +80,26 @@ public enum Quantization {
     public static func quantizeRows(
         _ values: UnsafeBufferPointer<Float16>, rows: Int, columns: Int, scheme: QuantizationScheme
     ) -> (levels: [Int8], scales: [Float16]) {
-        precondition(values.count == rows * columns, "quantizeRows: \(values.count) values for \(rows)x\(columns)")
-        var scales = [Float16](repeating: 0, count: rows)
-        let levels = [Int8](unsafeUninitializedCapacity: rows * columns) { levels, initialized in
-            scales.withUnsafeMutableBufferPointer { scales in
-                let source = UncheckedSendable((values.baseAddress, levels.baseAddress, scales.baseAddress))
-                ComputeThreads.parallelFor(rows, minimumChunk: max(1, (1 << 16) / max(columns, 1))) { range in
-                    let (input, output, rowScales) = source.value
-                    for row in range {
-                        let w = input! + row * columns
-                        let q = output! + row * columns
-                        var maxAbs: Float = 0
-                        for j in 0..<columns { maxAbs = max(maxAbs, abs(Float(w[j]))) }
-                        let s = scale(maxAbs: maxAbs, scheme: scheme)
-                        rowScales![row] = s
-                        for j in 0..<columns { q[j] = level(w[j], scale: s, scheme: scheme) }
-                    }
-                }
-            }
-            initialized = rows * columns
+        quantizeRows(values, rows: rows, columns: columns, scheme: scheme, magnitude: { abs(Float($0)) }) {
+            level($0, scale: $1, scheme: scheme)
         }
-        return (levels, scales)
     }
 
     /// As `quantizeRows` for fp32 weights, with PyTorch's fp32 semantics (the quotient is not rounded to fp16).
     public static func quantizeRows(
         _ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, scheme: QuantizationScheme
+    ) -> (levels: [Int8], scales: [Float16]) {
+        quantizeRows(values, rows: rows, columns: columns, scheme: scheme, magnitude: { abs($0) }) {
+            level($0, scale: $1, scheme: scheme)
+        }
+    }
+
+    /// The per-row loop shared by both element types: the row's max magnitude gives its scale, then every
+    /// element its level. Rows run in parallel; inlined into each caller so the closures specialise away.
+    @inline(__always)
+    private static func quantizeRows<Element>(
+        _ values: UnsafeBufferPointer<Element>, rows: Int, columns: Int, scheme: QuantizationScheme,
+        magnitude: (Element) -> Float, level: (Element, Float16) -> Int8
     ) -> (levels: [Int8], scales: [Float16]) {
         precondition(values.count == rows * columns, "quantizeRows: \(values.count) values for \(rows)x\(columns)")
         var scales = [Float16](repeating: 0, count: rows)
@@ -118,10 +112,10 @@ public enum Quantization {
                         let w = input! + row * columns
                         let q = output! + row * columns
                         var maxAbs: Float = 0
-                        for j in 0..<columns { maxAbs = max(maxAbs, abs(w[j])) }
+                        for j in 0..<columns { maxAbs = max(maxAbs, magnitude(w[j])) }
                         let s = scale(maxAbs: maxAbs, scheme: scheme)
                         rowScales![row] = s
-                        for j in 0..<columns { q[j] = level(w[j], scale: s, scheme: scheme) }
+                        for j in 0..<columns { q[j] = level(w[j], s) }
                     }
                 }
             }

@@ -124,10 +124,7 @@ struct BenchCommand: ClusterCommand {
             let loaded = try runtime.agree("reading the configuration") { try ModelConfiguration.load(from: file) }
             try runtime.checkSame("configuration", fingerprint: fingerprint(ModelSession.canonical(loaded)))
             try runtime.agree("checking the tensor-parallel degree") {
-                for (value, field) in [
-                    (loaded.numAttentionHeads, "num_attention_heads"), (loaded.innerHiddenSize, "inner_hidden_size"),
-                    (loaded.vocabSize, "vocab_size"),
-                ] where value % runtime.size != 0 {
+                if let (field, value) = loaded.fieldNotDivided(by: runtime.size) {
                     throw InputError(
                         description: "tensor-parallel degree \(runtime.size) does not divide \(field) = \(value) "
                             + "of \(file.path)")

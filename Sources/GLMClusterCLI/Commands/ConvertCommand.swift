@@ -73,10 +73,7 @@ struct ConvertCommand: ParsableCommand {
                 reason: "no such file; pass --preset glm-130b to use the built-in GLM-130B configuration")
         }
         let configSource = hasConfigFile ? configFile.path : "preset \(preset ?? "?")"
-        for (value, field) in [
-            (configuration.numAttentionHeads, "num_attention_heads"),
-            (configuration.innerHiddenSize, "inner_hidden_size"), (configuration.vocabSize, "vocab_size"),
-        ] where value % tp != 0 {
+        if let (field, value) = configuration.fieldNotDivided(by: tp) {
             throw ValidationError(
                 "--tp \(tp) must divide \(field) = \(value) (from \(configSource)); each rank must hold an equal share")
         }

@@ -32,11 +32,7 @@ struct CreateModelCommand: ParsableCommand {
         guard Communicator.world.isCoordinator else { return }
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: config))
         let c = configuration
-        for (value, field) in [
-            (c.numAttentionHeads, "num_attention_heads"), (c.innerHiddenSize, "inner_hidden_size"),
-            (c.vocabSize, "vocab_size"),
-        ]
-        where value % mp != 0 {
+        if let (field, value) = c.fieldNotDivided(by: mp) {
             throw ValidationError("--mp \(mp) must divide \(field) = \(value) in \(config)")
         }
         let directory = URL(fileURLWithPath: out)
