@@ -24,10 +24,12 @@
 #define T256 __attribute__((target("avx2,fma,f16c")))
 #endif
 
-/// Software prefetch distance on each weight row stream (bytes). On Zen 4 with 2 threads, 64-byte steps per row with
-/// this prefetch took fp16 n = 1 from DRAM from ~15 to ~30 GB/s (best of 40, shared machine).
+/// Software prefetch distance on each weight row stream (bytes; 0 = none). On the shared machine a 2 KB prefetch
+/// looked like a gain (fp16 n = 1 from DRAM ~15 -> ~30 GB/s, best of 40 under load); on the idle machine it costs:
+/// fp16 n = 1, 2 threads, 32768 x 4096 from DRAM: 29-30 GB/s without, 23-25 GB/s with, beside a 31-37 GB/s triad
+/// and a 29-33 GB/s plain read loop (2026-11-23, alternating runs). The hardware prefetchers do better alone.
 #ifndef CK_PF
-#define CK_PF 2048
+#define CK_PF 0
 #endif
 /// Weight rows per pass when n <= 2 (8 streams in flight per thread; 4 for larger n, where accumulators run out).
 #ifndef CK_NR8
@@ -214,7 +216,8 @@ static void ck_gemv_portable(const ck_gemv_problem *p, long rb, long re) {
             for (int i = 0; i < NX; i++) acc[r][i] = acc2[r][i] = _mm512_setzero_ps();                             \
         long j = k0;                                                                                               \
         for (; j + 16 * U <= k1; j += 16 * U) {                                                                    \
-            for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(w + r * ldw + j) + CK_PF, _MM_HINT_T0);     \
+            if (CK_PF)                                                                                             \
+                for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(w + r * ldw + j) + CK_PF, _MM_HINT_T0); \
             for (int u = 0; u < U; u++) {                                                                          \
                 __m512 wv[8];                                                                                      \
                 for (int r = 0; r < NR; r++) wv[r] = LOADW(w + r * ldw + j + 16 * u);                              \
@@ -289,7 +292,8 @@ T512 INLINE void ck_dot512_i4(const float *x, long ldx, const uint8_t *w, long l
         for (int i = 0; i < 4; i++) acc[r][i] = _mm512_setzero_ps();
     long p = p0;
     for (; p + 64 <= p1; p += 64) {
-        for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(w + r * ldw + p) + CK_PF, _MM_HINT_T0);
+        if (CK_PF)
+            for (int r = 0; r < NR; r++) _mm_prefetch((const char *)(w + r * ldw + p) + CK_PF, _MM_HINT_T0);
         for (int u = 0; u < 4; u++)
             ck_i4_step512(x, ldx, w, ldw, p + 16 * u, (__mmask16)0xffff, NR, NX, acc, half, table);
     }

@@ -1,14 +1,19 @@
 /// `y[n, out] = x[n, in] * W^T + bias` for a weight `W[out, in]` in any `WeightFormat`; `y` has row stride `out`.
 ///
 /// Dispatch: few rows (decoding) go to the multithreaded GEMV kernels, which stream the compact weights once and
-/// accumulate exactly in fp32; with `.fast` precision, many rows (prefill, batches) go to the matrix kernels of the
+/// accumulate exactly in fp32 (with `.fast` precision, int8/int4 weights instead take the vpdpbusd GEMV with
+/// per-row int8 activations); with `.fast` precision, many rows (prefill, batches) go to the matrix kernels of the
 /// fastest dot-product unit present (bf16 or per-row int8 activations); everything else takes the reference path
 /// (weights widened to fp32 tile by tile, OpenBLAS sgemm).
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
     into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
 ) {
-    if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
+    if n <= DecodeKernels.maximumRows, precision == .fast,
+        QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y)
+    {
+        // done by the int8 dot-product GEMV (int8/int4 weights, activations quantised per row)
+    } else if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the GEMV kernels
     } else if precision == .fast, PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the matrix kernels
@@ -23,7 +28,9 @@ public enum MatmulPrecision: String, Sendable, CaseIterable, Codable {
     /// fp32 activations times exactly dequantized weights, fp32 accumulation: the official model's math (default).
     case exact
     /// Prefill and batches round activations to bf16 (fp16/bf16 weights) or quantise them per row to int8
-    /// (int8/int4 weights) to run on vdpbf16ps / vpdpbusd; decoding stays exact. See `PrefillKernels` for bounds.
+    /// (int8/int4 weights) to run on vdpbf16ps / vpdpbusd; decoding with int8/int4 weights quantises activations
+    /// per row too (`QuantizedDecodeKernels`), with fp32/fp16/bf16 weights it stays exact. See `PrefillKernels`
+    /// for bounds.
     case fast
 }
 

@@ -7,5 +7,6 @@
 #include "ckernels_peak.h"
 #include "ckernels_gemm.h"
 #include "ckernels_gemv.h"
+#include "ckernels_gemv_q8.h"
 #include "ckernels_vector.h"
 #endif

@@ -1,0 +1,199 @@
+// Fast-precision decode GEMV on vpdpbusd (see ckernels_gemv_q8.h for the contract).
+//
+// vpdpbusd multiplies unsigned bytes by signed bytes. The activations are the signed operand (xq in [-127, 127]);
+// each weight is made unsigned by an offset: int8 q + 128 (one xor with 0x80), int4 v + 8 (the nibble xor 8, one
+// vpternlogd together with the mask). Per scale group the int32 sum Σ (q + off) · xq is corrected by off · Σ xq
+// (precomputed per activation row and group by the packer), which is exact integer arithmetic: the only rounding
+// is the activation quantisation, identical to the prefill int8 kernels (PrefillKernels documents the bound).
+//
+// Shape: one weight row at a time (each thread reads one sequential stream), activation rows in blocks of 4, 64
+// weight bytes per step (int8: 64 weights, int4: 128), masked tails. Unlike the exact kernels, which share each
+// activation load among 8 rows because they are compute-heavy, this one has cycles to spare, and a single stream
+// is what the hardware prefetchers follow best: 32768 x 4096 weights from DRAM, n = 1, 2 threads, idle Zen 4
+// (2026-11-23, alternating runs, beside a 31-37 GB/s triad): int4 26-41 GB/s one row per pass vs 18-22 GB/s eight
+// rows per pass (short int4 rows of k / 2 bytes make eight short streams per pass); int8 27-45 vs 22-29. In cache
+// (64 x 4096, one thread): int8 83 GB/s, int4 63 GB/s, against 32 and 15 for the exact kernels.
+// (Build with -DCK_Q8_ROWS_PER_PASS=8 to compare.)
+
+#include "ckernels_gemv_q8.h"
+#include "ckernels_gemv.h"
+#include <string.h>
+
+#ifndef CK_Q8_ROWS_PER_PASS
+#define CK_Q8_ROWS_PER_PASS 1
+#endif
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+int ck_gemv_q8_supported(int format, long k, long groups) {
+    if (groups <= 0 || k <= 0 || k % groups) return 0;
+    if (format == CK_GEMV_I8) return 1;
+    if (format == CK_GEMV_I4) return k % 2 == 0 && (k / groups) % 2 == 0;
+    return 0;
+}
+
+TVNNI void ck_gemv_q8_pack_x(const float *x, long n, long k, long groups, int split, int8_t *xq, float *x_scales,
+                             int32_t *x_sums) {
+    const long group_size = k / groups, half = k / 2;
+    for (long i = 0; i < n; i++) {
+        const float *row = x + i * k;
+        __m512 largest = _mm512_setzero_ps();
+        for (long e = 0; e < k; e += 16) {
+            __mmask16 m = k - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (k - e)) - 1);
+            largest = _mm512_max_ps(largest, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, row + e)));
+        }
+        const float maximum = _mm512_reduce_max_ps(largest);
+        x_scales[i] = maximum > 0 ? maximum / 127.0f : 0;
+        const __m512 inverse = _mm512_set1_ps(maximum > 0 ? 127.0f / maximum : 0);
+        const __m512i low = _mm512_set1_epi32(-127), high = _mm512_set1_epi32(127);
+        int8_t *out = xq + i * k;
+        for (long g = 0; g < groups; g++) {
+            __m512i sum = _mm512_setzero_si512();
+            for (long e = g * group_size; e < (g + 1) * group_size; e += 16) {
+                const long remaining = (g + 1) * group_size - e;
+                __mmask16 m = remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
+                // Default MXCSR rounding: to nearest, ties to even (as ck_gemm_i8_pack_x).
+                __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + e), inverse));
+                q = _mm512_maskz_mov_epi32(m, _mm512_min_epi32(_mm512_max_epi32(q, low), high));
+                sum = _mm512_add_epi32(sum, q);
+                int8_t lanes[16];
+                _mm_storeu_si128((__m128i *)lanes, _mm512_cvtepi32_epi8(q));
+                const long count = remaining < 16 ? remaining : 16;
+                if (!split) {
+                    memcpy(out + e, lanes, (size_t)count);
+                } else {
+                    for (long t = 0; t < count; t++) {
+                        const long j = e + t;
+                        out[(j & 1) ? half + (j >> 1) : (j >> 1)] = lanes[t];
+                    }
+                }
+            }
+            x_sums[i * groups + g] = _mm512_reduce_add_epi32(sum);
+        }
+    }
+}
+
+/// acc[r][i] += Σ over bytes [p0, p1) of the rows' offset weights times the activations (int8 layout).
+TVNNI INLINE void ck_q8_i8(const int8_t *xq, long ldx, const int8_t *w, long ldw, long p0, long p1, const int NR,
+                           const int NX, __m512i acc[8][4]) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    long p = p0;
+    for (; p + 64 <= p1; p += 64) {
+        __m512i xv[4];
+        for (int i = 0; i < NX; i++) xv[i] = _mm512_loadu_si512(xq + i * ldx + p);
+        for (int r = 0; r < NR; r++) {
+            __m512i wv = _mm512_xor_si512(_mm512_loadu_si512(w + r * ldw + p), flip);
+            for (int i = 0; i < NX; i++) acc[r][i] = _mm512_dpbusd_epi32(acc[r][i], wv, xv[i]);
+        }
+    }
+    if (p < p1) {
+        // Masked-off activation bytes are zero, so the flipped (128) weight bytes there add nothing.
+        const __mmask64 m = (__mmask64)((1ULL << (p1 - p)) - 1);
+        __m512i xv[4];
+        for (int i = 0; i < NX; i++) xv[i] = _mm512_maskz_loadu_epi8(m, xq + i * ldx + p);
+        for (int r = 0; r < NR; r++) {
+            __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w + r * ldw + p), flip);
+            for (int i = 0; i < NX; i++) acc[r][i] = _mm512_dpbusd_epi32(acc[r][i], wv, xv[i]);
+        }
+    }
+}
+
+/// The int4 step: byte p holds element 2p (high nibble, meets the even half of xq) and 2p+1 (low nibble, the odd
+/// half at + half). `(b & 0x0F) ^ 0x08` is vpternlogd 0x6A.
+TVNNI INLINE void ck_q8_i4_step(const int8_t *xq, long ldx, const uint8_t *w, long ldw, long p, long half,
+                                __mmask64 m, const int NR, const int NX, __m512i acc[8][4]) {
+    const __m512i nibble = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(0x08);
+    __m512i xe[4], xo[4];
+    for (int i = 0; i < NX; i++) {
+        xe[i] = _mm512_maskz_loadu_epi8(m, xq + i * ldx + p);
+        xo[i] = _mm512_maskz_loadu_epi8(m, xq + i * ldx + half + p);
+    }
+    for (int r = 0; r < NR; r++) {
+        __m512i b = _mm512_maskz_loadu_epi8(m, w + r * ldw + p);
+        __m512i lo = _mm512_ternarylogic_epi32(b, nibble, eight, 0x6A);
+        __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(b, 4), nibble, eight, 0x6A);
+        for (int i = 0; i < NX; i++) {
+            // One row: the odd products go to the spare accumulator row, so two dependency chains run.
+            acc[r][i] = _mm512_dpbusd_epi32(acc[r][i], hi, xe[i]);
+            acc[NR == 1 ? 1 : r][i] = _mm512_dpbusd_epi32(acc[NR == 1 ? 1 : r][i], lo, xo[i]);
+        }
+    }
+}
+
+TVNNI INLINE void ck_q8_i4(const int8_t *xq, long ldx, const uint8_t *w, long ldw, long p0, long p1, long half,
+                           const int NR, const int NX, __m512i acc[8][4]) {
+    long p = p0;
+    for (; p + 64 <= p1; p += 64) ck_q8_i4_step(xq, ldx, w, ldw, p, half, ~(__mmask64)0, NR, NX, acc);
+    if (p < p1) ck_q8_i4_step(xq, ldx, w, ldw, p, half, (__mmask64)((1ULL << (p1 - p)) - 1), NR, NX, acc);
+}
+
+TVNNI INLINE float ck_q8_half(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+/// Rows [r, r + NR) × activation rows [i0, i0 + NX): every group, corrected and scaled, written to y.
+TVNNI INLINE void ck_q8_block(const ck_gemv_q8_problem *p, long r, long i0, const int NR, const int NX) {
+    const int i4 = p->format == CK_GEMV_I4;
+    const long k = p->k, groups = p->groups, gs = k / groups, half = k / 2, ldw = i4 ? half : k;
+    const int32_t offset = i4 ? 8 : 128;
+    float total[8][4];
+    for (int rr = 0; rr < NR; rr++)
+        for (int i = 0; i < NX; i++) total[rr][i] = 0;
+    for (long g = 0; g < groups; g++) {
+        __m512i acc[8][4];
+        for (int rr = 0; rr < (NR == 1 ? 2 : NR); rr++)
+            for (int i = 0; i < NX; i++) acc[rr][i] = _mm512_setzero_si512();
+        const int8_t *x = p->xq + i0 * k;
+        if (i4) ck_q8_i4(x, k, (const uint8_t *)p->w + r * ldw, ldw, g * gs / 2, (g + 1) * gs / 2, half, NR, NX, acc);
+        else ck_q8_i8(x, k, (const int8_t *)p->w + r * ldw, ldw, g * gs, (g + 1) * gs, NR, NX, acc);
+        for (int rr = 0; rr < NR; rr++) {
+            const float scale = ck_q8_half(p->scales[(r + rr) * groups + g]);
+            for (int i = 0; i < NX; i++) {
+                const __m512i sum = NR == 1 ? _mm512_add_epi32(acc[0][i], acc[1][i]) : acc[rr][i];
+                const int32_t dot = _mm512_reduce_add_epi32(sum) - offset * p->x_sums[(i0 + i) * groups + g];
+                total[rr][i] += (float)dot * scale;
+            }
+        }
+    }
+    for (int rr = 0; rr < NR; rr++)
+        for (int i = 0; i < NX; i++) p->y[(i0 + i) * p->ldy + r + rr] = total[rr][i] * p->x_scales[i0 + i];
+}
+
+#define CK_Q8_NX(NR, nx)                                                                                           \
+    switch (nx) {                                                                                                  \
+    case 1: ck_q8_block(&problem, r, i0, NR, 1); break;                                                            \
+    case 2: ck_q8_block(&problem, r, i0, NR, 2); break;                                                            \
+    case 3: ck_q8_block(&problem, r, i0, NR, 3); break;                                                            \
+    default: ck_q8_block(&problem, r, i0, NR, 4); break;                                                           \
+    }
+
+TVNNI void ck_gemv_q8(ck_gemv_q8_problem problem, long row_begin, long row_end) {
+    const long n = problem.n;
+    long r = row_begin;
+    while (r < row_end) {
+        const int nr = CK_Q8_ROWS_PER_PASS <= 1 ? 1 : (n <= 2 && row_end - r >= 8) ? 8 : row_end - r >= 4 ? 4 : 1;
+        for (long i0 = 0; i0 < n; i0 += 4) {
+            const long nx = n - i0 < 4 ? n - i0 : 4;
+            if (nr == 8) {
+                CK_Q8_NX(8, nx)
+            } else if (nr == 4) {
+                CK_Q8_NX(4, nx)
+            } else {
+                CK_Q8_NX(1, nx)
+            }
+        }
+        r += nr;
+    }
+}
+
+#else  // not x86-64: DecodeKernels never calls these (ck_detect_cpu reports no AVX512-VNNI).
+
+int ck_gemv_q8_supported(int format, long k, long groups) { return 0; }
+void ck_gemv_q8_pack_x(const float *x, long n, long k, long groups, int split, int8_t *xq, float *x_scales,
+                       int32_t *x_sums) {}
+void ck_gemv_q8(ck_gemv_q8_problem problem, long row_begin, long row_end) {}
+
+#endif

@@ -1,0 +1,61 @@
+import CKernels
+
+/// Decode GEMV for int8 / int4 weights under `--precision fast`: each activation row is quantised to int8 (as the
+/// prefill int8 kernels do) and multiplied on AVX512-VNNI `vpdpbusd` (`Sources/CKernels/gemv_q8.c`).
+///
+/// Why: the exact int4 kernel widens every nibble to fp32 and is compute-bound (about 15 GB/s of weights per core),
+/// below what memory delivers; here a 64-byte weight line costs one or two integer instructions, so decoding runs
+/// at memory speed. The weights are used exactly; the only rounding is the activations', at most `s / 2` per element
+/// with `s = max|x_row| / 127`, so `|y - x·W^T| <= s / 2 · Σ_k |w_k|` (the `PrefillKernels` int8 bound).
+public enum QuantizedDecodeKernels {
+    /// Whether `multiply` takes this weight on this CPU (int8, or int4 with an even group size, and AVX512-VNNI).
+    public static func handles(_ weight: WeightMatrix) -> Bool {
+        guard CPUFeatures.detected.avx512vnni != 0 else { return false }
+        switch weight.storage {
+        case .int8(_, _, let groups):
+            return ck_gemv_q8_supported(Int32(CK_GEMV_I8.rawValue), weight.columns, groups) != 0
+        case .int4(_, _, let groups):
+            return ck_gemv_q8_supported(Int32(CK_GEMV_I4.rawValue), weight.columns, groups) != 0
+        default:
+            return false
+        }
+    }
+
+    /// Computes `y = x W^T` (no bias, `y` row stride `weight.rows`) and returns true, or returns false when the
+    /// weight or CPU is not handled (the caller then takes the exact kernels).
+    public static func multiply(
+        _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        guard n > 0, weight.rows > 0, handles(weight) else { return false }
+        let k = weight.columns
+        let rows = weight.rows
+        // Quantised activations, their scales and per-group sums: small (n · k bytes), written once per call
+        // before the threads start and only read by them.
+        func run(_ format: ck_gemv_format, _ w: UnsafeRawPointer, _ scales: UnsafeRawBufferPointer, _ groups: Int) {
+            let quantized = UnsafeMutablePointer<Int8>.allocate(capacity: n * k)
+            let xScales = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            let xSums = UnsafeMutablePointer<Int32>.allocate(capacity: n * groups)
+            defer {
+                quantized.deallocate()
+                xScales.deallocate()
+                xSums.deallocate()
+            }
+            ck_gemv_q8_pack_x(x, n, k, groups, format == CK_GEMV_I4 ? 1 : 0, quantized, xScales, xSums)
+            let problem = ck_gemv_q8_problem(
+                format: Int32(format.rawValue), xq: quantized, x_scales: xScales, x_sums: xSums, n: n, k: k, w: w,
+                scales: scales.bindMemory(to: UInt16.self).baseAddress!, groups: groups, y: y, ldy: rows)
+            ComputeThreads.parallelFor(rows, minimumChunk: DecodeKernels.minimumRowsPerThread) { range in
+                ck_gemv_q8(problem, range.lowerBound, range.upperBound)
+            }
+        }
+        switch weight.storage {
+        case .int8(let values, let scales, let groups):
+            values.withUnsafeBytes { w in scales.withUnsafeBytes { run(CK_GEMV_I8, w.baseAddress!, $0, groups) } }
+        case .int4(let packed, let scales, let groups):
+            packed.withUnsafeBytes { w in scales.withUnsafeBytes { run(CK_GEMV_I4, w.baseAddress!, $0, groups) } }
+        default:
+            return false
+        }
+        return true
+    }
+}
