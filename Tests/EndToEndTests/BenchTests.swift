@@ -53,6 +53,8 @@ import Testing
         }
         struct Machine: Decodable {
             var triad_gb_per_s: Double
+            var triad_best_gb_per_s: Double
+            var triad_passes: Int
             var sgemm_gflops: Double
             var dot_unit: String
             var dot_unit_peak_gflops: Double
@@ -111,6 +113,9 @@ import Testing
         #expect(s.matmul + s.attention + s.allreduce + s.sampling + s.other <= decode.ms_per_token.max * 1.01 + 0.01)
         #expect(decode.weight_bytes_per_token > 0 && decode.effective_gb_per_s > 0, "\(label)")
         #expect(machine.triad_gb_per_s > 0 && machine.sgemm_gflops > 0, "\(label)")
+        // The median of two passes after each repeat and three after the model can never beat the best pass.
+        #expect(machine.triad_best_gb_per_s >= machine.triad_gb_per_s, "\(label)")
+        #expect(machine.triad_passes >= 5, "\(label)")
         #expect(!machine.dot_unit.isEmpty && machine.dot_unit_peak_gflops > 0, "\(label)")
         for (name, value) in [
             ("decode_bandwidth_fraction", ratios.decode_bandwidth_fraction),

@@ -67,7 +67,10 @@ struct BenchFigures: Encodable {
         var effective_gb_per_s: Double
     }
     struct Machine: Encodable {
+        /// Median of the triad passes (interleaved with the model's repeats), and the best pass.
         var triad_gb_per_s: Double
+        var triad_best_gb_per_s: Double
+        var triad_passes: Int
         var sgemm_gflops: Double
         var dot_unit: String
         var dot_unit_peak_gflops: Double
@@ -94,7 +97,7 @@ struct BenchFigures: Encodable {
     init(
         prefillSeconds: [Double], prefillSplit: ModelBenchmark.Split, decodeSecondsPerToken: [Double],
         decodeSplit: ModelBenchmark.Split, promptTokens: Int, prefillFLOPs: Double, weightBytesPerToken: Int,
-        triad: Double, sgemm: Double, dotUnit: DotUnitPeak?, measurement: MachineMeasurement
+        triad: Double, triadBest: Double, sgemm: Double, dotUnit: DotUnitPeak?, measurement: MachineMeasurement
     ) {
         let seconds = Spread(prefillSeconds)
         let rate = prefillFLOPs / seconds.median / 1e9
@@ -109,7 +112,8 @@ struct BenchFigures: Encodable {
             effective_gb_per_s: bandwidth)
         let peak = dotUnit?.gigaOpsPerSecond ?? 0
         machine = Machine(
-            triad_gb_per_s: triad, sgemm_gflops: sgemm, dot_unit: dotUnit?.name ?? "none", dot_unit_peak_gflops: peak,
+            triad_gb_per_s: triad, triad_best_gb_per_s: triadBest, triad_passes: measurement.triadPasses,
+            sgemm_gflops: sgemm, dot_unit: dotUnit?.name ?? "none", dot_unit_peak_gflops: peak,
             cpu_features: measurement.cpuFeatures, triad_array_mib: measurement.triadArrayMiB,
             sgemm_size: measurement.sgemmSize, dot_units: measurement.dotUnits)
         ratios = Ratios(
@@ -124,7 +128,7 @@ struct BenchFigures: Encodable {
             prefillSeconds: r.timings.prefillSeconds, prefillSplit: r.timings.prefillSplit,
             decodeSecondsPerToken: r.timings.decodeSecondsPerToken, decodeSplit: r.timings.decodeSplit,
             promptTokens: promptTokens, prefillFLOPs: r.prefillFLOPs, weightBytesPerToken: r.weightBytesPerToken,
-            triad: r.machine.triadGBPerSecond, sgemm: r.machine.sgemmGFLOPS, dotUnit: r.machine.dotUnit(for: format),
+            triad: r.machine.triadGBPerSecond, triadBest: r.machine.triadBestGBPerSecond, sgemm: r.machine.sgemmGFLOPS, dotUnit: r.machine.dotUnit(for: format),
             measurement: r.machine)
     }
 
@@ -158,6 +162,7 @@ struct BenchFigures: Encodable {
             prefillFLOPs: ranks.reduce(0) { $0 + $1.prefillFLOPs },
             weightBytesPerToken: ranks.reduce(0) { $0 + $1.weightBytesPerToken },
             triad: ranks.reduce(0) { $0 + $1.machine.triadGBPerSecond },
+            triadBest: ranks.reduce(0) { $0 + $1.machine.triadBestGBPerSecond },
             sgemm: ranks.reduce(0) { $0 + $1.machine.sgemmGFLOPS }, dotUnit: unit, measurement: ranks[0].machine)
     }
 }
@@ -319,6 +324,8 @@ struct BenchReport: Encodable {
             out += "\(f(m.dot_unit_peak_gflops)) | \(f(r.decode_bandwidth_fraction, 2)) | "
             out += "\(f(r.prefill_sgemm_fraction, 2)) | \(f(r.prefill_dot_unit_fraction, 2)) |\n"
         }
+        out += "\nTriad: median of \(job.machine.triad_passes) passes interleaved with the repeats (best "
+        out += "\(f(job.machine.triad_best_gb_per_s)) GB/s).\n"
         out += "\nCPU: \(job.machine.cpu_features); triad arrays \(job.machine.triad_array_mib) MiB each, sgemm "
         out += "\(job.machine.sgemm_size)³; all dot units on rank 0: "
         out += job.machine.dot_units.map { "\($0.name) \(f($0.gigaOpsPerSecond)) GOP/s" }.joined(

@@ -27,7 +27,10 @@ struct DotUnitPeak: Codable, Sendable, Equatable {
 
 /// What the probes measured on one rank.
 struct MachineMeasurement: Codable, Sendable, Equatable {
+    /// Median over the passes (what ratios use), and the best pass.
     var triadGBPerSecond: Double
+    var triadBestGBPerSecond: Double
+    var triadPasses: Int
     var triadArrayMiB: Int
     var sgemmGFLOPS: Double
     var sgemmSize: Int
@@ -36,6 +39,8 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case triadGBPerSecond = "triad_gb_per_s"
+        case triadBestGBPerSecond = "triad_best_gb_per_s"
+        case triadPasses = "triad_passes"
         case triadArrayMiB = "triad_array_mib"
         case sgemmGFLOPS = "sgemm_gflops"
         case sgemmSize = "sgemm_size"
@@ -58,22 +63,41 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
 
 enum MachineProbes {
     /// Runs every probe; `triadArrayBytes` per array (three arrays), `sgemmSize` for an n x n x n sgemm.
-    static func measure(triadArrayBytes: Int, sgemmSize: Int, synchronise: () -> Void) -> MachineMeasurement {
-        synchronise()
-        let triad = triadGBPerSecond(arrayBytes: triadArrayBytes)
+    /// Runs every probe. `interleavedTriad` holds triad passes (GB/s) taken between the model's repeats; three more
+    /// are taken here, and the triad reported is the median of all of them (best beside it): memory bandwidth on a
+    /// shared host drifts by tens of percent within a minute, so the limit is sampled when the model runs, not
+    /// only after it. `slowest` returns the largest of its argument over all ranks (identity for one process).
+    static func measure(
+        interleavedTriad: [Double], triadArrayBytes: Int, sgemmSize: Int, synchronise: () -> Void,
+        slowest: (Double) -> Double
+    ) -> MachineMeasurement {
+        let passes =
+            interleavedTriad
+            + triadPasses(arrayBytes: triadArrayBytes, count: 3, synchronise: synchronise, slowest: slowest)
+        let sorted = passes.sorted()
+        let middle = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
         synchronise()
         let sgemm = sgemmGFLOPS(size: sgemmSize)
         synchronise()
         let units = dotUnitPeaks()
         return MachineMeasurement(
-            triadGBPerSecond: triad, triadArrayMiB: triadArrayBytes >> 20, sgemmGFLOPS: sgemm, sgemmSize: sgemmSize,
-            dotUnits: units, cpuFeatures: CPUFeatures.summary)
+            triadGBPerSecond: median, triadBestGBPerSecond: sorted.last ?? 0, triadPasses: passes.count,
+            triadArrayMiB: triadArrayBytes >> 20, sgemmGFLOPS: sgemm, sgemmSize: sgemmSize, dotUnits: units,
+            cpuFeatures: CPUFeatures.summary)
     }
 
-    /// STREAM triad `a = b + s c` over three fp32 arrays of `arrayBytes` each, split over the compute threads;
-    /// the best of five passes after a warm-up, counting 12 bytes per element (STREAM's convention, no
-    /// write-allocate traffic).
-    static func triadGBPerSecond(arrayBytes: Int) -> Double {
+    /// `count` timed passes (GB/s each) of a STREAM triad `a = b + s c` over three fp32 arrays of `arrayBytes`
+    /// each, split over the compute threads, after a warm-up pass, counting 12 bytes per element (STREAM's
+    /// convention, no write-allocate traffic). The arrays live only during the call.
+    ///
+    /// Under mpirun every pass starts after a barrier on all ranks and lasts as long as its slowest rank, and each
+    /// rank reports its bytes over that common time: the ranks' figures then add up to the bandwidth they drew
+    /// together, which is what concurrent decoding ranks share. (Best-of-five per rank, unsynchronised, summed
+    /// passes that did not overlap and overstated the job's bandwidth about twofold on one machine.)
+    static func triadPasses(
+        arrayBytes: Int, count passes: Int, synchronise: () -> Void, slowest: (Double) -> Double
+    ) -> [Double] {
         let count = max(1024, arrayBytes / 4)
         let a = UnsafeMutablePointer<Float>.allocate(capacity: count)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: count)
@@ -94,16 +118,17 @@ enum MachineProbes {
                 cp.pointer[i] = 2
             }
         }
-        var best = Double.infinity
-        for pass in 0..<6 {
+        var rates: [Double] = []
+        for pass in 0...passes {
+            synchronise()
             let start = ForwardProfile.now()
             ComputeThreads.parallelFor(count, minimumChunk: 1 << 16) { range in
                 ck_peak_triad(pointers.pointer, bp.pointer, cp.pointer, 3, range.lowerBound, range.upperBound)
             }
-            let seconds = Double(ForwardProfile.now() - start) * 1e-9
-            if pass > 0 { best = min(best, seconds) }
+            let seconds = slowest(Double(ForwardProfile.now() - start) * 1e-9)
+            if pass > 0 { rates.append(Double(12 * count) / seconds / 1e9) }
         }
-        return Double(12 * count) / best / 1e9
+        return rates
     }
 
     /// OpenBLAS sgemm `C[n, n] = A[n, n] B[n, n]^T` with the rank's BLAS threads: the best of three after a

@@ -43,7 +43,9 @@ struct ModelBenchmark {
         }
     }
 
-    func run() -> Timings {
+    /// Runs warm-up and the repeats; `afterRepeat(i)` runs after repeat i, on every rank (the bench samples the
+    /// machine's limits there, between repeats, under the same conditions as the model).
+    func run(afterRepeat: (Int) -> Void = { _ in }) -> Timings {
         let prompt = PartitionedRandomWeights.tokens(
             count: promptTokens, vocabularySize: model.configuration.vocabSize, seed: seed)
         // [gMASK]-style layout: plain positions; the prompt is bidirectional, generated tokens causal.
@@ -62,7 +64,7 @@ struct ModelBenchmark {
         var timings = Timings(
             prefillSeconds: [], decodeSecondsPerToken: [], decodeSplit: Split(), prefillSplit: Split())
         let perRepeat = 1 / Double(repeats)
-        for _ in 0..<repeats {
+        for repeatIndex in 0..<repeats {
             cache.truncate(to: 0)
             var sampler = DistributedSampler(parameters: SamplingParameters(seed: seed), collectives: collectives)
             synchronise()
@@ -88,6 +90,7 @@ struct ModelBenchmark {
             timings.decodeSecondsPerToken.append(decode / Double(generatedTokens))
             timings.decodeSplit.add(
                 profile, sampling: sampling, wall: decode, scale: perRepeat / Double(generatedTokens))
+            afterRepeat(repeatIndex)
         }
         return timings
     }

@@ -11,15 +11,40 @@ import Tensors
 /// scaled by gain/sqrt(fan-in), LayerNorm gains near one, small biases, a final LayerNorm gain of 4/sqrt(h)), so
 /// activations and logits stay in a realistic range. Meant for benchmarks: no tokenizer ids are special.
 enum PartitionedRandomWeights {
-    /// This rank's fp16 weights (the checkpoint format; convert with `WeightMatrix.converted(to:)`), the layer
-    /// matrices quantized per local shard as they are built when `quantization` is given.
+    /// This rank's weights: matrices stored as `format` (generated straight into it, so no second copy of a
+    /// matrix is ever held; the peak is the result plus nothing), the layer matrices quantized per local shard as
+    /// they are built when `quantization` is given (from fp16, as a checkpoint would be).
     static func generate(
-        configuration c: ModelConfiguration, partition: Partition, seed: UInt64, quantization: QuantizationScheme?
+        configuration c: ModelConfiguration, partition: Partition, seed: UInt64, quantization: QuantizationScheme?,
+        format: WeightFormat = .float16
     ) throws -> GLMWeights {
         let specs = WeightSpec.all(for: c)
         let index = Dictionary(uniqueKeysWithValues: specs.enumerated().map { ($1.key, UInt64($0)) })
-        return try GLMWeights.assemble(configuration: c, quantization: quantization) { spec in
-            slice(spec, tensorIndex: index[spec.key]!, configuration: c, partition: partition, seed: seed)
+        return try GLMWeights.assembleParts(configuration: c, quantization: quantization) { spec in
+            let tensorIndex = index[spec.key]!
+            let quantized = quantization != nil && spec.isQuantizable
+            guard spec.shape.count == 2, !quantized, format != .float16 else {
+                let (shape, values) = slice(
+                    spec, tensorIndex: tensorIndex, configuration: c, partition: partition, seed: seed,
+                    store: { Float16($0) }, zero: 0)
+                return .tensor(HalfTensor(shape: shape, values: values))
+            }
+            switch format {
+            case .float32:
+                let (shape, values) = slice(
+                    spec, tensorIndex: tensorIndex, configuration: c, partition: partition, seed: seed,
+                    store: { Float(Float16($0)) }, zero: 0)
+                return .matrix(WeightMatrix(rows: shape[0], columns: shape[1], storage: .float32(values)))
+            case .bfloat16:
+                // bf16 of the fp16 value, as converting an fp16 checkpoint would give.
+                let (shape, values) = slice(
+                    spec, tensorIndex: tensorIndex, configuration: c, partition: partition, seed: seed,
+                    store: { bfloat16Bits(Float(Float16($0))) }, zero: 0)
+                return .matrix(WeightMatrix(rows: shape[0], columns: shape[1], storage: .bfloat16(values)))
+            default:
+                throw WeightConversionError(
+                    description: "\(format.rawValue) is a quantized format: quantize with --quantize, not --dtype")
+            }
         }
     }
 
@@ -36,11 +61,12 @@ enum PartitionedRandomWeights {
         return (gain / fanIn.squareRoot(), 0)
     }
 
-    /// The part of `spec` that `partition` holds, in the order `ShardedCheckpoint.tensor` returns it.
-    static func slice(
+    /// The part of `spec` that `partition` holds, in the order `ShardedCheckpoint.tensor` returns it: its local
+    /// shape and its values, each passed through `store` (the element type the caller keeps).
+    static func slice<Element>(
         _ spec: WeightSpec, tensorIndex: UInt64, configuration c: ModelConfiguration, partition: Partition,
-        seed: UInt64
-    ) -> HalfTensor {
+        seed: UInt64, store: @escaping @Sendable (Float) -> Element, zero: Element
+    ) -> (shape: [Int], values: [Element]) {
         let globalRows = spec.shape[0]
         let globalColumns = spec.shape.count > 1 ? spec.shape[1] : 1
         let p = partition
@@ -77,7 +103,7 @@ enum PartitionedRandomWeights {
         let amplitude = scale * Float(3).squareRoot()
         let stream = mix(seed ^ mix(tensorIndex &+ 0x5EED))
         let globalRowOf: [Int] = rowRanges.flatMap { Array($0) }
-        var values = [Float16](repeating: 0, count: localRows * width)
+        var values = [Element](repeating: zero, count: localRows * width)
         values.withUnsafeMutableBufferPointer { buffer in
             let out = UncheckedPointer(buffer.baseAddress!)
             ComputeThreads.parallelFor(localRows, minimumChunk: max(1, 4096 / max(width, 1))) { rows in
@@ -88,12 +114,12 @@ enum PartitionedRandomWeights {
                         let bits = mix(stream &+ (base &+ UInt64(j)) &* 0x9E37_79B9_7F4A_7C15)
                         // Top 24 bits to [-1, 1).
                         let unit = Float(Int32(truncatingIfNeeded: bits >> 40) - (1 << 23)) * 0x1p-23
-                        row[j] = Float16(offset + amplitude * unit)
+                        row[j] = store(offset + amplitude * unit)
                     }
                 }
             }
         }
-        return HalfTensor(shape: shape, values: values)
+        return (shape, values)
     }
 
     /// SplitMix64's finaliser: a bijective 64-bit mix.

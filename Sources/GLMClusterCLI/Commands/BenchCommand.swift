@@ -75,12 +75,22 @@ struct BenchCommand: ClusterCommand {
         let benchmark = ModelBenchmark(
             model: glm, collectives: runtime.group, promptTokens: promptTokens, generatedTokens: genTokens,
             repeats: `repeat`, seed: seed, synchronise: { communicator.barrier() })
-        let timings = benchmark.run()
-        // The model's own high-water mark, before the probes allocate their arrays.
-        let peakResident = ProcessResources.peakResidentBytes ?? 0
+        let triadBytes = MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size)
+        let synchronise = { communicator.barrier() }
+        let slowest = { (seconds: Double) in
+            Double(communicator.allreduceMaxLocation(value: Float(seconds), index: 0).value)
+        }
+        var peakResident = 0
+        var triadPasses: [Double] = []
+        let timings = benchmark.run { repeatIndex in
+            // The model's own high-water mark (loading, prefill, decode), before the probes allocate arrays.
+            if repeatIndex == 0 { peakResident = ProcessResources.peakResidentBytes ?? 0 }
+            triadPasses += MachineProbes.triadPasses(
+                arrayBytes: triadBytes, count: 2, synchronise: synchronise, slowest: slowest)
+        }
         let machine = MachineProbes.measure(
-            triadArrayBytes: MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size),
-            sgemmSize: sgemmSize, synchronise: { communicator.barrier() })
+            interleavedTriad: triadPasses, triadArrayBytes: triadBytes, sgemmSize: sgemmSize,
+            synchronise: synchronise, slowest: slowest)
 
         let mine = RankBenchResult(
             rank: runtime.rank, host: communicator.processorName, threads: runtime.threads, timings: timings,
@@ -135,7 +145,8 @@ struct BenchCommand: ClusterCommand {
             let scheme = quantize?.scheme
             weights = try runtime.agree("building random weights") {
                 try PartitionedRandomWeights.generate(
-                    configuration: loaded, partition: partition, seed: seed, quantization: scheme)
+                    configuration: loaded, partition: partition, seed: seed, quantization: scheme,
+                    format: dtype.format)
             }
             source = "random, seed \(seed)"
         }
@@ -147,6 +158,7 @@ struct BenchCommand: ClusterCommand {
                         + "\(configuration.maxSequenceLength)")
             }
         }
+        // Random weights are generated in --dtype already (this is then a no-op); checkpoints are converted here.
         let format = dtype.format
         try runtime.agree("converting the weights to \(dtype.rawValue)") { try weights.convert(to: format) }
         return (runtime, configuration, weights, source + kernelNote)
