@@ -42,6 +42,7 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
         .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
         .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),
+        .target(name: "BatchJobs"),
         .target(
             name: "Distributed", dependencies: ["Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
 
@@ -50,7 +51,7 @@ let package = Package(
             name: "GLMClusterCLI",
             dependencies: [
                 "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization", "Generation",
-                "Tensors",
+                "Tensors", "BatchJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -60,6 +61,7 @@ let package = Package(
         .testTarget(
             name: "GLMTests",
             dependencies: ["GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization"]),
+        .testTarget(name: "BatchJobsTests", dependencies: ["BatchJobs"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,7 @@ public struct SingleRankReduction: TensorParallelReduction {
 ///
 /// `forward` appends new tokens to a `KVCache` and returns the logits of the last new token over this rank's
 /// vocabulary slice. Prefill is one call with the whole context; decoding is one call per generated token.
+/// `forward(batch:)` does the same for several sequences in one pass (batched and continuous decoding).
 public final class GLMModel: @unchecked Sendable {
     public let configuration: ModelConfiguration
     public let weights: GLMWeights
@@ -62,27 +63,50 @@ public final class GLMModel: @unchecked Sendable {
     /// Runs `tokens` (the sequence's tokens from index `cache.count` on) through the model and returns the
     /// last token's logits over `vocabRange`.
     public func forward(tokens: [Int], layout: SequenceLayout, cache: KVCache) -> [Float] {
+        forward(batch: [ForwardSegment(tokens: tokens, layout: layout, cache: cache)])[0]
+    }
+
+    /// One forward pass over several sequences at once (batched and continuous decoding): each segment brings the
+    /// new tokens of one sequence (a whole context to prefill, or one decoded token), its layout and its own cache.
+    /// The rows of all segments go through every matrix product together (one weight read for the whole batch,
+    /// one allreduce per reduction point); attention runs per segment against its own cache, with its own positions
+    /// and mask. Returns each segment's last-token logits over `vocabRange`, in segment order.
+    public func forward(batch segments: [ForwardSegment]) -> [[Float]] {
         let h = configuration.hiddenSize
-        let n = tokens.count
-        let start = cache.count
-        precondition(n > 0 && start + n <= cache.capacity, "KV cache overflow: \(start)+\(n) > \(cache.capacity)")
+        precondition(!segments.isEmpty, "an empty batch")
+        precondition(
+            Set(segments.map { ObjectIdentifier($0.cache) }).count == segments.count,
+            "two segments of one batch share a KV cache")
+        for segment in segments {
+            let (start, n) = (segment.cache.count, segment.tokens.count)
+            precondition(
+                n > 0 && start + n <= segment.cache.capacity,
+                "KV cache overflow: \(start)+\(n) > \(segment.cache.capacity)")
+        }
+        let batch = BatchRows(segments)
+        let n = batch.rows
         let alpha = configuration.deepNormAlpha
         let profile = self.profile
         let forwardStart = profile == nil ? 0 : ForwardProfile.now()
         defer { profile?.addForward(ForwardProfile.now() &- forwardStart) }
 
-        var x = embed(tokens)
+        var x = embed(segments.flatMap(\.tokens))
         var normalised = [Float](repeating: 0, count: n * h)
         var attention = [Float](repeating: 0, count: n * h)
         var mlpOutput = [Float](repeating: 0, count: n * h)
-        let tables = (0..<n).map { rotary.table(position: layout.position(of: start + $0)) }
+        var tables: [(cos: [Float], sin: [Float])] = []
+        tables.reserveCapacity(n)
+        for segment in segments {
+            let start = segment.cache.count
+            for r in 0..<segment.tokens.count {
+                tables.append(rotary.table(position: segment.layout.position(of: start + r)))
+            }
+        }
 
         for (l, w) in weights.layers.enumerated() {
             normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
             attention.withUnsafeMutableBufferPointer { out in
-                attend(
-                    layer: l, weights: w, input: normalised, rows: n, start: start, tables: tables,
-                    layout: layout, cache: cache, into: out)
+                attend(layer: l, weights: w, input: normalised, batch: batch, tables: tables, into: out)
             }
             // y = alpha * a + Attention(a); m = LN_post(y)
             Self.residual(alpha, normalised, plus: nil, into: &attention)
@@ -95,22 +119,31 @@ public final class GLMModel: @unchecked Sendable {
             // x_{l+1} = alpha * m + GeGLU(m)
             Self.residual(alpha, normalised, plus: mlpOutput, into: &x)
         }
-        cache.count = start + n
+        for (segment, start) in zip(segments, batch.starts) { segment.cache.count = start + segment.tokens.count }
 
-        var last = [Float](repeating: 0, count: h)
+        // Each segment's last row: final LayerNorm, then the logits of all segments in one product.
+        let count = segments.count
+        var lastRows = [Float](repeating: 0, count: count * h)
+        for s in 0..<count {
+            let row = batch.rowOffsets[s] + segments[s].tokens.count - 1
+            lastRows.replaceSubrange((s * h)..<((s + 1) * h), with: x[(row * h)..<((row + 1) * h)])
+        }
+        var last = [Float](repeating: 0, count: count * h)
         normalise(
-            Array(x[((n - 1) * h)...]), rows: 1, weight: weights.finalLayerNormWeight,
-            bias: weights.finalLayerNormBias, into: &last)
-        var logits = [Float](repeating: 0, count: vocabRange.count)
+            lastRows, rows: count, weight: weights.finalLayerNormWeight, bias: weights.finalLayerNormBias, into: &last)
+        let vocabulary = vocabRange.count
+        var logits = [Float](repeating: 0, count: count * vocabulary)
         last.withUnsafeBufferPointer { input in
             logits.withUnsafeMutableBufferPointer { out in
                 profile.measure(.matmul) {
                     linear(
-                        input.baseAddress!, rows: 1, weight: weights.wordEmbeddings, bias: nil, into: out.baseAddress!)
+                        input.baseAddress!, rows: count, weight: weights.wordEmbeddings, bias: nil,
+                        into: out.baseAddress!)
                 }
             }
         }
-        return logits
+        if count == 1 { return [logits] }
+        return (0..<count).map { Array(logits[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
     }
 
     /// Query rows up to which attention skips BLAS (`VectorKernels.attentionHead` per head, heads in parallel);
@@ -161,15 +194,14 @@ public final class GLMModel: @unchecked Sendable {
         return x
     }
 
-    /// Self-attention of one layer for `rows` new tokens; writes the (reduced, biased) output `[rows, h]`.
+    /// Self-attention of one layer for the batch's new rows; writes the (reduced, biased) output `[rows, h]`.
     private func attend(
-        layer: Int, weights w: LayerWeights, input: [Float], rows n: Int, start: Int,
-        tables: [(cos: [Float], sin: [Float])], layout: SequenceLayout, cache: KVCache,
-        into output: UnsafeMutableBufferPointer<Float>
+        layer: Int, weights w: LayerWeights, input: [Float], batch: BatchRows,
+        tables: [(cos: [Float], sin: [Float])], into output: UnsafeMutableBufferPointer<Float>
     ) {
         let d = configuration.headDimension
+        let n = batch.rows
         let localWidth = localHeads * d
-        let total = start + n
         let scale = 1 / Float(d).squareRoot()
         var qkv = [Float](repeating: 0, count: n * 3 * localWidth)
         input.withUnsafeBufferPointer { a in
@@ -182,13 +214,23 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
         var context = [Float](repeating: 0, count: n * localWidth)
-        // Rotated queries, head-major: head h's rows are `queries[h * n * d ..< (h + 1) * n * d]`.
+        // Rotated queries, head-major per segment: segment s, head h rows start at
+        // `(rowOffsets[s] * localHeads + h * rows_s) * d`.
         var queries = [Float](repeating: 0, count: localHeads * n * d)
-        let direct = n <= Self.directAttentionRows
-        // Decode scores every head at once (heads run in parallel); prefill reuses one head's `[n, total]`.
-        var scores = [Float](repeating: 0, count: (direct ? localHeads : 1) * n * total)
         let heads = localHeads
-        let prefix = layout.bidirectionalPrefix
+        let segments = batch.segments
+        // Scores: every (direct segment, head) pair gets its own `[rows_s, total_s]` block (they run in parallel);
+        // longer segments reuse one block of the largest such size, one head at a time.
+        let direct = segments.indices.filter { segments[$0].tokens.count <= Self.directAttentionRows }
+        var scoreOffsets = [Int](repeating: 0, count: segments.count)
+        var directScores = 0
+        for s in direct {
+            scoreOffsets[s] = directScores
+            directScores += heads * segments[s].tokens.count * batch.totals[s]
+        }
+        let longScores = segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
+            .map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
+        var scores = [Float](repeating: 0, count: directScores + longScores)
         let attentionStart = profile == nil ? 0 : ForwardProfile.now()
         qkv.withUnsafeMutableBufferPointer { qkv in
             queries.withUnsafeMutableBufferPointer { q in
@@ -198,48 +240,66 @@ public final class GLMModel: @unchecked Sendable {
                         let q = q.baseAddress!
                         let s = s.baseAddress!
                         let ctx = ctx.baseAddress!
-                        // Split the per-head interleaved rows, rotate q and k, append k and v to the cache. Heads
-                        // write disjoint query rows and cache rows.
-                        ComputeThreads.parallelFor(heads) { range in
-                            for head in range {
-                                for r in 0..<n {
-                                    let row = qkv + r * 3 * localWidth + head * 3 * d
-                                    let query = q + (head * n + r) * d
+                        // Split the per-head interleaved rows, rotate q and k, append k and v to each segment's
+                        // cache. Each (segment, head) pair writes its own query rows and cache rows.
+                        ComputeThreads.parallelFor(segments.count * heads) { range in
+                            for task in range {
+                                let (index, head) = (task / heads, task % heads)
+                                let segment = segments[index]
+                                let (first, rows) = (batch.rowOffsets[index], segment.tokens.count)
+                                let start = batch.starts[index]
+                                let cache = segment.cache
+                                for r in 0..<rows {
+                                    let row = qkv + (first + r) * 3 * localWidth + head * 3 * d
+                                    let table = tables[first + r]
+                                    let query = q + (first * heads + head * rows + r) * d
                                     query.update(from: row, count: d)
-                                    RotaryEmbedding.rotate(query, cos: tables[r].cos, sin: tables[r].sin)
+                                    RotaryEmbedding.rotate(query, cos: table.cos, sin: table.sin)
                                     let key = cache.keyRow(layer: layer, head: head, token: start + r)
                                     key.update(from: row + d, count: d)
-                                    RotaryEmbedding.rotate(key, cos: tables[r].cos, sin: tables[r].sin)
+                                    RotaryEmbedding.rotate(key, cos: table.cos, sin: table.sin)
                                     cache.valueRow(layer: layer, head: head, token: start + r).update(
                                         from: row + 2 * d, count: d)
                                 }
                             }
                         }
-                        if direct {
-                            // Few query rows: dot products and axpys over the cache beat n-row sgemm calls.
-                            ComputeThreads.parallelFor(heads) { range in
-                                for head in range {
-                                    VectorKernels.attentionHead(
-                                        queries: q + head * n * d, rows: n, headDimension: d,
-                                        keys: cache.keyRow(layer: layer, head: head, token: 0),
-                                        values: cache.valueRow(layer: layer, head: head, token: 0), total: total,
-                                        scale: scale, firstQuery: start, bidirectionalPrefix: prefix,
-                                        scores: s + head * n * total, into: ctx + head * d, outStride: localWidth)
-                                }
+                        // Few query rows: dot products and axpys over the cache beat n-row sgemm calls; every
+                        // (segment, head) pair in parallel.
+                        ComputeThreads.parallelFor(direct.count * heads) { range in
+                            for task in range {
+                                let (index, head) = (direct[task / heads], task % heads)
+                                let segment = segments[index]
+                                let (first, rows, total) = (
+                                    batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
+                                )
+                                VectorKernels.attentionHead(
+                                    queries: q + (first * heads + head * rows) * d, rows: rows, headDimension: d,
+                                    keys: segment.cache.keyRow(layer: layer, head: head, token: 0),
+                                    values: segment.cache.valueRow(layer: layer, head: head, token: 0), total: total,
+                                    scale: scale, firstQuery: batch.starts[index],
+                                    bidirectionalPrefix: segment.layout.bidirectionalPrefix,
+                                    scores: s + scoreOffsets[index] + head * rows * total,
+                                    into: ctx + first * localWidth + head * d, outStride: localWidth)
                             }
-                        } else {
+                        }
+                        let block = s + directScores
+                        for index in segments.indices where segments[index].tokens.count > Self.directAttentionRows {
+                            let segment = segments[index]
+                            let (first, rows, total) = (
+                                batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
+                            )
                             for head in 0..<heads {
                                 BLAS.sgemm(
-                                    m: n, n: total, k: d, alpha: scale, a: q + head * n * d, lda: d,
-                                    b: cache.keyRow(layer: layer, head: head, token: 0), ldb: d, transposeB: true,
-                                    c: s, ldc: total)
+                                    m: rows, n: total, k: d, alpha: scale, a: q + (first * heads + head * rows) * d,
+                                    lda: d, b: segment.cache.keyRow(layer: layer, head: head, token: 0), ldb: d,
+                                    transposeB: true, c: block, ldc: total)
                                 VectorKernels.maskedSoftmax(
-                                    s, rows: n, columns: total, stride: total, firstQuery: start,
-                                    bidirectionalPrefix: prefix)
+                                    block, rows: rows, columns: total, stride: total, firstQuery: batch.starts[index],
+                                    bidirectionalPrefix: segment.layout.bidirectionalPrefix)
                                 BLAS.sgemm(
-                                    m: n, n: d, k: total, a: s, lda: total,
-                                    b: cache.valueRow(layer: layer, head: head, token: 0), ldb: d, transposeB: false,
-                                    c: ctx + head * d, ldc: localWidth)
+                                    m: rows, n: d, k: total, a: block, lda: total,
+                                    b: segment.cache.valueRow(layer: layer, head: head, token: 0), ldb: d,
+                                    transposeB: false, c: ctx + first * localWidth + head * d, ldc: localWidth)
                             }
                         }
                     }

@@ -28,6 +28,32 @@ public final class KVCache {
     /// Forgets cached tokens from `length` on (a new blank reuses the cache from scratch).
     public func truncate(to length: Int) { count = min(count, length) }
 
+    /// Makes this cache hold `source`'s first `source.count` tokens, copying only tokens `from` onwards: the
+    /// caller promises tokens before `from` are already equal (beams of one blank share their context, so
+    /// reordering beams copies only what they generated). Both caches must have the same shape.
+    public func copyTokens(of source: KVCache, from first: Int = 0) {
+        precondition(
+            source.localHeads == localHeads && source.headDimension == headDimension && source.keys.count == keys.count
+                && source.count <= capacity, "KV caches of different shapes")
+        let tokens = source.count - first
+        if tokens > 0 {
+            for layer in keys.indices {
+                for head in 0..<localHeads {
+                    keyRow(layer: layer, head: head, token: first).update(
+                        from: source.keyRow(layer: layer, head: head, token: first), count: tokens * headDimension)
+                    valueRow(layer: layer, head: head, token: first).update(
+                        from: source.valueRow(layer: layer, head: head, token: first), count: tokens * headDimension)
+                }
+            }
+        }
+        count = source.count
+    }
+
+    /// Bytes a cache of `capacity` tokens takes (fp32 keys and values of every layer and local head).
+    public static func byteCount(layers: Int, localHeads: Int, headDimension: Int, capacity: Int) -> Int {
+        2 * layers * localHeads * capacity * headDimension * MemoryLayout<Float>.size
+    }
+
     /// Bytes held by the cache.
     public var byteCount: Int { 2 * keys.count * localHeads * capacity * headDimension * MemoryLayout<Float>.size }
 

@@ -15,6 +15,9 @@ extension ClusterCommand {
         let world = Communicator.world
         do {
             try execute()
+        } catch let error as ExitCode {
+            // A status every rank reached together (e.g. `batch` with failed requests).
+            throw error
         } catch let error as ClusterError {
             // Raised on every rank at the same point; `GLMCluster.main` lets only rank 0 print it.
             throw error

@@ -28,12 +28,27 @@ public struct GenerationResult: Sendable, Equatable {
     public var answer: BlankAnswer
     /// The final sequence with every blank spliced in.
     public var outputIds: [Int]
-    /// Bytes of the largest KV cache this rank allocated.
+    /// Bytes of the largest KV cache this rank allocated (all beams together for beam search).
     public var cacheBytes: Int
+    /// Beam search: every finished beam of the last blank, best first (the first is this result itself);
+    /// empty for sampling.
+    public var beams: [RankedBeam] = []
 }
 
-/// The official `fill_blanks` loop: fill the generation masks one at a time, left to right, each from the
-/// sequence with the earlier blanks spliced in (`AnswerAssembler` does the splicing and the texts).
+/// One finished beam of beam search.
+public struct RankedBeam: Sendable, Equatable {
+    /// Generated ids of the last blank, without the end token.
+    public var generatedIds: [Int]
+    public var finishReason: FinishReason
+    /// Cumulative log-probability divided by the length penalty `((5 + length) / 6)^length_penalty`.
+    public var score: Double
+    /// The official answer texts with this beam in the last blank.
+    public var answer: BlankAnswer
+}
+
+/// The official `fill_blanks` loop for one prompt: fill the generation masks one at a time, left to right, each
+/// from the sequence with the earlier blanks spliced in (`SamplingTask` is the loop, `AnswerAssembler` does the
+/// splicing and the texts).
 ///
 /// Under tensor parallelism every rank runs this same loop in lockstep on the same request: the model's
 /// allreduces and the sampler's collectives keep them together, and the sampler returns the same token on every
@@ -66,47 +81,30 @@ public final class BlankFiller {
     }
 
     public func generate(prompt: BlankPrompt, options: GenerationOptions) throws -> GenerationResult {
-        let maxSequence = model.configuration.maxSequenceLength
-        try prompt.checkLength(maxSequenceLength: maxSequence)
-        let endTokens = special.endTokens
-        var sampler = DistributedSampler(parameters: options.sampling, collectives: collectives)
-        var assembler = AnswerAssembler(prompt: prompt, special: special, tokenizer: tokenizer)
-        var blanks: [BlankResult] = []
-        var cacheBytes = 0
+        let task = try makeTask(prompt: prompt, options: options)
+        try ContinuousBatcher.runAlone(task, model: model)
+        return task.result!
+    }
 
-        while let maskPosition = assembler.nextMaskPosition {
-            let context = assembler.nextContext
-            let layout = SequenceLayout(
-                contextLength: context.count, maskPosition: maskPosition, useGMask: prompt.useGMask)
-            let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
-            var generated: [Int] = []
-            var reason = FinishReason.length
-            if budget > 0 {
-                let cache = model.makeCache(capacity: context.count + budget)
-                cacheBytes = max(cacheBytes, cache.byteCount)
-                var logits = model.forward(tokens: context, layout: layout, cache: cache)
-                for step in 0..<budget {
-                    let token = sampler.next(localLogits: logits, vocabularyOffset: model.vocabRange.lowerBound)
-                    generated.append(token)
-                    if endTokens.contains(token) {
-                        reason = .endToken
-                        break
-                    }
-                    if step + 1 < budget {
-                        logits = model.forward(tokens: [token], layout: layout, cache: cache)
-                    }
-                }
-            }
-            let text = try assembler.fill(generated: generated)
-            if reason == .endToken { generated.removeLast() }
-            blanks.append(
-                BlankResult(
-                    contextIds: context, maskPosition: maskPosition, generatedIds: generated, finishReason: reason,
-                    text: text))
+    /// The task for one request: beam search when `options.beamSearch` is set, else sampling.
+    public func makeTask(prompt: BlankPrompt, options: GenerationOptions) throws -> GenerationTask {
+        if let beams = options.beamSearch {
+            return try BeamSearchTask(
+                model: model, prompt: prompt, options: options, parameters: beams, special: special,
+                tokenizer: tokenizer, collectives: collectives)
         }
-        return GenerationResult(
-            prompt: prompt, blanks: blanks, answer: assembler.finish(), outputIds: assembler.sequence,
-            cacheBytes: cacheBytes)
+        return try SamplingTask(
+            model: model, prompt: prompt, options: options, special: special, tokenizer: tokenizer,
+            collectives: collectives)
+    }
+
+    /// What the request occupies in a batch (sequences, KV-cache bytes), known before it starts.
+    public func footprint(prompt: BlankPrompt, options: GenerationOptions) -> (slots: Int, cacheBytes: Int) {
+        let slots = options.beamSearch?.beams ?? 1
+        return (
+            slots,
+            SamplingTask.cacheBound(model: model, prompt: prompt, options: options, special: special, sequences: slots)
+        )
     }
 }
 

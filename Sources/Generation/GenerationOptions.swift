@@ -5,11 +5,17 @@ public struct GenerationOptions: Sendable, Equatable, Codable {
     public var maxLength: Int?
     /// At most this many tokens per blank.
     public var maxNewTokens: Int?
+    /// Beam search instead of sampling (then `sampling` is unused).
+    public var beamSearch: BeamSearchParameters?
 
-    public init(sampling: SamplingParameters = .greedy, maxLength: Int? = nil, maxNewTokens: Int? = nil) {
+    public init(
+        sampling: SamplingParameters = .greedy, maxLength: Int? = nil, maxNewTokens: Int? = nil,
+        beamSearch: BeamSearchParameters? = nil
+    ) {
         self.sampling = sampling
         self.maxLength = maxLength
         self.maxNewTokens = maxNewTokens
+        self.beamSearch = beamSearch
     }
 
     /// The official default `out_seq_length`.

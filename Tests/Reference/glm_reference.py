@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Independent NumPy reference of the GLM-130B forward pass and greedy decoding.
+"""Independent NumPy reference of the GLM-130B forward pass, greedy decoding and beam search.
 
 Written from the project spec (docs: /work/shared/spec/glm-130b.md) and the facts of the
-official code (THUDM/GLM-130B generate.py / evaluation/model.py, SwissArmyTransformer v0.2.12
-model/official/glm130B_model.py and model/position_embedding/rotary_embeddings.py). It is
+official code (THUDM/GLM-130B generate.py / evaluation/model.py / generation/strategies.py,
+SwissArmyTransformer v0.2.12 model/official/glm130B_model.py and
+model/position_embedding/rotary_embeddings.py). It is
 the ground truth the Swift engine's tests compare against; it favours clarity over speed, but
 vectorises each layer so a ~1400-token prompt through a tiny model takes well under a second.
 
@@ -27,6 +28,14 @@ CLI
       Without --json the same object is printed minus position_ids.
       The prompt ids are used as given (they should end with <sop>); the generation mask,
       its position and use_gmask are derived from them as in the official fill_blanks.
+
+  glm_reference.py beam --model DIR (--ids ... | --ids-file F) --num-beams B --max-new-tokens N
+                   [--length-penalty 1.0] [--no-repeat-ngram-size 0] [--min-gen-length 0]
+      The official GLM-130B BeamSearchStrategy (deterministic, batch 1, consider_end=True, end
+      tokens <eop>/eos), in float64 over the reference's logits (see beam_search below). Prints
+      JSON: {"beams": [{"tokens": [...generated ids...], "score": penalized score}, ...],
+             "context_length": c}
+      with the beams in the official final order (best first, at most B of them).
 
 --ids-file accepts ids separated by commas and/or whitespace, or a JSON list.
 Options --rotary {official,exact} and --gelu {erf,tanh} exist only to show that the tests can fail.
@@ -462,6 +471,159 @@ class GLMReference:
             "per_step_topk": per_step,
         }, first_logits
 
+    def beam(self, context_ids, num_beams: int, max_new_tokens: int, length_penalty: float = 1.0,
+             no_repeat_ngram_size: int = 0, min_gen_length: int = 0):
+        """Official beam search (see beam_search) over this model, end tokens END_TOKENS.
+
+        Every candidate sequence is recomputed from scratch with the same positions and
+        visibility as greedy(): c = len(context_ids) fixes the bidirectional part and the
+        generation mask's position; the logits are those of the sequence's last row, in float64.
+        Returns {"beams": [{"tokens": [...], "score": float}, ...], "context_length": c}."""
+        context = list(context_ids)
+        c = len(context)
+        _, mpos, use_gmask = generation_mask_of(context)
+
+        def next_logits(seq):
+            T = len(seq)
+            pos = position_ids_for(c, T, mpos, use_gmask)
+            hid = self.hidden_states(seq, pos, visibility_mask(c, T))
+            return self.logits_from_hidden(hid[-1:])[0].astype(np.float64)
+
+        beams = beam_search(next_logits, context, num_beams, max_new_tokens, END_TOKENS,
+                            length_penalty=length_penalty, no_repeat_ngram_size=no_repeat_ngram_size,
+                            min_gen_length=min_gen_length)
+        return {"beams": beams, "context_length": c}
+
+
+# ---------------------------------------------------------------------------------------------
+# Beam search (official generation/strategies.py BeamSearchStrategy)
+# ---------------------------------------------------------------------------------------------
+BANNED_LOGIT = -65504.0  # the official "minus infinity" (fp16 lowest), also used in fp32
+
+
+def log_softmax(x):
+    x = np.asarray(x, dtype=np.float64)
+    m = x.max()
+    return x - m - np.log(np.exp(x - m).sum())
+
+
+def _penalized(score, total_length, length_penalty):
+    """OpenNMT length penalty as in the official _add_end_beams: total_length counts the WHOLE
+    sequence, context included (the official beam tensor holds context + generated tokens)."""
+    return score / ((5.0 + total_length) / 6) ** length_penalty
+
+
+def _add_ended(ended, penalized, tokens, num_beams):
+    """Official _add_end_beams insertion: scan i from len(ended) down to 0, stop at i == 0 or
+    when penalized < ended[i-1]; insert at i; keep the first num_beams. ended stays sorted
+    descending and a newcomer goes BEFORE existing entries with an equal score."""
+    i = len(ended)
+    while i > 0 and not penalized < ended[i - 1][0]:
+        i -= 1
+    ended.insert(i, (penalized, tokens))
+    del ended[num_beams:]
+
+
+def _ngram_prefix(seq, n):
+    """The n-gram ban key: the last n-1 tokens of seq. The official code slices
+    tokens[-(n-1):], which for n == 1 is tokens[-0:] = the WHOLE sequence (a TODO there, so no
+    ban could ever match); here n == 1 uses the empty prefix instead: every token generated
+    before is banned (the evident intent of no_repeat_ngram_size = 1)."""
+    return tuple(seq[max(0, len(seq) - (n - 1)):]) if n > 1 else ()
+
+
+def beam_search(next_logits, context, num_beams, max_new_tokens, end_tokens, length_penalty=1.0,
+                no_repeat_ngram_size=0, min_gen_length=0):
+    """The official GLM-130B BeamSearchStrategy, deterministic mode, batch size 1,
+    consider_end=True, driven like the official generation loop, in float64.
+
+    next_logits(seq) -> logits over the full vocabulary that follow the token list seq (context
+    + a beam's generated tokens). Returns the official result, best first:
+    [{"tokens": [generated ids, with the final end token if any], "score": penalized score}].
+
+    Semantics (official line by line, noted where it deviates or is quirky):
+      * one beam with no tokens and score 0 to start; every step each beam's logits get
+        end tokens -> -65504 while length_generated < min_gen_length, and its n-gram bans ->
+        -65504 once len(context) + length_generated > n; candidate score = log_softmax + the
+        beam's cumulative score.
+      * candidates: all (beam, token) ranked by score descending, ties by the smaller flattened
+        index beam * vocab + token; the first K = (max(1, #end tokens) + 1) * num_beams (capped
+        at the number of candidates; the official topk would raise there) are walked in order:
+        an end token goes to `ended` (penalized by the whole length, context included), any other
+        token continues the beam while fewer than num_beams continue, and the walk stops at the
+        first non-end candidate after that. Note an end token ranked BELOW the continuing beams
+        is still recorded, as long as it comes before the stopping candidate.
+      * done when `ended` is full and its worst penalized score >= the best continuing score
+        penalized at the current total length; the loop stops when done or after
+        max_new_tokens steps.
+      * finalize quirk: if not done, only the FIRST (best) continuing beam is added to `ended`
+        (official `for i in range(batch_size)` with batch size 1).
+    """
+    context = list(context)
+    end_tokens = [int(t) for t in end_tokens]
+    n = int(no_repeat_ngram_size)
+    k_candidates = (max(1, len(end_tokens)) + 1) * num_beams
+
+    beams = [([], 0.0)]        # continuing beams: (generated tokens, cumulative log-prob)
+    bans = [{}]                # per beam: n-gram prefix tuple -> list of banned next tokens
+    ended = []                 # (penalized score, generated tokens), sorted descending
+    length_generated = 0
+    done = False
+
+    while not done and length_generated < max_new_tokens:
+        seq_len = len(context) + length_generated  # official tokens.shape[-1]
+        rows = []
+        for (tokens, score), ban in zip(beams, bans):
+            seq = context + tokens
+            logits = np.array(next_logits(seq), dtype=np.float64)  # own float64 copy
+            if min_gen_length > length_generated:
+                for e in end_tokens:
+                    logits[e] = BANNED_LOGIT
+            if n > 0 and seq_len > n:
+                for t in ban.get(_ngram_prefix(seq, n), []):
+                    logits[t] = BANNED_LOGIT
+            rows.append(log_softmax(logits) + score)
+        vocab = rows[0].size
+        flat = np.concatenate(rows)
+        # descending score, ties by the smaller flattened index (stable sort of the negation)
+        order = np.argsort(-flat, kind="stable")[:k_candidates]
+
+        new_beams, new_bans = [], []
+        for idx in order:
+            parent, token = divmod(int(idx), vocab)
+            score = float(flat[idx])
+            parent_tokens = beams[parent][0]
+            new_tokens = parent_tokens + [token]
+            if not done and token in end_tokens:
+                total = len(context) + len(new_tokens)
+                _add_ended(ended, _penalized(score, total, length_penalty), new_tokens, num_beams)
+            elif len(new_beams) < num_beams:
+                new_beams.append((new_tokens, score))
+                if n > 0:
+                    b = dict(bans[parent])  # shallow copy; lists are replaced, never mutated
+                    prefix = _ngram_prefix(context + parent_tokens, n)
+                    b[prefix] = b.get(prefix, []) + [token]
+                    new_bans.append(b)
+                else:
+                    new_bans.append({})
+            else:
+                break
+
+        beams, bans = new_beams, new_bans
+        length_generated += 1
+        if not beams:
+            done = True  # cannot happen with vocab >= K; the official code would fail here
+        elif len(ended) == num_beams:
+            best = max(s for _, s in beams)
+            done = ended[-1][0] >= _penalized(best, len(context) + length_generated, length_penalty)
+
+    if not done and beams:
+        # official finalize: only beam 0 of the batch-size loop, i.e. the best continuing beam
+        tokens, score = beams[0]
+        _add_ended(ended, _penalized(score, len(context) + len(tokens), length_penalty), tokens,
+                   num_beams)
+    return [{"tokens": list(tokens), "score": float(p)} for p, tokens in ended]
+
 
 # ---------------------------------------------------------------------------------------------
 # CLI
@@ -493,6 +655,18 @@ def main(argv=None):
         sp.add_argument("--gelu", choices=("erf", "tanh"), default="erf")
         if name == "greedy":
             sp.add_argument("--max-new-tokens", type=int, required=True)
+    sp = sub.add_parser("beam", help="official beam search; prints JSON")
+    sp.add_argument("--model", required=True, help="checkpoint dir holding latest and config.json")
+    g = sp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--ids", help="comma-separated token ids (context ending with <sop> 150004)")
+    g.add_argument("--ids-file", help="file of ids (commas/whitespace or a JSON list)")
+    sp.add_argument("--num-beams", type=int, required=True)
+    sp.add_argument("--max-new-tokens", type=int, required=True)
+    sp.add_argument("--length-penalty", type=float, default=1.0)
+    sp.add_argument("--no-repeat-ngram-size", type=int, default=0)
+    sp.add_argument("--min-gen-length", type=int, default=0)
+    sp.add_argument("--rotary", choices=("official", "exact"), default="official")
+    sp.add_argument("--gelu", choices=("erf", "tanh"), default="erf")
     args = ap.parse_args(argv)
 
     if args.ids is not None:
@@ -504,7 +678,14 @@ def main(argv=None):
         ap.error("no ids given")
 
     ref = GLMReference(args.model, rotary=args.rotary, gelu_mode=args.gelu)
-    if args.cmd == "logits":
+    if args.cmd == "beam":
+        if args.num_beams < 1 or args.max_new_tokens < 0:
+            ap.error("--num-beams must be >= 1 and --max-new-tokens >= 0")
+        print(json.dumps(ref.beam(ids, args.num_beams, args.max_new_tokens,
+                                  length_penalty=args.length_penalty,
+                                  no_repeat_ngram_size=args.no_repeat_ngram_size,
+                                  min_gen_length=args.min_gen_length)))
+    elif args.cmd == "logits":
         if not args.out:
             ap.error("logits needs --out")
         logits = ref.last_logits(ids)

@@ -63,7 +63,11 @@ import Testing
     /// accumulate in fp32 (1e-5); the prefill kernels round activations to bf16 (2^-8, twice that for fp16 weights
     /// rounded to bf16) or quantise them per row to int8 (up to ~2%), see PrefillKernels.
     static func tolerance(_ format: WeightFormat, rows: Int, precision: MatmulPrecision) -> Double {
-        if precision == .exact || rows <= DecodeKernels.maximumRows || !PrefillKernels.handles(format) { return 1e-5 }
+        if precision == .exact { return 1e-5 }
+        // Fast decode quantises activations only for int8/int4 weights on AVX512-VNNI (QuantizedDecodeKernels).
+        let quantised = (format == .int8 || format == .int4) && CPUFeatures.detected.avx512vnni != 0
+        if rows <= DecodeKernels.maximumRows && !quantised { return 1e-5 }
+        if rows > DecodeKernels.maximumRows && !PrefillKernels.handles(format) { return 1e-5 }
         switch format {
         case .float32: return 1e-5
         case .bfloat16: return 2.0 / 256

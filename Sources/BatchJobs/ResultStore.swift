@@ -1,0 +1,100 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The output JSONL of a batch job, safe to interrupt at any moment and to reopen.
+///
+/// Opening reads the lines already there and collects their ids, so a rerun skips those requests. A last line
+/// without its newline is the trace of a write cut short (a crash, `kill -9`, a preemption): it is cut off, so the
+/// file again ends at a whole line and that request runs again; nothing before it is touched. Each `append` then
+/// writes one whole line with a single `write` on an `O_APPEND` descriptor and `fsync`s it, so a finished request
+/// is on disk before the next one is reported, and no line is ever written twice.
+public final class ResultStore {
+    public let url: URL
+    /// Ids of the complete lines in the file.
+    public private(set) var completedIds: Set<RequestId> = []
+    /// Complete lines in the file (also those without a usable id — see `open`).
+    public private(set) var lineCount = 0
+    /// Bytes of a torn last line removed on opening (0 if the file ended cleanly).
+    public let repairedBytes: Int
+    private let descriptor: Int32
+
+    /// Opens (creating if needed) the output file. A complete line that is not a JSON object with an `id` means
+    /// the file is not one of ours or was edited: that is an error naming the line, rather than a guess.
+    public init(url: URL) throws {
+        self.url = url
+        let path = url.path
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw BatchInputError(description: "cannot open the output file \(path): \(String(cString: strerror(errno)))")
+        }
+        descriptor = fd
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            close(fd)
+            throw BatchInputError(description: "cannot read the output file \(path): \(error.localizedDescription)")
+        }
+        // Keep everything up to the last newline; a tail after it is a torn line.
+        var keep = data.count
+        while keep > 0 && data[data.startIndex + keep - 1] != UInt8(ascii: "\n") { keep -= 1 }
+        repairedBytes = data.count - keep
+        if repairedBytes > 0 {
+            guard ftruncate(fd, off_t(keep)) == 0, fsync(fd) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw BatchInputError(description: "cannot repair the torn last line of \(path): \(reason)")
+            }
+        }
+        var number = 0
+        for line in data.prefix(keep).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
+            number += 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            guard case .object(let fields)? = JSONValue.parse(Data(line)) else {
+                close(fd)
+                throw BatchInputError(
+                    description: "\(path):\(number) is not a JSON object; this does not look like an output of "
+                        + "`glmcluster batch` (fix or remove that line, or choose another --output)")
+            }
+            switch fields["id"] {
+            case .string(let text)?: completedIds.insert(.string(text))
+            case .integer(let value)?: completedIds.insert(.integer(value))
+            default:
+                close(fd)
+                throw BatchInputError(description: "\(path):\(number) has no \"id\" string or integer")
+            }
+            lineCount += 1
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends one JSON object as a line and syncs it to disk. `json` must not contain a newline.
+    public func append(id: RequestId, json: Data) throws {
+        precondition(!json.contains(UInt8(ascii: "\n")), "a JSONL line must not contain a newline")
+        var line = json
+        line.append(UInt8(ascii: "\n"))
+        try line.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw BatchInputError(
+                        description: "cannot write to \(url.path): \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+        guard fsync(descriptor) == 0 else {
+            throw BatchInputError(description: "cannot sync \(url.path): \(String(cString: strerror(errno)))")
+        }
+        completedIds.insert(id)
+        lineCount += 1
+    }
+}

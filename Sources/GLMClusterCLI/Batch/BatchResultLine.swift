@@ -1,0 +1,86 @@
+import BatchJobs
+import Foundation
+import Generation
+
+/// One line of `glmcluster batch`'s output (`--output`), keys sorted.
+struct BatchResultLine: Encodable {
+    struct Blank: Encodable {
+        var text: String
+        var generated_ids: [Int]
+        var finish_reason: String
+    }
+    struct Beam: Encodable {
+        var answer: String
+        var generated_ids: [Int]
+        var finish_reason: String
+        var score: Double
+    }
+    struct Timings: Encodable {
+        /// Waiting for a place in the batch.
+        var queue_ms: Double
+        /// From arrival to the first generated token (includes the prefill).
+        var time_to_first_token_ms: Double
+        /// From arrival to the last token.
+        var total_ms: Double
+        /// Generated tokens per second after the first.
+        var decode_tokens_per_second: Double
+    }
+
+    var id: RequestId
+    var prompt: String
+    var answer: String?
+    /// All blanks' generated ids, in order (ends excluded).
+    var generated_ids: [Int]?
+    /// The last blank's (`end_token` or `length`).
+    var finish_reason: String?
+    var prompt_tokens: Int?
+    var generated_tokens: Int?
+    var blanks: [Blank]?
+    var beams: [Beam]?
+    var timings: Timings?
+    /// Set instead of the results when the request could not run (it is not retried on a rerun).
+    var error: String?
+
+    init(id: RequestId, prompt: String, error: String) {
+        self.id = id
+        self.prompt = prompt
+        self.error = error
+    }
+
+    init(id: RequestId, prompt: String, promptTokens: Int, result: GenerationResult, timing: BatchTiming) {
+        self.id = id
+        self.prompt = prompt
+        answer = result.answer.answer
+        generated_ids = result.blanks.flatMap(\.generatedIds)
+        finish_reason = (result.blanks.last?.finishReason ?? .length).rawValue
+        prompt_tokens = promptTokens
+        generated_tokens = timing.tokenTimes.count
+        blanks = result.blanks.map {
+            Blank(text: $0.text, generated_ids: $0.generatedIds, finish_reason: $0.finishReason.rawValue)
+        }
+        if !result.beams.isEmpty {
+            beams = result.beams.map {
+                Beam(
+                    answer: $0.answer.answer, generated_ids: $0.generatedIds, finish_reason: $0.finishReason.rawValue,
+                    score: $0.score)
+            }
+        }
+        func ms(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> Double {
+            let d = (to - from).components
+            return ((Double(d.seconds) + Double(d.attoseconds) * 1e-18) * 1e3 * 1000).rounded() / 1000
+        }
+        let first = timing.tokenTimes.first ?? timing.finished
+        let last = timing.tokenTimes.last ?? timing.finished
+        let decodeSeconds = ms(first, last) / 1e3
+        timings = Timings(
+            queue_ms: ms(timing.queued, timing.admitted ?? timing.queued),
+            time_to_first_token_ms: ms(timing.queued, first), total_ms: ms(timing.queued, timing.finished),
+            decode_tokens_per_second: decodeSeconds > 0 ? Double(timing.tokenTimes.count - 1) / decodeSeconds : 0)
+    }
+
+    func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}

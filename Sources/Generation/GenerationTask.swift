@@ -1,0 +1,159 @@
+import Foundation
+import GLM
+import Tokenization
+
+/// One request's generation as a step-by-step state machine, so that a scheduler can advance many requests with
+/// one batched forward pass per step (`ContinuousBatcher`), and a single request runs through the same code.
+///
+/// A step: the scheduler asks every active task for its `nextSegments()` (a whole context to prefill, or the
+/// last drawn token of each live sequence), runs them all in one `GLMModel.forward(batch:)`, and hands each task
+/// its segments' logits in `consume`. Tasks are deterministic given their logits, and every collective they make
+/// (the samplers') happens in `consume` in task order, so all tensor-parallel ranks stay in lockstep.
+public protocol GenerationTask: AnyObject {
+    /// Segments for the next forward pass; empty only when `isFinished`.
+    func nextSegments() -> [ForwardSegment]
+    /// Takes the last-token logits (this rank's vocabulary slice) of the segments `nextSegments()` returned, in
+    /// order. Collective under tensor parallelism.
+    func consume(_ logits: [[Float]]) throws
+    var isFinished: Bool { get }
+    /// The outcome, once finished.
+    var result: GenerationResult? { get }
+    /// Most sequences this task forwards in one step (its share of `--max-batch`).
+    var batchSlots: Int { get }
+    /// Most KV-cache bytes it holds at once (reserved against `--kv-memory` when it is admitted).
+    var reservedCacheBytes: Int { get }
+    /// When each generated token was drawn (all blanks, in order), for latency figures.
+    var tokenTimes: [ContinuousClock.Instant] { get }
+}
+
+/// The sampling strategy (official BaseStrategy) of one request: the `fill_blanks` loop as a state machine —
+/// blanks filled left to right, each from the sequence with the earlier blanks spliced in.
+public final class SamplingTask: GenerationTask {
+    public let model: GLMModel
+    public let prompt: BlankPrompt
+    public let options: GenerationOptions
+    private var sampler: DistributedSampler
+    private var assembler: AnswerAssembler
+    private let endTokens: Set<Int>
+    private var blanks: [BlankResult] = []
+    private var cacheBytes = 0
+    /// The blank being filled: its context, layout, cache, budget and tokens so far; nil between blanks.
+    private var current: Blank?
+    public private(set) var result: GenerationResult?
+    public private(set) var tokenTimes: [ContinuousClock.Instant] = []
+    public let reservedCacheBytes: Int
+    public var batchSlots: Int { 1 }
+
+    private struct Blank {
+        var context: [Int]
+        var maskPosition: Int
+        var layout: SequenceLayout
+        var cache: KVCache
+        var budget: Int
+        var generated: [Int] = []
+        /// The token the next forward pass feeds (nil: the context is still to be prefilled).
+        var pending: Int?
+    }
+
+    /// Validates the prompt (length) and prepares the first blank; `tokenizer` only on the coordinator.
+    public init(
+        model: GLMModel, prompt: BlankPrompt, options: GenerationOptions, special: SpecialTokenIds,
+        tokenizer: IcetkTokenizer?, collectives: SamplingCollectives
+    ) throws {
+        self.model = model
+        self.prompt = prompt
+        self.options = options
+        try prompt.checkLength(maxSequenceLength: model.configuration.maxSequenceLength)
+        sampler = DistributedSampler(parameters: options.sampling, collectives: collectives)
+        assembler = AnswerAssembler(prompt: prompt, special: special, tokenizer: tokenizer)
+        endTokens = special.endTokens
+        reservedCacheBytes = Self.cacheBound(model: model, prompt: prompt, options: options, special: special)
+        try advance()
+    }
+
+    /// KV-cache bytes the largest blank of this request can need: context plus budget, at most the model's
+    /// maximum sequence length. Later blanks' contexts grow by what earlier blanks generated, so with several
+    /// blanks the bound assumes every earlier blank used its whole budget.
+    static func cacheBound(
+        model: GLMModel, prompt: BlankPrompt, options: GenerationOptions, special: SpecialTokenIds, sequences: Int = 1
+    ) -> Int {
+        let c = model.configuration
+        let maskId = special.id(of: prompt.generationMask)
+        let blanks = max(1, prompt.ids.filter { $0 == maskId }.count)
+        var context = prompt.ids.count + 1
+        var tokens = 0
+        for _ in 0..<blanks {
+            let budget = options.budget(contextLength: context, maxSequenceLength: c.maxSequenceLength)
+            tokens = max(tokens, context + budget)
+            context += budget
+        }
+        return sequences
+            * KVCache.byteCount(
+                layers: c.numLayers, localHeads: model.localHeads, headDimension: c.headDimension,
+                capacity: min(tokens, c.maxSequenceLength))
+    }
+
+    public var isFinished: Bool { result != nil }
+
+    public func nextSegments() -> [ForwardSegment] {
+        guard let blank = current else { return [] }
+        return [ForwardSegment(tokens: blank.pending.map { [$0] } ?? blank.context, layout: blank.layout, cache: blank.cache)]
+    }
+
+    public func consume(_ logits: [[Float]]) throws {
+        guard var blank = current else { preconditionFailure("consume on a finished task") }
+        let token = sampler.next(localLogits: logits[0], vocabularyOffset: model.vocabRange.lowerBound)
+        tokenTimes.append(.now)
+        blank.generated.append(token)
+        if endTokens.contains(token) {
+            current = blank
+            try finishBlank(reason: .endToken)
+        } else if blank.generated.count >= blank.budget {
+            current = blank
+            try finishBlank(reason: .length)
+        } else {
+            blank.pending = token
+            current = blank
+        }
+    }
+
+    /// Starts the next blank, filling blanks with no budget at once; finishes the task when none is left.
+    private func advance() throws {
+        let maxSequence = model.configuration.maxSequenceLength
+        while let maskPosition = assembler.nextMaskPosition {
+            let context = assembler.nextContext
+            let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
+            let layout = SequenceLayout(
+                contextLength: context.count, maskPosition: maskPosition, useGMask: prompt.useGMask)
+            if budget > 0 {
+                let cache = model.makeCache(capacity: context.count + budget)
+                cacheBytes = max(cacheBytes, cache.byteCount)
+                current = Blank(
+                    context: context, maskPosition: maskPosition, layout: layout, cache: cache, budget: budget)
+                return
+            }
+            let text = try assembler.fill(generated: [])
+            blanks.append(
+                BlankResult(
+                    contextIds: context, maskPosition: maskPosition, generatedIds: [], finishReason: .length,
+                    text: text))
+        }
+        current = nil
+        result = GenerationResult(
+            prompt: prompt, blanks: blanks, answer: assembler.finish(), outputIds: assembler.sequence,
+            cacheBytes: cacheBytes)
+    }
+
+    private func finishBlank(reason: FinishReason) throws {
+        guard let blank = current else { return }
+        current = nil  // releases the blank's cache
+        var generated = blank.generated
+        let text = try assembler.fill(generated: generated)
+        if reason == .endToken { generated.removeLast() }
+        blanks.append(
+            BlankResult(
+                contextIds: blank.context, maskPosition: blank.maskPosition, generatedIds: generated,
+                finishReason: reason, text: text))
+        try advance()
+    }
+}
