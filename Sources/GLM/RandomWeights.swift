@@ -10,8 +10,10 @@ import Tensors
 /// 1/sqrt(fan-in), LayerNorm gains near one, a final LayerNorm gain that keeps logits moderate.
 public enum RandomWeights {
     /// Global (MP=1) tensors for every key of `WeightSpec.all(for:)`, in that order.
+    /// `eosScale` multiplies the eos embedding row: above 1, random texts end sooner (tests of finished beams and
+    /// end tokens need models that stop).
     public static func generate(
-        configuration c: ModelConfiguration, seed: UInt64, textTokenCount: Int
+        configuration c: ModelConfiguration, seed: UInt64, textTokenCount: Int, eosScale: Float = 1
     ) -> [(key: String, tensor: HalfTensor)] {
         var random = SeededRandomSource(seed: seed)
         let text = c.tokenizer.numImageTokens..<min(c.tokenizer.numImageTokens + textTokenCount, c.vocabSize)
@@ -31,6 +33,10 @@ public enum RandomWeights {
                 }
                 for row in commands {
                     for j in 0..<h { values[row * h + j] = Float16(0.1 * random.nextGaussian()) }
+                }
+                let eos = c.tokenizer.eos
+                if eosScale != 1 && eos < c.vocabSize {
+                    for j in 0..<h { values[eos * h + j] = Float16(eosScale * Float(values[eos * h + j])) }
                 }
             } else if key.hasSuffix("final_layernorm.weight") {
                 // Logits are dot products with unit-normal embedding rows: a gain of 4/sqrt(h) keeps their spread

@@ -21,6 +21,8 @@ struct CreateModelCommand: ParsableCommand {
     var out: String
     @Option(name: .long, help: "SentencePiece vocabulary size of the trained tokenizer.")
     var vocabularySize: Int = 1000
+    @Option(name: .long, help: "Scale of the eos embedding row; above 1, generations end sooner (tests, demos).")
+    var eosScale: Float = 1
 
     func validate() throws {
         if mp < 1 { throw ValidationError("--mp must be positive, got \(mp)") }
@@ -45,7 +47,7 @@ struct CreateModelCommand: ParsableCommand {
         let tokenizer = try IcetkTokenizer(configuration: configuration.tokenizer, directory: directory)
 
         let tensors = RandomWeights.generate(
-            configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount)
+            configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount, eosScale: eosScale)
         try CheckpointRepartition.write(global: tensors, configuration: configuration, parts: mp, to: directory)
         FileHandle.standardError.write(
             Data(

@@ -49,6 +49,12 @@ struct GenerateCommand: ClusterCommand {
 /// The JSON printed by `generate --json`; the first blank's fields at the top level, every blank in `blanks`,
 /// and each rank's memory in `ranks`.
 struct GenerationReport: Encodable {
+    struct Beam: Encodable {
+        var answer_text: String
+        var generated_ids: [Int]
+        var finish_reason: String
+        var score: Double
+    }
     struct Blank: Encodable {
         var input_ids: [Int]
         var mask_position: Int
@@ -66,6 +72,8 @@ struct GenerationReport: Encodable {
     var use_gmask: Bool
     var blanks: [Blank]
     var output_ids: [Int]
+    /// Beam search: every finished beam of the last blank, best first (absent for sampling).
+    var beams: [Beam]?
     var ranks: [RankResources]
 
     init(_ result: GenerationResult, ranks: [RankResources]) {
@@ -84,6 +92,13 @@ struct GenerationReport: Encodable {
                 text: $0.text, finish_reason: $0.finishReason.rawValue)
         }
         output_ids = result.outputIds
+        if !result.beams.isEmpty {
+            beams = result.beams.map {
+                Beam(
+                    answer_text: $0.answer.answer, generated_ids: $0.generatedIds,
+                    finish_reason: $0.finishReason.rawValue, score: $0.score)
+            }
+        }
         self.ranks = ranks
     }
 
