@@ -22,7 +22,7 @@ struct BatchResultLine: Encodable {
         var time_to_first_token_ms: Double
         /// From arrival to the last token.
         var total_ms: Double
-        /// Generated tokens per second after the first.
+        /// Decoding steps per second after the first token (each step draws one token per beam).
         var decode_tokens_per_second: Double
     }
 
@@ -33,6 +33,7 @@ struct BatchResultLine: Encodable {
     var generated_ids: [Int]?
     /// The last blank's (`end_token` or `length`).
     var finish_reason: String?
+    /// Prompt ids (with the mask, eos and without `<sop>`), and generated ids (`generated_ids.count`).
     var prompt_tokens: Int?
     var generated_tokens: Int?
     var blanks: [Blank]?
@@ -54,7 +55,7 @@ struct BatchResultLine: Encodable {
         generated_ids = result.blanks.flatMap(\.generatedIds)
         finish_reason = (result.blanks.last?.finishReason ?? .length).rawValue
         prompt_tokens = promptTokens
-        generated_tokens = timing.tokenTimes.count
+        generated_tokens = generated_ids?.count
         blanks = result.blanks.map {
             Blank(text: $0.text, generated_ids: $0.generatedIds, finish_reason: $0.finishReason.rawValue)
         }

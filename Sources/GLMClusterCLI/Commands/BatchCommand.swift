@@ -102,6 +102,19 @@ struct BatchCommand: ClusterCommand {
                     let list = plan.pending.map { GenerationRequest(prompt: $0.prompt, options: $0.options) }
                     return Array(try! JSONEncoder().encode(list))
                 } ?? []))
+        if requests.isEmpty && (plan?.invalid.isEmpty ?? true) {
+            // Nothing left to run (a finished job rerun): no need to load the weights.
+            if let plan {
+                let malformed = plan.malformed.map { String($0.line) }
+                FileHandle.standardError.write(
+                    Data(
+                        ("[batch] summary: nothing to run, \(plan.alreadyDone) results already in \(output)"
+                            + (malformed.isEmpty ? "" : ", malformed input lines skipped: " + malformed.joined(separator: ", "))
+                            + "\n").utf8))
+            }
+            if runtime.broadcast([(plan?.malformed.isEmpty ?? true) ? 0 : 1]) == [1] { throw ExitCode(3) }
+            return
+        }
         let glm = try session.loadModel()
         let filler = BlankFiller(
             model: glm, special: SpecialTokenIds(configuration: session.configuration.tokenizer),
@@ -148,7 +161,7 @@ struct BatchCommand: ClusterCommand {
                 failures += 1
                 FileHandle.standardError.write(Data("[batch] id \(request.id): \(error)\n".utf8))
             }
-            progress.record(generatedTokens: line.generated_tokens ?? 0)
+            progress.record(generatedTokens: timing.tokenTimes.count)
             let now = ContinuousClock.now
             if !quiet && (now - lastReport >= .seconds(1) || progress.done == progress.total) {
                 FileHandle.standardError.write(Data((progress.line(now: now) + "\n").utf8))

@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `glmcluster batch`: results equal to `generate` one prompt at a time, the same at TP=2, malformed lines
+/// reported and skipped, and a job killed with SIGKILL at several points (and left with a torn last line) that,
+/// rerun until done, holds exactly one line per id, equal to an uninterrupted run.
+@Suite(.serialized) struct BatchCommandTests {
+    static var model: String { BeamSearchTests.models["eos"]! }
+
+    /// Twelve requests: greedy, seeded sampling, beams, [gMASK]/[MASK]/[sMASK], two blanks, per-line limits.
+    static let inputLines: [String] = [
+        #"{"id": 1, "prompt": "The capital of France is", "greedy": true, "max_new_tokens": 6}"#,
+        #"{"id": "two", "prompt": "Tsinghua University is located in [MASK], China.", "num_beams": 3}"#,
+        #"{"id": 3, "prompt": "[MASK] is the capital of France.", "temperature": 0.8, "top_k": 30, "seed": 3}"#,
+        #"{"id": 4, "prompt": "The quick brown fox [MASK]", "greedy": true, "max_length": 20}"#,
+        #"{"id": 5, "prompt": "A [MASK] and a [MASK] walk to school.", "seed": 5}"#,
+        #"{"id": 6, "prompt": "The library opens early, and [sMASK] until late.", "greedy": true}"#,
+        #"{"id": 7, "prompt": "清华大学位于中国北京", "top_p": 0.9, "seed": 7}"#,
+        #"{"id": 8, "prompt": "Water boils at one hundred degrees", "num_beams": 2, "no_repeat_ngram_size": 2}"#,
+        #"{"id": 9, "prompt": "The morning train leaves at seven [MASK]", "greedy": true, "max_new_tokens": 12}"#,
+        #"{"id": 10, "prompt": "Rain falls on the [MASK] hills.", "seed": 10, "temperature": 1.2}"#,
+        #"{"id": 11, "prompt": "Numbers: one two three", "greedy": true, "max_new_tokens": 10}"#,
+        #"{"id": 12, "prompt": "Tell me about [MASK].", "seed": 12}"#,
+    ]
+    static let options = ["--max-new-tokens", "8", "--max-batch", "4", "--threads", "1"]
+
+    static func writeInput(_ lines: [String], in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("input.jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Output lines keyed by id, timings removed (they differ run to run) and beam scores rounded to 1e-3
+    /// (fp32 sums in another order, e.g. at another TP degree, move them by about 1e-6).
+    static func results(_ path: String) throws -> [String: String] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var byId: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            object["timings"] = nil
+            if let beams = object["beams"] as? [[String: Any]] {
+                object["beams"] = beams.map { beam in
+                    var beam = beam
+                    beam["score"] = String(format: "%.3f", beam["score"] as! Double)
+                    return beam
+                }
+            }
+            let id = "\(object["id"]!)"
+            #expect(byId[id] == nil, "id \(id) written twice")
+            byId[id] = String(
+                decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        }
+        return byId
+    }
+
+    static func batch(input: String, output: String, extra: [String] = []) throws -> CommandRunner.Result {
+        try CommandRunner.glm(
+            ["batch", "--model", model, "--input", input, "--output", output] + options + extra)
+    }
+
+    @Test func resultsEqualGenerateAndTensorParallelRuns() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-equal")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = try Self.writeInput(Self.inputLines, in: scratch)
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let run = try Self.batch(input: input, output: output)
+        try #require(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr.contains("[batch] 12/12 done"))
+        let results = try Self.results(output)
+        #expect(results.count == 12)
+
+        // Each answer equals `generate` with the same settings, one prompt alone.
+        for (id, arguments) in [
+            ("1", ["--prompt", "The capital of France is", "--greedy", "--max-new-tokens", "6"]),
+            ("two", ["--prompt", "Tsinghua University is located in [MASK], China.", "--num-beams", "3", "--max-new-tokens", "8"]),
+            ("3", ["--prompt", "[MASK] is the capital of France.", "--temperature", "0.8", "--top-k", "30", "--seed", "3", "--max-new-tokens", "8"]),
+            ("5", ["--prompt", "A [MASK] and a [MASK] walk to school.", "--seed", "5", "--max-new-tokens", "8"]),
+        ] {
+            let alone = try CommandRunner.glm(["generate", "--model", Self.model, "--json"] + arguments)
+            try #require(alone.status == 0, "\(alone.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(alone.stdout.utf8)) as? [String: Any])
+            let line = try #require(
+                try JSONSerialization.jsonObject(with: Data(results[id]!.utf8)) as? [String: Any])
+            #expect(line["answer"] as? String == report["answer_text"] as? String, "id \(id)")
+            let blanks = try #require(report["blanks"] as? [[String: Any]])
+            let ids = blanks.flatMap { $0["generated_ids"] as! [Int] }
+            #expect(line["generated_ids"] as? [Int] == ids, "id \(id)")
+        }
+
+        // TP=2 under mpirun writes the same lines.
+        let tpOutput = scratch.appendingPathComponent("out-tp2.jsonl").path
+        let tp = try CommandRunner.mpirun(
+            2, ["batch", "--model", Self.model, "--input", input, "--output", tpOutput] + Self.options)
+        try #require(tp.status == 0, "\(tp.stderr)")
+        #expect(try Self.results(tpOutput) == results)
+    }
+
+    @Test func malformedLinesAreReportedSkippedAndSummarised() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-malformed")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let lines = [
+            Self.inputLines[0], "{not json", #"{"id": 2}"#, Self.inputLines[3],
+            #"{"id": 9, "prompt": "x", "max_tokens": 4}"#,
+            #"{"id": 10, "prompt": "\#(String(repeating: "long text ", count: 1200))"}"#,
+        ]
+        let input = try Self.writeInput(lines, in: scratch)
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let run = try Self.batch(input: input, output: output)
+        #expect(run.status == 3, "\(run.stderr)")
+        #expect(run.stderr.contains("input.jsonl:2: not valid JSON; skipped"))
+        #expect(run.stderr.contains("input.jsonl:3: missing \"prompt\"; skipped"))
+        #expect(run.stderr.contains("input.jsonl:5: unknown field \"max_tokens\""))
+        #expect(run.stderr.contains("malformed input lines skipped: 2, 3, 5"))
+        let results = try Self.results(output)
+        #expect(Set(results.keys) == ["1", "4", "10"])
+        #expect(results["10"]!.contains("\"error\":\"prompt too long"))
+        // A rerun has nothing left to do: it does not even load the weights, and writes nothing.
+        let again = try Self.batch(input: input, output: output)
+        #expect(again.status == 3)
+        #expect(again.stderr.contains("nothing to run, 3 results already in"))
+        #expect(try Self.results(output) == results)
+        // A missing input file fails at once, naming it, with nothing written.
+        let missing = try Self.batch(input: scratch.appendingPathComponent("nope.jsonl").path, output: output)
+        #expect(missing.status != 0 && missing.stderr.contains("nope.jsonl"))
+    }
+
+    @Test func killedAtSeveralPointsAndRerunEqualsAnUninterruptedRun() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-kill")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = try Self.writeInput(Self.inputLines, in: scratch)
+        let reference = scratch.appendingPathComponent("reference.jsonl").path
+        let uninterrupted = try Self.batch(input: input, output: reference, extra: ["--max-batch", "3"])
+        try #require(uninterrupted.status == 0, "\(uninterrupted.stderr)")
+        let expected = try Self.results(reference)
+
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        // Kill after 0 (while loading), 2, 5 and 9 complete lines, then once more after adding a torn line.
+        for killAfter in [0, 2, 5, 9] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandRunner.glmcluster)
+            process.arguments = ["batch", "--model", Self.model, "--input", input, "--output", output, "--quiet"]
+                + Self.options + ["--max-batch", "3"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning && Date() < deadline {
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                if text.filter({ $0 == "\n" }).count >= killAfter { break }
+                usleep(2_000)
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let partial = try Self.results(output)
+        #expect(partial.count < 12, "the kills came too late to interrupt anything")
+        // A write cut short: half a line at the end.
+        let handle = try #require(FileHandle(forWritingAtPath: output))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"id": 12, "answer": "half"#.utf8))
+        try handle.close()
+
+        let finish = try Self.batch(input: input, output: output)
+        try #require(finish.status == 0, "\(finish.stderr)")
+        #expect(finish.stderr.contains("cut a torn last line"))
+        #expect(finish.stderr.contains("already in"))
+        #expect(try Self.results(output) == expected)
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(text.hasSuffix("}\n") && text.split(separator: "\n").count == 12)
+    }
+}
