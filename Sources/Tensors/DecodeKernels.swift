@@ -8,8 +8,16 @@ import Foundation
 /// byte from memory once per call (per 4 activation rows on AVX-512, 2 on AVX2), processing 4 weight rows per pass.
 /// Accumulation is fp32; quantized rows multiply each scale group's partial sum by its fp16 scale once.
 public enum DecodeKernels {
-    /// Row counts up to this go to these kernels.
-    public static let maximumRows = 8
+    /// Row counts up to this go to these kernels (exact precision). Small batches stay here too: the kernels read
+    /// each weight once per call and are FMA-bound from about 8 rows, while the reference path widens every weight
+    /// to fp32 before its sgemm. Measured (~1B model, TP=2, one thread per rank, fp16, 2026-11-23): a decode step
+    /// of 16 sequences took 593 ms through widen + sgemm and 259 ms here.
+    public static let maximumRows = 32
+
+    /// With `.fast` precision, row counts above this go to the dot-product GEMM (`PrefillKernels`) instead. The
+    /// same 32: below it the GEMM's 12-row blocks and per-call weight packing cost more than they save (a batch of
+    /// 16 took 371 ms per step there against 272 ms in the exact fp16 GEMV, same setup as above).
+    public static let fastPrecisionRows = 32
 
     /// Fewest weight rows a thread is given: below this the thread start-up costs more than it saves.
     public static let minimumRowsPerThread = 64

@@ -1,22 +1,22 @@
 /// `y[n, out] = x[n, in] * W^T + bias` for a weight `W[out, in]` in any `WeightFormat`; `y` has row stride `out`.
 ///
-/// Dispatch: few rows (decoding) go to the multithreaded GEMV kernels, which stream the compact weights once and
-/// accumulate exactly in fp32 (with `.fast` precision, int8/int4 weights instead take the vpdpbusd GEMV with
-/// per-row int8 activations); with `.fast` precision, many rows (prefill, batches) go to the matrix kernels of the
-/// fastest dot-product unit present (bf16 or per-row int8 activations); everything else takes the reference path
-/// (weights widened to fp32 tile by tile, OpenBLAS sgemm).
+/// Dispatch: up to `DecodeKernels.maximumRows` rows (decoding, small batches) go to the multithreaded GEMV kernels,
+/// which stream the compact weights once and accumulate exactly in fp32; more rows take the reference path
+/// (weights widened to fp32 tile by tile, OpenBLAS sgemm). With `.fast` precision, up to
+/// `DecodeKernels.fastPrecisionRows` rows of int8/int4 weights take the vpdpbusd GEMV with per-row int8
+/// activations, and more rows go to the matrix kernels of the fastest dot-product unit present (bf16 or per-row
+/// int8 activations).
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
     into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
 ) {
-    if n <= DecodeKernels.maximumRows, precision == .fast,
-        QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y)
-    {
+    let fast = precision == .fast
+    if fast, n <= DecodeKernels.fastPrecisionRows, QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the int8 dot-product GEMV (int8/int4 weights, activations quantised per row)
+    } else if fast, n > DecodeKernels.fastPrecisionRows, PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
+        // done by the matrix kernels of the dot-product units
     } else if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
-        // done by the GEMV kernels
-    } else if precision == .fast, PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
-        // done by the matrix kernels
+        // done by the exact GEMV kernels
     } else {
         referenceLinear(x, rows: n, weight: weight, into: y)
     }

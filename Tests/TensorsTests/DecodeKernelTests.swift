@@ -7,7 +7,7 @@ import Testing
 @Suite struct DecodeKernelTests {
     typealias ISA = DecodeKernels.InstructionSet
 
-    static let activationRows = [1, 2, 3, 8]
+    static let activationRows = [1, 2, 3, 8, 13, 32]
     static let innerSizes = [1, 7, 33, 256, 1000, 4096]
     static let outputSizes = [1, 5, 64, 300]
 

@@ -57,7 +57,7 @@ import Testing
         }
     }
 
-    static let shapes = [(1, 8, 5), (3, 64, 48), (17, 300, 129), (2, 4096, 3), (8, 128, 257)]
+    static let shapes = [(1, 8, 5), (3, 64, 48), (17, 300, 129), (2, 4096, 3), (8, 128, 257), (40, 96, 33)]
 
     /// Relative error bound (against the sum of |x w|) of `linear` per format: the decode kernels and sgemm
     /// accumulate in fp32 (1e-5); the prefill kernels round activations to bf16 (2^-8, twice that for fp16 weights
@@ -66,8 +66,8 @@ import Testing
         if precision == .exact { return 1e-5 }
         // Fast decode quantises activations only for int8/int4 weights on AVX512-VNNI (QuantizedDecodeKernels).
         let quantised = (format == .int8 || format == .int4) && CPUFeatures.detected.avx512vnni != 0
-        if rows <= DecodeKernels.maximumRows && !quantised { return 1e-5 }
-        if rows > DecodeKernels.maximumRows && !PrefillKernels.handles(format) { return 1e-5 }
+        if rows <= DecodeKernels.fastPrecisionRows && !quantised { return 1e-5 }
+        if rows > DecodeKernels.fastPrecisionRows && !PrefillKernels.handles(format) { return 1e-5 }
         switch format {
         case .float32: return 1e-5
         case .bfloat16: return 2.0 / 256

@@ -4,6 +4,7 @@ import Configuration
 import Distributed
 import Foundation
 import GLM
+import Generation
 import Tensors
 
 /// `glmcluster bench`: prefill and decode speed of a model (a checkpoint, or random weights of any size built in
@@ -52,9 +53,24 @@ struct BenchCommand: ClusterCommand {
     var triadMib: Int = 256
     @Option(name: .long, help: "n of the n x n x n sgemm probe.")
     var sgemmSize: Int = 2048
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Throughput sweep instead: the max batch sizes to measure, e.g. --batch-sizes 1 2 4 8 16.")
+    var batchSizes: [Int] = []
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Throughput sweep: concurrent requests per point (default: the point's batch size).")
+    var concurrency: [Int] = []
+    @Option(name: .long, help: "Throughput sweep: also write an SVG chart of throughput and latency to this file.")
+    var svg: String?
     @OptionGroup var cluster: ClusterOptions
 
     func validate() throws {
+        if batchSizes.contains(where: { $0 < 1 }) { throw ValidationError("--batch-sizes must be positive") }
+        if concurrency.contains(where: { $0 < 1 }) { throw ValidationError("--concurrency must be positive") }
+        if (!concurrency.isEmpty || svg != nil) && batchSizes.isEmpty {
+            throw ValidationError("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
+        }
         if (model == nil) == (config == nil) { throw ValidationError("give exactly one of --model and --config") }
         if preset != nil && model == nil { throw ValidationError("--preset only applies to --model") }
         if promptTokens < 1 { throw ValidationError("--prompt-tokens must be positive, got \(promptTokens)") }
@@ -71,6 +87,10 @@ struct BenchCommand: ClusterCommand {
             configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         glm.precision = cluster.precision
         let communicator = runtime.communicator
+        if !batchSizes.isEmpty {
+            try sweep(model: glm, runtime: runtime, configuration: configuration, weights: weights, source: source)
+            return
+        }
 
         let benchmark = ModelBenchmark(
             model: glm, collectives: runtime.group, promptTokens: promptTokens, generatedTokens: genTokens,
@@ -191,5 +211,54 @@ struct BenchCommand: ClusterCommand {
         let prefill = handled(rows: 64) { PrefillKernels.multiply($0, rows: $1, weight: $2, into: $3) }
         return "; \(format.rawValue) kernels in this build: decode \(decode ? "GEMV kernels" : "reference path"), "
             + "prefill \(prefill ? "GEMM kernels" : "reference path (widen + OpenBLAS sgemm)")"
+    }
+
+    /// The throughput sweep: every (batch size, concurrency) point through continuous batching, then the sgemm
+    /// rate on the same ranks for the sgemm-bound limit.
+    private func sweep(
+        model glm: GLMModel, runtime: ClusterRuntime, configuration: ModelConfiguration, weights: GLMWeights,
+        source: String
+    ) throws {
+        let communicator = runtime.communicator
+        let synchronise = { communicator.barrier() }
+        var runs:
+            [(batch: Int, requests: Int, seconds: Double, steps: Int, timings: [BatchTiming], profile: ForwardProfile)] =
+            []
+        // Warm-up: thread pools, first touches.
+        _ = try ThroughputBenchmark.run(
+            model: glm, collectives: runtime.group, maxBatch: 1, requests: 1, promptTokens: min(promptTokens, 8),
+            generatedTokens: 2, seed: seed, synchronise: synchronise)
+        for batch in batchSizes {
+            for requests in concurrency.isEmpty ? [batch] : concurrency {
+                let run = try ThroughputBenchmark.run(
+                    model: glm, collectives: runtime.group, maxBatch: batch, requests: requests,
+                    promptTokens: promptTokens, generatedTokens: genTokens, seed: seed, synchronise: synchronise)
+                runs.append((batch, requests, run.seconds, run.steps, run.timings, run.profile))
+                if runtime.isCoordinator {
+                    FileHandle.standardError.write(
+                        Data(String(format: "[bench] batch %d, %d requests: %.1f s\n", batch, requests, run.seconds).utf8))
+                }
+            }
+        }
+        synchronise()
+        let sgemm = MachineProbes.sgemmGFLOPS(size: sgemmSize)
+        // Job-wide: multiply-adds per generated token and sgemm rate, summed over ranks.
+        let local = [Double(weights.layerWeightParameters + weights.wordEmbeddings.rows * weights.wordEmbeddings.columns), sgemm]
+        let sums = communicator.allreduceSum(local)
+        let sgemmBound = sums[0] > 0 ? sums[1] * 1e9 / (2 * sums[0]) : 0
+        guard runtime.isCoordinator else { return }
+        let points = runs.map {
+            ThroughputBenchmark.point(
+                maxBatch: $0.batch, requests: $0.requests, promptTokens: promptTokens, generatedTokens: genTokens,
+                seconds: $0.seconds, steps: $0.steps, timings: $0.timings, profile: $0.profile, sgemmBound: sgemmBound)
+        }
+        let report = ThroughputReport(
+            model: ThroughputReport.summary(configuration), dtype: dtype.rawValue, quantize: quantize?.rawValue,
+            precision: cluster.precision.rawValue, tp: runtime.size, threads: runtime.threads,
+            weights: source, sgemm_gflops: sums[1], points: points)
+        if let svg {
+            try ThroughputChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
+        }
+        print(format == .json ? try report.json() : report.markdown())
     }
 }
