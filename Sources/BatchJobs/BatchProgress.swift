@@ -21,7 +21,8 @@ public struct BatchProgress: Sendable {
     public func line(now: ContinuousClock.Instant = .now) -> String {
         let elapsed = Self.seconds(now - start)
         let rate = elapsed > 0 ? Double(generatedTokens) / elapsed : 0
-        var text = "[batch] \(done)/\(total) done, " + String(format: "%.1f", rate) + " tok/s, elapsed "
+        var text =
+            "[batch] \(done)/\(total) done, " + String(format: "%.1f", rate) + " tok/s, elapsed "
             + Self.clock(elapsed)
         if done > 0 && done < total {
             text += ", ETA " + Self.clock(elapsed / Double(done) * Double(total - done))

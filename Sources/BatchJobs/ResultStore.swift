@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The output JSONL of a batch job, safe to interrupt at any moment and to reopen.
@@ -30,7 +30,8 @@ public final class ResultStore {
         let path = url.path
         let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw BatchInputError(description: "cannot open the output file \(path): \(String(cString: strerror(errno)))")
+            throw BatchInputError(
+                description: "cannot open the output file \(path): \(String(cString: strerror(errno)))")
         }
         descriptor = fd
         let data: Data
@@ -52,7 +53,8 @@ public final class ResultStore {
             }
         }
         var number = 0
-        for line in data.prefix(keep).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
+        for line in data.prefix(keep).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
+        {
             number += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             guard case .object(let fields)? = JSONValue.parse(Data(line)) else {

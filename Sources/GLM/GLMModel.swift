@@ -228,7 +228,8 @@ public final class GLMModel: @unchecked Sendable {
             scoreOffsets[s] = directScores
             directScores += heads * segments[s].tokens.count * batch.totals[s]
         }
-        let longScores = segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
+        let longScores =
+            segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
             .map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
         var scores = [Float](repeating: 0, count: directScores + longScores)
         let attentionStart = profile == nil ? 0 : ForwardProfile.now()

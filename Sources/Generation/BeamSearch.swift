@@ -243,7 +243,8 @@ public final class BeamSearchTask: GenerationTask {
                 if parameters.noRepeatNgramSize > 0 {
                     bans[ngramPrefix(blank: blank, tokens: parent.tokens), default: []].append(candidate.token)
                 }
-                live.append((candidate.beam, Beam(tokens: tokens, score: candidate.score, bans: bans, cache: parent.cache)))
+                live.append(
+                    (candidate.beam, Beam(tokens: tokens, score: candidate.score, bans: bans, cache: parent.cache)))
             } else {
                 break
             }
@@ -285,7 +286,9 @@ public final class BeamSearchTask: GenerationTask {
         var at = blank.finished.count
         while at > 0 && !(penalised < blank.finished[at - 1].penalised) { at -= 1 }
         blank.finished.insert(Finished(tokens: tokens, penalised: penalised, ended: ended), at: at)
-        if blank.finished.count > parameters.beams { blank.finished.removeLast(blank.finished.count - parameters.beams) }
+        if blank.finished.count > parameters.beams {
+            blank.finished.removeLast(blank.finished.count - parameters.beams)
+        }
     }
 
     // MARK: - Blanks

@@ -97,7 +97,10 @@ public final class SamplingTask: GenerationTask {
 
     public func nextSegments() -> [ForwardSegment] {
         guard let blank = current else { return [] }
-        return [ForwardSegment(tokens: blank.pending.map { [$0] } ?? blank.context, layout: blank.layout, cache: blank.cache)]
+        return [
+            ForwardSegment(
+                tokens: blank.pending.map { [$0] } ?? blank.context, layout: blank.layout, cache: blank.cache)
+        ]
     }
 
     public func consume(_ logits: [[Float]]) throws {

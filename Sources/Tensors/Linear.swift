@@ -11,7 +11,8 @@ public func linear(
     into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
 ) {
     let fast = precision == .fast
-    if fast, n <= DecodeKernels.fastPrecisionRows, QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
+    if fast, n <= DecodeKernels.fastPrecisionRows, QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y)
+    {
         // done by the int8 dot-product GEMV (int8/int4 weights, activations quantised per row)
     } else if fast, n > DecodeKernels.fastPrecisionRows, PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the matrix kernels of the dot-product units

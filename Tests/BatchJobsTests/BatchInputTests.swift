@@ -87,7 +87,9 @@ import Testing
         let reopened = try ResultStore(url: url)
         #expect(reopened.completedIds == [.integer(1), .string("b")])
         #expect(reopened.lineCount == 2)
-        #expect(try String(contentsOf: url, encoding: .utf8) == "{\"id\":1,\"answer\":\"a\"}\n{\"id\":\"b\",\"answer\":\"b\"}\n")
+        #expect(
+            try String(contentsOf: url, encoding: .utf8)
+                == "{\"id\":1,\"answer\":\"a\"}\n{\"id\":\"b\",\"answer\":\"b\"}\n")
     }
 
     @Test func tornLastLineIsCutOffAndRerun() throws {
@@ -97,7 +99,9 @@ import Testing
         #expect(store.completedIds == [.integer(1)])
         #expect(store.repairedBytes == "{\"id\":2,\"ans".utf8.count)
         try store.append(id: .integer(2), json: Data(#"{"id":2,"answer":"b"}"#.utf8))
-        #expect(try String(contentsOf: url, encoding: .utf8) == "{\"id\":1,\"answer\":\"a\"}\n{\"id\":2,\"answer\":\"b\"}\n")
+        #expect(
+            try String(contentsOf: url, encoding: .utf8) == "{\"id\":1,\"answer\":\"a\"}\n{\"id\":2,\"answer\":\"b\"}\n"
+        )
     }
 
     @Test func aForeignFileIsRefusedWithItsLineNumber() throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `glmcluster batch`: results equal to `generate` one prompt at a time, the same at TP=2, malformed lines
@@ -77,8 +77,20 @@ import Glibc
         // Each answer equals `generate` with the same settings, one prompt alone.
         for (id, arguments) in [
             ("1", ["--prompt", "The capital of France is", "--greedy", "--max-new-tokens", "6"]),
-            ("two", ["--prompt", "Tsinghua University is located in [MASK], China.", "--num-beams", "3", "--max-new-tokens", "8"]),
-            ("3", ["--prompt", "[MASK] is the capital of France.", "--temperature", "0.8", "--top-k", "30", "--seed", "3", "--max-new-tokens", "8"]),
+            (
+                "two",
+                [
+                    "--prompt", "Tsinghua University is located in [MASK], China.", "--num-beams", "3",
+                    "--max-new-tokens", "8",
+                ]
+            ),
+            (
+                "3",
+                [
+                    "--prompt", "[MASK] is the capital of France.", "--temperature", "0.8", "--top-k", "30", "--seed",
+                    "3", "--max-new-tokens", "8",
+                ]
+            ),
             ("5", ["--prompt", "A [MASK] and a [MASK] walk to school.", "--seed", "5", "--max-new-tokens", "8"]),
         ] {
             let alone = try CommandRunner.glm(["generate", "--model", Self.model, "--json"] + arguments)
@@ -143,7 +155,8 @@ import Glibc
         for killAfter in [0, 2, 5, 9] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandRunner.glmcluster)
-            process.arguments = ["batch", "--model", Self.model, "--input", input, "--output", output, "--quiet"]
+            process.arguments =
+                ["batch", "--model", Self.model, "--input", input, "--output", output, "--quiet"]
                 + Self.options + ["--max-batch", "3"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice

@@ -52,8 +52,10 @@ import Testing
     static let cases: [(name: String, prompt: String, options: [String])] = [
         ("gmask 3 beams", "The capital of France is", ["--num-beams", "3", "--no-repeat-ngram-size", "0"]),
         ("mask 4 beams, 3-gram bans", "Tsinghua University is located in [MASK], China.", ["--num-beams", "4"]),
-        ("2 beams, min length, penalty", "[MASK] is the capital of France.",
-         ["--num-beams", "2", "--min-gen-length", "4", "--length-penalty", "0.6", "--no-repeat-ngram-size", "2"]),
+        (
+            "2 beams, min length, penalty", "[MASK] is the capital of France.",
+            ["--num-beams", "2", "--min-gen-length", "4", "--length-penalty", "0.6", "--no-repeat-ngram-size", "2"]
+        ),
         ("1 beam", "The quick brown fox [MASK]", ["--num-beams", "1", "--no-repeat-ngram-size", "0"]),
     ]
 
@@ -71,7 +73,8 @@ import Testing
             options.firstIndex(of: flag).map { options[$0 + 1] } ?? fallback
         }
         let reference = try CommandRunner.python([
-            CommandRunner.referenceScript, "beam", "--model", model, "--ids", context.map(String.init).joined(separator: ","),
+            CommandRunner.referenceScript, "beam", "--model", model, "--ids",
+            context.map(String.init).joined(separator: ","),
             "--num-beams", option("--num-beams", "4"), "--max-new-tokens", "7",
             "--length-penalty", option("--length-penalty", "1"),
             "--no-repeat-ngram-size", option("--no-repeat-ngram-size", "3"),
@@ -79,13 +82,17 @@ import Testing
         ])
         try #require(reference.status == 0, "reference: \(reference.stderr)")
         let expected = try JSONDecoder().decode(Reference.self, from: Data(reference.stdout.utf8))
-        try #require(report.beams.count == expected.beams.count, "\(name): \(report.beams.count) beams vs \(expected.beams.count)")
+        try #require(
+            report.beams.count == expected.beams.count,
+            "\(name): \(report.beams.count) beams vs \(expected.beams.count)")
         let endTokens: Set<Int> = [150005, 20002]
         for (ours, theirs) in zip(report.beams, expected.beams) {
             let ended = theirs.tokens.last.map(endTokens.contains) ?? false
             #expect(ours.generated_ids == (ended ? Array(theirs.tokens.dropLast()) : theirs.tokens), "\(name)")
             #expect((ours.finish_reason == "end_token") == ended, "\(name)")
-            #expect(abs(ours.score - theirs.score) < 1e-3 * max(1, abs(theirs.score)), "\(name): \(ours.score) vs \(theirs.score)")
+            #expect(
+                abs(ours.score - theirs.score) < 1e-3 * max(1, abs(theirs.score)),
+                "\(name): \(ours.score) vs \(theirs.score)")
         }
         #expect(report.generated_ids == report.beams[0].generated_ids)
     }
@@ -103,7 +110,9 @@ import Testing
                 ])
             try #require(run.status == 0, "tp \(tp): \(run.stderr)")
             let report = try JSONDecoder().decode(Report.self, from: Data(run.stdout.utf8))
-            outputs.append(report.beams.map { "\($0.generated_ids) \($0.finish_reason) \($0.answer_text)" }.joined(separator: "\n"))
+            outputs.append(
+                report.beams.map { "\($0.generated_ids) \($0.finish_reason) \($0.answer_text)" }.joined(separator: "\n")
+            )
             #expect(!report.beams.isEmpty)
         }
         #expect(outputs[1] == outputs[0])

@@ -139,6 +139,59 @@ import Testing
         return try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
     }
 
+    /// `--batch-sizes`: one point per batch size (and per concurrency), sane percentiles, an SVG that parses, and
+    /// the same sweep under mpirun -np 2.
+    @Test(arguments: [1, 2])
+    func throughputSweepReportsEveryPointAndDrawsAChart(ranks: Int) throws {
+        struct Sweep: Decodable {
+            struct Percentiles: Decodable { var p50: Double; var p90: Double; var p99: Double }
+            struct Point: Decodable {
+                var max_batch: Int
+                var requests: Int
+                var output_tokens_per_second: Double
+                var time_to_first_token_ms: Percentiles
+                var time_per_output_token_ms: Percentiles
+                var inter_token_latency_ms: Percentiles
+                var end_to_end_latency_ms: Percentiles
+                var sgemm_bound_fraction: Double
+                var forward_passes: Int
+            }
+            var tp: Int
+            var points: [Point]
+        }
+        let config = try Self.writeConfiguration()
+        defer { try? FileManager.default.removeItem(at: config.deletingLastPathComponent()) }
+        let svg = config.deletingLastPathComponent().appendingPathComponent("sweep.svg").path
+        let arguments =
+            [
+                "bench", "--config", config.path, "--prompt-tokens", "6", "--gen-tokens", "5", "--batch-sizes", "1",
+                "3",
+                "--concurrency", "1", "4", "--svg", svg, "--format", "json",
+            ] + Self.quickProbes
+        let result = ranks == 1 ? try CommandRunner.glm(arguments) : try CommandRunner.mpirun(ranks, arguments)
+        try #require(result.status == 0, "\(result.stderr)")
+        let sweep = try JSONDecoder().decode(Sweep.self, from: Data(result.stdout.utf8))
+        #expect(sweep.tp == ranks)
+        #expect(sweep.points.map(\.max_batch) == [1, 1, 3, 3] && sweep.points.map(\.requests) == [1, 4, 1, 4])
+        for point in sweep.points {
+            #expect(point.output_tokens_per_second > 0 && point.sgemm_bound_fraction > 0)
+            for p in [
+                point.time_to_first_token_ms, point.time_per_output_token_ms, point.inter_token_latency_ms,
+                point.end_to_end_latency_ms,
+            ] {
+                #expect(p.p50 > 0 && p.p50 <= p.p90 && p.p90 <= p.p99)
+            }
+            // Continuous batching: 4 requests of 5 tokens need 4 x 5 passes one at a time, fewer three at a time.
+            if point.requests == 4 { #expect(point.forward_passes == (point.max_batch == 1 ? 20 : 10)) }
+        }
+        let chart = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(chart.hasPrefix("<svg") && chart.contains("<polyline") && chart.hasSuffix("</svg>\n"))
+        // Well-formed XML with an <svg> root, checked by Python's parser.
+        let parsed = try CommandRunner.python(
+            ["-c", "import sys, xml.dom.minidom as m; print(m.parse(sys.argv[1]).documentElement.tagName)", svg])
+        #expect(parsed.status == 0 && parsed.stdout == "svg\n", "\(parsed.stderr)")
+    }
+
     @Test func singleRankJSONHasTheShapeAndSaneValues() throws {
         let report = try Self.bench(ranks: 1, [])
         #expect(report.model.num_layers == 2 && report.model.hidden_size == 64 && report.model.vocab_size == 1024)

@@ -12,7 +12,8 @@ import Tokenization
 
     /// Each case's logits alone: the prefill's, then after feeding each expected token.
     static func alone(_ model: GLMModel, _ c: Fixture.Case, steps: Int) -> [[Float]] {
-        let layout = SequenceLayout(contextLength: c.input_ids.count, maskPosition: c.mask_position, useGMask: c.use_gmask)
+        let layout = SequenceLayout(
+            contextLength: c.input_ids.count, maskPosition: c.mask_position, useGMask: c.use_gmask)
         let cache = model.makeCache(capacity: c.input_ids.count + steps)
         var logits = [model.forward(tokens: c.input_ids, layout: layout, cache: cache)]
         for token in c.expected_generated_ids.prefix(steps - 1) {
@@ -53,7 +54,9 @@ import Tokenization
             for s in 0..<steps {
                 let difference = maxAbsDifference(got[i][s], expected[i][s])
                 #expect(difference < 1e-3, "\(c.name) step \(s): max |Δlogit| \(difference)")
-                #expect(got[i][s].indices.max { got[i][s][$0] < got[i][s][$1] } == expected[i][s].indices.max { expected[i][s][$0] < expected[i][s][$1] })
+                #expect(
+                    got[i][s].indices.max { got[i][s][$0] < got[i][s][$1] }
+                        == expected[i][s].indices.max { expected[i][s][$0] < expected[i][s][$1] })
             }
         }
     }
@@ -71,17 +74,22 @@ import Tokenization
         let builder = PromptBuilder(tokenizer: tokenizer)
         let options = texts.indices.map { i in
             GenerationOptions(
-                sampling: i % 2 == 0 ? .greedy : SamplingParameters(temperature: 0.9, topK: 20, topP: 0.8, seed: UInt64(i)),
+                sampling: i % 2 == 0
+                    ? .greedy : SamplingParameters(temperature: 0.9, topK: 20, topP: 0.8, seed: UInt64(i)),
                 maxNewTokens: 5 + i)
         }
-        let sequential = try texts.indices.map { try filler.generate(prompt: builder.build(texts[$0]), options: options[$0]) }
+        let sequential = try texts.indices.map {
+            try filler.generate(prompt: builder.build(texts[$0]), options: options[$0])
+        }
 
         let batcher = ContinuousBatcher(model: model, maxBatch: 3)
         let entries = texts.indices.map { i in
             let prompt = builder.build(texts[i])
             let footprint = filler.footprint(prompt: prompt, options: options[i])
-            return BatchEntry(arrivalStep: [0, 0, 2, 3, 3, 9][i], batchSlots: footprint.slots,
-                              reservedCacheBytes: footprint.cacheBytes) {
+            return BatchEntry(
+                arrivalStep: [0, 0, 2, 3, 3, 9][i], batchSlots: footprint.slots,
+                reservedCacheBytes: footprint.cacheBytes
+            ) {
                 try filler.makeTask(prompt: prompt, options: options[i])
             }
         }
@@ -94,7 +102,11 @@ import Tokenization
             }
             results[index] = task.result
             order.append(index)
-            #expect(timing.tokenTimes.count == task.result!.blanks.reduce(0) { $0 + $1.generatedIds.count + ($1.finishReason == .endToken ? 1 : 0) })
+            #expect(
+                timing.tokenTimes.count
+                    == task.result!.blanks.reduce(0) {
+                        $0 + $1.generatedIds.count + ($1.finishReason == .endToken ? 1 : 0)
+                    })
         }
         for i in texts.indices {
             #expect(results[i]?.outputIds == sequential[i].outputIds, "request \(i): \(texts[i])")

@@ -128,7 +128,8 @@ struct BenchFigures: Encodable {
             prefillSeconds: r.timings.prefillSeconds, prefillSplit: r.timings.prefillSplit,
             decodeSecondsPerToken: r.timings.decodeSecondsPerToken, decodeSplit: r.timings.decodeSplit,
             promptTokens: promptTokens, prefillFLOPs: r.prefillFLOPs, weightBytesPerToken: r.weightBytesPerToken,
-            triad: r.machine.triadGBPerSecond, triadBest: r.machine.triadBestGBPerSecond, sgemm: r.machine.sgemmGFLOPS, dotUnit: r.machine.dotUnit(for: format),
+            triad: r.machine.triadGBPerSecond, triadBest: r.machine.triadBestGBPerSecond, sgemm: r.machine.sgemmGFLOPS,
+            dotUnit: r.machine.dotUnit(for: format),
             measurement: r.machine)
     }
 

@@ -47,14 +47,16 @@ struct ThroughputReport: Encodable {
             out += "\(p(point.inter_token_latency_ms)) | \(p(point.end_to_end_latency_ms)) | "
             out += "\(f(point.sgemm_bound_tokens_per_second)) | \(f(point.sgemm_bound_fraction, 3)) |\n"
         }
-        out += "\nTime per forward pass (ms, rank 0): matmul / attention / allreduce / rest of the pass / between passes "
+        out +=
+            "\nTime per forward pass (ms, rank 0): matmul / attention / allreduce / rest of the pass / between passes "
         out += "(sampling, scheduling):\n\n"
         for point in points {
             let s = point.split_ms_per_pass
             out += "- batch \(point.max_batch), \(point.requests) requests: \(f(s.matmul)) / \(f(s.attention)) / "
             out += "\(f(s.allreduce)) / \(f(s.other_forward)) / \(f(s.outside))\n"
         }
-        out += "\nsgemm (job, measured after the sweep): \(f(sgemm_gflops)) GFLOP/s; the sgemm-bound limit is that rate "
+        out +=
+            "\nsgemm (job, measured after the sweep): \(f(sgemm_gflops)) GFLOP/s; the sgemm-bound limit is that rate "
         out += "over 2 FLOPs per weight per generated token (layer matrices and logits; attention not counted).\n"
         return out
     }
@@ -91,14 +93,16 @@ enum ThroughputChart {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
         s += "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        let title = "GLMCluster throughput, TP \(report.tp), \(report.quantize ?? report.dtype), "
+        let title =
+            "GLMCluster throughput, TP \(report.tp), \(report.quantize ?? report.dtype), "
             + "P=\(points.first?.prompt_tokens ?? 0) G=\(points.first?.gen_tokens ?? 0)"
         s += "<text x=\"\(fmt(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">\(escape(title))</text>\n"
         // Grid and axes.
         for i in 0...4 {
             let fraction = Double(i) / 4
             let y = top + plotH * (1 - fraction)
-            s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(left + plotW))\" y2=\"\(fmt(y))\" stroke=\"#ddd\"/>\n"
+            s +=
+                "<line x1=\"\(fmt(left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(left + plotW))\" y2=\"\(fmt(y))\" stroke=\"#ddd\"/>\n"
             s += "<text x=\"\(fmt(left - 6))\" y=\"\(fmt(y + 4))\" text-anchor=\"end\" fill=\"#1f77b4\">"
             s += "\(label(rateMax * fraction))</text>\n"
             s += "<text x=\"\(fmt(left + plotW + 6))\" y=\"\(fmt(y + 4))\" fill=\"#d62728\">"
@@ -108,7 +112,8 @@ enum ThroughputChart {
         s += "fill=\"none\" stroke=\"#333\"/>\n"
         for point in points {
             let px = x(Double(point.max_batch))
-            s += "<text x=\"\(fmt(px))\" y=\"\(fmt(top + plotH + 18))\" text-anchor=\"middle\">\(point.max_batch)</text>\n"
+            s +=
+                "<text x=\"\(fmt(px))\" y=\"\(fmt(top + plotH + 18))\" text-anchor=\"middle\">\(point.max_batch)</text>\n"
         }
         s += "<text x=\"\(fmt(left + plotW / 2))\" y=\"\(fmt(height - 16))\" text-anchor=\"middle\">"
         s += "max batch size\(logX ? " (log scale)" : "")</text>\n"
@@ -119,10 +124,12 @@ enum ThroughputChart {
         // Series.
         func polyline(_ ys: [Double], _ color: String, dashed: Bool) -> String {
             let coordinates = zip(points, ys).map { "\(fmt(x(Double($0.max_batch)))),\(fmt($1))" }
-            var line = "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "") "
+            var line =
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"6 4\"" : "") "
             line += "points=\"\(coordinates.joined(separator: " "))\"/>\n"
             for (point, y) in zip(points, ys) {
-                line += "<circle cx=\"\(fmt(x(Double(point.max_batch))))\" cy=\"\(fmt(y))\" r=\"4\" fill=\"\(color)\"/>\n"
+                line +=
+                    "<circle cx=\"\(fmt(x(Double(point.max_batch))))\" cy=\"\(fmt(y))\" r=\"4\" fill=\"\(color)\"/>\n"
             }
             return line
         }

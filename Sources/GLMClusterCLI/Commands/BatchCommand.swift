@@ -30,7 +30,9 @@ struct BatchCommand: ClusterCommand {
     @OptionGroup var generation: GenerationOptionGroup
     @Option(name: .long, help: "Most sequences decoded together (each beam counts as one).")
     var maxBatch: Int = 8
-    @Option(name: .long, help: "KV-cache memory per rank for the requests in flight, e.g. 512MiB or 4GiB (default: no limit).")
+    @Option(
+        name: .long,
+        help: "KV-cache memory per rank for the requests in flight, e.g. 512MiB or 4GiB (default: no limit).")
     var kvMemory: String?
     @Flag(name: .long, help: "No progress lines on stderr.")
     var quiet = false
@@ -109,7 +111,8 @@ struct BatchCommand: ClusterCommand {
                 FileHandle.standardError.write(
                     Data(
                         ("[batch] summary: nothing to run, \(plan.alreadyDone) results already in \(output)"
-                            + (malformed.isEmpty ? "" : ", malformed input lines skipped: " + malformed.joined(separator: ", "))
+                            + (malformed.isEmpty
+                                ? "" : ", malformed input lines skipped: " + malformed.joined(separator: ", "))
                             + "\n").utf8))
             }
             if runtime.broadcast([(plan?.malformed.isEmpty ?? true) ? 0 : 1]) == [1] { throw ExitCode(3) }
@@ -124,7 +127,8 @@ struct BatchCommand: ClusterCommand {
         if let plan {
             for (request, message) in plan.invalid {
                 try plan.store.append(
-                    id: request.id, json: BatchResultLine(id: request.id, prompt: request.prompt, error: message).jsonData())
+                    id: request.id,
+                    json: BatchResultLine(id: request.id, prompt: request.prompt, error: message).jsonData())
                 failures += 1
                 FileHandle.standardError.write(Data("[batch] id \(request.id): \(message)\n".utf8))
             }

@@ -223,7 +223,7 @@ struct BenchCommand: ClusterCommand {
         let synchronise = { communicator.barrier() }
         var runs:
             [(batch: Int, requests: Int, seconds: Double, steps: Int, timings: [BatchTiming], profile: ForwardProfile)] =
-            []
+                []
         // Warm-up: thread pools, first touches.
         _ = try ThroughputBenchmark.run(
             model: glm, collectives: runtime.group, maxBatch: 1, requests: 1, promptTokens: min(promptTokens, 8),
@@ -236,14 +236,18 @@ struct BenchCommand: ClusterCommand {
                 runs.append((batch, requests, run.seconds, run.steps, run.timings, run.profile))
                 if runtime.isCoordinator {
                     FileHandle.standardError.write(
-                        Data(String(format: "[bench] batch %d, %d requests: %.1f s\n", batch, requests, run.seconds).utf8))
+                        Data(
+                            String(format: "[bench] batch %d, %d requests: %.1f s\n", batch, requests, run.seconds).utf8
+                        ))
                 }
             }
         }
         synchronise()
         let sgemm = MachineProbes.sgemmGFLOPS(size: sgemmSize)
         // Job-wide: multiply-adds per generated token and sgemm rate, summed over ranks.
-        let local = [Double(weights.layerWeightParameters + weights.wordEmbeddings.rows * weights.wordEmbeddings.columns), sgemm]
+        let local = [
+            Double(weights.layerWeightParameters + weights.wordEmbeddings.rows * weights.wordEmbeddings.columns), sgemm,
+        ]
         let sums = communicator.allreduceSum(local)
         let sgemmBound = sums[0] > 0 ? sums[1] * 1e9 / (2 * sums[0]) : 0
         guard runtime.isCoordinator else { return }

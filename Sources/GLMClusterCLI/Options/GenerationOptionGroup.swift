@@ -59,7 +59,9 @@ struct GenerationOptionGroup: ParsableArguments {
         if maxLength != nil && maxNewTokens != nil {
             throw ValidationError("use either \(name("max-length")) or \(name("max-new-tokens")), not both")
         }
-        if let maxLength, maxLength < 1 { throw ValidationError("\(name("max-length")) must be positive, got \(maxLength)") }
+        if let maxLength, maxLength < 1 {
+            throw ValidationError("\(name("max-length")) must be positive, got \(maxLength)")
+        }
         if let maxNewTokens, maxNewTokens < 0 {
             throw ValidationError("\(name("max-new-tokens")) must not be negative, got \(maxNewTokens)")
         }
@@ -73,7 +75,9 @@ struct GenerationOptionGroup: ParsableArguments {
         if noRepeatNgramSize < 0 {
             throw ValidationError("\(name("no-repeat-ngram-size")) must not be negative, got \(noRepeatNgramSize)")
         }
-        if minGenLength < 0 { throw ValidationError("\(name("min-gen-length")) must not be negative, got \(minGenLength)") }
+        if minGenLength < 0 {
+            throw ValidationError("\(name("min-gen-length")) must not be negative, got \(minGenLength)")
+        }
         if !lengthPenalty.isFinite { throw ValidationError("\(name("length-penalty")) must be a number") }
     }
 
@@ -84,9 +88,11 @@ struct GenerationOptionGroup: ParsableArguments {
             : SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let beams = numBeams.map {
             BeamSearchParameters(
-                beams: $0, lengthPenalty: lengthPenalty, noRepeatNgramSize: noRepeatNgramSize, minGenLength: minGenLength)
+                beams: $0, lengthPenalty: lengthPenalty, noRepeatNgramSize: noRepeatNgramSize,
+                minGenLength: minGenLength)
         }
-        return GenerationOptions(sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens, beamSearch: beams)
+        return GenerationOptions(
+            sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens, beamSearch: beams)
     }
 
     /// These options with a batch input line's own settings on top (a line's length limit replaces both of
@@ -118,6 +124,7 @@ struct GenerationOptionGroup: ParsableArguments {
         let beams = numBeams.map {
             BeamSearchParameters(beams: $0, lengthPenalty: penalty, noRepeatNgramSize: noRepeat, minGenLength: minGen)
         }
-        return GenerationOptions(sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens, beamSearch: beams)
+        return GenerationOptions(
+            sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens, beamSearch: beams)
     }
 }
