@@ -295,27 +295,16 @@ public final class BeamSearchTask: GenerationTask {
 
     /// Starts the next blank (from the best beam of the previous one), or finishes the task.
     private func advance(previousBest: [RankedBeam]?) throws {
-        var alternatives = previousBest ?? []
-        let maxSequence = model.configuration.maxSequenceLength
-        while let maskPosition = assembler.nextMaskPosition {
-            let context = assembler.nextContext
-            let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
-            let layout = SequenceLayout(
-                contextLength: context.count, maskPosition: maskPosition, useGMask: prompt.useGMask)
-            if budget > 0 {
-                let cache = model.makeCache(capacity: context.count + budget)
-                cacheBytes = max(cacheBytes, cache.byteCount)
-                current = Blank(
-                    context: context, maskPosition: maskPosition, layout: layout, budget: budget,
-                    beams: [Beam(tokens: [], score: 0, bans: [:], cache: cache)])
-                return
-            }
-            let text = try assembler.fill(generated: [])
-            blanks.append(
-                BlankResult(
-                    contextIds: context, maskPosition: maskPosition, generatedIds: [], finishReason: .length,
-                    text: text))
-            alternatives = []  // their texts would lack this blank
+        let filled = blanks.count
+        let next = try OpenedBlank.next(model: model, options: options, assembler: &assembler, blanks: &blanks)
+        // Blanks filled empty on the way would be missing from the previous blank's beam texts.
+        let alternatives = blanks.count == filled ? previousBest ?? [] : []
+        if let next {
+            cacheBytes = max(cacheBytes, next.cache.byteCount)
+            current = Blank(
+                context: next.context, maskPosition: next.maskPosition, layout: next.layout, budget: next.budget,
+                beams: [Beam(tokens: [], score: 0, bans: [:], cache: next.cache)])
+            return
         }
         current = nil
         result = GenerationResult(

@@ -122,24 +122,12 @@ public final class SamplingTask: GenerationTask {
 
     /// Starts the next blank, filling blanks with no budget at once; finishes the task when none is left.
     private func advance() throws {
-        let maxSequence = model.configuration.maxSequenceLength
-        while let maskPosition = assembler.nextMaskPosition {
-            let context = assembler.nextContext
-            let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
-            let layout = SequenceLayout(
-                contextLength: context.count, maskPosition: maskPosition, useGMask: prompt.useGMask)
-            if budget > 0 {
-                let cache = model.makeCache(capacity: context.count + budget)
-                cacheBytes = max(cacheBytes, cache.byteCount)
-                current = Blank(
-                    context: context, maskPosition: maskPosition, layout: layout, cache: cache, budget: budget)
-                return
-            }
-            let text = try assembler.fill(generated: [])
-            blanks.append(
-                BlankResult(
-                    contextIds: context, maskPosition: maskPosition, generatedIds: [], finishReason: .length,
-                    text: text))
+        if let next = try OpenedBlank.next(model: model, options: options, assembler: &assembler, blanks: &blanks) {
+            cacheBytes = max(cacheBytes, next.cache.byteCount)
+            current = Blank(
+                context: next.context, maskPosition: next.maskPosition, layout: next.layout, cache: next.cache,
+                budget: next.budget)
+            return
         }
         current = nil
         result = GenerationResult(
@@ -158,5 +146,41 @@ public final class SamplingTask: GenerationTask {
                 contextIds: blank.context, maskPosition: blank.maskPosition, generatedIds: generated,
                 finishReason: reason, text: text))
         try advance()
+    }
+}
+
+/// The next blank of a prompt that has tokens to generate, with a fresh cache for its context and budget. Shared
+/// by the sampling and beam-search tasks (the official `fill_blanks` order: left to right, each from the sequence
+/// with the earlier blanks spliced in).
+struct OpenedBlank {
+    var context: [Int]
+    var maskPosition: Int
+    var layout: SequenceLayout
+    var budget: Int
+    var cache: KVCache
+
+    /// Fills the blanks that have no budget left (empty, finish reason `length`, appended to `blanks`) and opens
+    /// the first one with a budget; nil when every blank is filled.
+    static func next(
+        model: GLMModel, options: GenerationOptions, assembler: inout AnswerAssembler, blanks: inout [BlankResult]
+    ) throws -> OpenedBlank? {
+        let maxSequence = model.configuration.maxSequenceLength
+        while let maskPosition = assembler.nextMaskPosition {
+            let context = assembler.nextContext
+            let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
+            let layout = SequenceLayout(
+                contextLength: context.count, maskPosition: maskPosition, useGMask: assembler.useGMask)
+            if budget > 0 {
+                return OpenedBlank(
+                    context: context, maskPosition: maskPosition, layout: layout, budget: budget,
+                    cache: model.makeCache(capacity: context.count + budget))
+            }
+            let text = try assembler.fill(generated: [])
+            blanks.append(
+                BlankResult(
+                    contextIds: context, maskPosition: maskPosition, generatedIds: [], finishReason: .length,
+                    text: text))
+        }
+        return nil
     }
 }
