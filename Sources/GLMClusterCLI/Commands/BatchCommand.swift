@@ -104,25 +104,7 @@ struct BatchCommand: ClusterCommand {
                     let list = plan.pending.map { GenerationRequest(prompt: $0.prompt, options: $0.options) }
                     return Array(try! JSONEncoder().encode(list))
                 } ?? []))
-        if requests.isEmpty && (plan?.invalid.isEmpty ?? true) {
-            // Nothing left to run (a finished job rerun): no need to load the weights.
-            if let plan {
-                let malformed = plan.malformed.map { String($0.line) }
-                FileHandle.standardError.write(
-                    Data(
-                        ("[batch] summary: nothing to run, \(plan.alreadyDone) results already in \(output)"
-                            + (malformed.isEmpty
-                                ? "" : ", malformed input lines skipped: " + malformed.joined(separator: ", "))
-                            + "\n").utf8))
-            }
-            if runtime.broadcast([(plan?.malformed.isEmpty ?? true) ? 0 : 1]) == [1] { throw ExitCode(3) }
-            return
-        }
-        let glm = try session.loadModel()
-        let filler = BlankFiller(
-            model: glm, special: SpecialTokenIds(configuration: session.configuration.tokenizer),
-            tokenizer: session.tokenizer, collectives: runtime.group)
-
+        // Requests that cannot run (too long, bad settings) get their error lines at once; they need no weights.
         var failures = 0
         if let plan {
             for (request, message) in plan.invalid {
@@ -133,6 +115,41 @@ struct BatchCommand: ClusterCommand {
                 FileHandle.standardError.write(Data("[batch] id \(request.id): \(message)\n".utf8))
             }
         }
+        var progress = BatchProgress(total: requests.count)
+        // Nothing left to run (a finished job rerun): the weights are not even loaded.
+        if !requests.isEmpty {
+            try run(requests, plan: plan, session: session, progress: &progress, failures: &failures)
+        }
+
+        var incomplete = false
+        if let plan {
+            let malformed = plan.malformed.map { String($0.line) }
+            let written = progress.done + plan.invalid.count
+            var summary =
+                written == 0
+                ? "[batch] summary: nothing to run, \(plan.alreadyDone) results already in \(output)"
+                : "[batch] summary: \(written) results written to \(output) (\(failures) with errors), "
+                    + "\(plan.alreadyDone) already there"
+            summary +=
+                malformed.isEmpty
+                ? ", no malformed lines" : ", malformed input lines skipped: " + malformed.joined(separator: ", ")
+            FileHandle.standardError.write(Data((summary + "\n").utf8))
+            incomplete = failures > 0 || !malformed.isEmpty
+        }
+        // Every rank exits with the same status.
+        if runtime.broadcast([incomplete ? 1 : 0]) == [1] { throw ExitCode(3) }
+    }
+
+    /// Loads the weights and runs the requests through continuous batching; rank 0 appends each result as it ends.
+    private func run(
+        _ requests: [GenerationRequest], plan: Plan?, session: ModelSession, progress: inout BatchProgress,
+        failures: inout Int
+    ) throws {
+        let runtime = session.runtime
+        let glm = try session.loadModel()
+        let filler = BlankFiller(
+            model: glm, special: SpecialTokenIds(configuration: session.configuration.tokenizer),
+            tokenizer: session.tokenizer, collectives: runtime.group)
 
         var kvBytes: Int?
         if let kvMemory { kvBytes = ByteSize.parse(kvMemory) }
@@ -144,7 +161,6 @@ struct BatchCommand: ClusterCommand {
                 try filler.makeTask(prompt: prompt, options: request.options)
             }
         }
-        var progress = BatchProgress(total: requests.count)
         var lastReport = ContinuousClock.now - .seconds(10)
         try batcher.run(entries) { index, outcome, timing in
             guard let plan else { return }
@@ -172,21 +188,6 @@ struct BatchCommand: ClusterCommand {
                 lastReport = now
             }
         }
-
-        var incomplete = false
-        if let plan {
-            let malformed = plan.malformed.map { String($0.line) }
-            var summary =
-                "[batch] summary: \(progress.done + plan.invalid.count) results written to \(output) "
-                + "(\(failures) with errors), \(plan.alreadyDone) already there"
-            summary +=
-                malformed.isEmpty
-                ? ", no malformed lines" : ", malformed input lines skipped: " + malformed.joined(separator: ", ")
-            FileHandle.standardError.write(Data((summary + "\n").utf8))
-            incomplete = failures > 0 || !malformed.isEmpty
-        }
-        // Every rank exits with the same status.
-        if runtime.broadcast([incomplete ? 1 : 0]) == [1] { throw ExitCode(3) }
     }
 }
 
