@@ -16,9 +16,12 @@ import Testing
         (16, 2048, 256), (9, 1024, 1000), (512, 100, 50), (512, 1024, 256), (512, 2048, 1000),
     ]
 
-    @Test(arguments: formats, [1, 2])
+    /// Whether this CPU has every dot-product unit the kernels use (AVX512-BF16 and AVX512-VNNI); without them the
+    /// kernel tests are skipped and `unsupportedCPUFallsBackToExactProducts` checks the fallback instead.
+    static let unitsPresent = PrefillKernels.handles(.bfloat16) && PrefillKernels.handles(.int8)
+
+    @Test(.enabled(if: unitsPresent, "no AVX512-BF16/VNNI on this CPU"), arguments: formats, [1, 2])
     func multiplyMatchesDoubleReference(format: WeightFormat, groups: Int) throws {
-        try #require(PrefillKernels.handles(format), "no \(format) prefill kernel on this CPU")
         var worstRelative = 0.0
         for (n, k, outputs) in Self.shapes {
             worstRelative = max(
@@ -126,8 +129,40 @@ import Testing
         #expect(!handled)
     }
 
-    @Test func multipleThreadsGiveTheSameResult() throws {
-        try #require(PrefillKernels.handles(.int8) && PrefillKernels.handles(.bfloat16))
+    /// Without the units `multiply` declines every format, and `linear(precision: .fast)` computes the exact
+    /// product (the sgemm reference path) instead of failing or rounding.
+    @Test(.enabled(if: !unitsPresent, "this CPU has the units; the kernel tests above run instead"))
+    func unsupportedCPUFallsBackToExactProducts() {
+        let (n, k, outputs) = (40, 96, 50)
+        let x = KernelTests.randomValues(n * k, seed: 4)
+        for format in Self.formats {
+            let (weight, w) = KernelTests.randomWeight(format, rows: outputs, columns: k, groups: 2, seed: 8)
+            var y = [Float](repeating: .nan, count: n * outputs)
+            let declined = x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    !PrefillKernels.multiply(xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!)
+                }
+            }
+            let declinedAlone = !PrefillKernels.handles(format)
+            #expect(declined && declinedAlone, "\(format): a kernel ran without its unit")
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    linear(xp.baseAddress!, rows: n, weight: weight, bias: nil, into: yp.baseAddress!, precision: .fast)
+                }
+            }
+            var worst = 0.0
+            for i in 0..<n {
+                for o in 0..<outputs {
+                    let exact = (0..<k).reduce(0.0) { $0 + Double(x[i * k + $1]) * w[o * k + $1] }
+                    worst = max(worst, abs(Double(y[i * outputs + o]) - exact))
+                }
+            }
+            #expect(worst < 1e-4, "\(format): fast precision without the units is off by \(worst)")
+        }
+    }
+
+    @Test(.enabled(if: unitsPresent, "no AVX512-BF16/VNNI on this CPU"))
+    func multipleThreadsGiveTheSameResult() throws {
         let saved = ComputeThreads.count
         defer { ComputeThreads.count = saved }
         for format in [WeightFormat.bfloat16, .int4] {
