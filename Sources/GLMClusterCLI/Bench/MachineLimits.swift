@@ -1,14 +1,10 @@
-import CKernels
 import Foundation
 import GLM
 import Tensors
 
 // The machine's limits, measured on this rank with its own threads: what decode (memory-bound) and prefill
 // (compute-bound) are compared against. Probes run on every rank at once (after a barrier) so that ranks sharing a
-// machine share its bandwidth as they do while decoding.
-//
-// Layering note: this file reaches CKernels directly (the probes are benchmark code, not kernels the model uses);
-// if Tensors grows a probe wrapper, call that instead.
+// machine share its bandwidth as they do while decoding. The probe loops are `MachineProbeKernels` (Tensors).
 
 /// One dot-product unit's measured peak.
 struct DotUnitPeak: Codable, Sendable, Equatable {
@@ -123,7 +119,7 @@ enum MachineProbes {
             synchronise()
             let start = ForwardProfile.now()
             ComputeThreads.parallelFor(count, minimumChunk: 1 << 16) { range in
-                ck_peak_triad(pointers.pointer, bp.pointer, cp.pointer, 3, range.lowerBound, range.upperBound)
+                MachineProbeKernels.triad(pointers.pointer, bp.pointer, cp.pointer, scalar: 3, range: range)
             }
             let seconds = slowest(Double(ForwardProfile.now() - start) * 1e-9)
             if pass > 0 { rates.append(Double(12 * count) / seconds / 1e9) }
@@ -156,24 +152,15 @@ enum MachineProbes {
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
     }
 
-    /// The units with a peak loop, as (unit, name, kind).
-    static let units: [(unit: ck_unit, name: String, kind: String)] = [
-        (CK_UNIT_FMA_F32_AVX2, "vfmadd231ps ymm (AVX2 FMA)", "fp32"),
-        (CK_UNIT_FMA_F32_AVX512, "vfmadd231ps zmm (AVX-512)", "fp32"),
-        (CK_UNIT_BF16_AVX512, "vdpbf16ps (AVX512-BF16)", "bf16"),
-        (CK_UNIT_VNNI_AVX512, "vpdpbusd (AVX512-VNNI)", "int8"),
-    ]
-
     /// Peak of every unit this CPU has: each compute thread runs the unit's loop of independent accumulators for
     /// about 0.2 s; the best of three rounds.
     static func dotUnitPeaks() -> [DotUnitPeak] {
-        units.compactMap { entry in
-            guard ck_peak_available(entry.unit) != 0 else { return nil }
-            let perIteration = Double(ck_peak_accumulators()) * Double(ck_peak_ops_per_instruction(entry.unit))
+        MachineProbeKernels.DotProductUnit.allCases.compactMap { unit in
+            guard unit.isAvailable else { return nil }
             // Calibrate on one thread: iterations for about 0.2 s.
             let probe = 200_000
             let start = ForwardProfile.now()
-            _ = ck_peak_run(entry.unit, probe)
+            unit.runPeakLoop(iterations: probe)
             let probeSeconds = max(Double(ForwardProfile.now() - start) * 1e-9, 1e-6)
             let iterations = max(probe, Int(Double(probe) * 0.2 / probeSeconds))
             let threads = ComputeThreads.count
@@ -181,12 +168,12 @@ enum MachineProbes {
             for _ in 0..<3 {
                 let begin = ForwardProfile.now()
                 ComputeThreads.parallelFor(threads) { range in
-                    for _ in range { _ = ck_peak_run(entry.unit, iterations) }
+                    for _ in range { unit.runPeakLoop(iterations: iterations) }
                 }
                 best = min(best, Double(ForwardProfile.now() - begin) * 1e-9)
             }
-            let ops = perIteration * Double(iterations) * Double(threads)
-            return DotUnitPeak(name: entry.name, gigaOpsPerSecond: ops / best / 1e9, kind: entry.kind)
+            let ops = Double(unit.operationsPerIteration) * Double(iterations) * Double(threads)
+            return DotUnitPeak(name: unit.name, gigaOpsPerSecond: ops / best / 1e9, kind: unit.kind)
         }
     }
 
