@@ -1,16 +1,21 @@
 import CKernels
 
 /// Decode GEMV for int8 / int4 weights under `--precision fast`: each activation row is quantised to int8 (as the
-/// prefill int8 kernels do) and multiplied on AVX512-VNNI `vpdpbusd` (`Sources/CKernels/gemv_q8.c`).
+/// prefill int8 kernels do) and multiplied with integer dot products (`Sources/CKernels/gemv_q8.c`): AVX512-VNNI
+/// `vpdpbusd` where present, else AVX2 `vpmaddubsw` + `vpmaddwd`. Both paths compute the same exact int32 sums.
 ///
-/// Why: the exact int4 kernel widens every nibble to fp32 and is compute-bound (about 15 GB/s of weights per core),
-/// below what memory delivers; here a 64-byte weight line costs one or two integer instructions, so decoding runs
-/// at memory speed. The weights are used exactly; the only rounding is the activations', at most `s / 2` per element
-/// with `s = max|x_row| / 127`, so `|y - x·W^T| <= s / 2 · Σ_k |w_k|` (the `PrefillKernels` int8 bound).
+/// Why: the exact int8/int4 kernels widen every weight to fp32 and are compute-bound (about 15 GB/s of int4 weights
+/// per core with AVX-512, less with AVX2), below what memory delivers; here a weight line costs a few integer
+/// instructions, so decoding runs closer to memory speed. The weights are used exactly; the only rounding is the
+/// activations', at most `s / 2` per element with `s = max|x_row| / 127`, so `|y - x·W^T| <= s / 2 · Σ_k |w_k|`
+/// (the `PrefillKernels` int8 bound).
 public enum QuantizedDecodeKernels {
-    /// Whether `multiply` takes this weight on this CPU (int8, or int4 with an even group size, and AVX512-VNNI).
+    /// Whether this CPU has a path (AVX512-VNNI or AVX2).
+    public static var isAvailable: Bool { ck_gemv_q8_resolve_isa(0) != 0 }
+
+    /// Whether `multiply` takes this weight on this CPU (int8, or int4 with an even group size, and a path).
     public static func handles(_ weight: WeightMatrix) -> Bool {
-        guard CPUFeatures.detected.avx512vnni != 0 else { return false }
+        guard isAvailable else { return false }
         switch weight.storage {
         case .int8(_, _, let groups):
             return ck_gemv_q8_supported(Int32(CK_GEMV_I8.rawValue), weight.columns, groups) != 0
@@ -26,7 +31,17 @@ public enum QuantizedDecodeKernels {
     public static func multiply(
         _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>
     ) -> Bool {
+        multiply(x, rows: n, weight: weight, into: y, instructionSet: .avx512)
+    }
+
+    /// `multiply` on a forced path: `.avx512` is the VNNI path, `.avx2` the vpmaddubsw path (tests, benchmarks);
+    /// a path this CPU lacks falls back to the widest one it has.
+    public static func multiply(
+        _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>,
+        instructionSet: DecodeKernels.InstructionSet
+    ) -> Bool {
         guard n > 0, weight.rows > 0, handles(weight) else { return false }
+        let isa = instructionSet.rawValue
         let k = weight.columns
         let rows = weight.rows
         // Quantised activations, their scales and per-group sums: small (n · k bytes), written once per call
@@ -45,7 +60,7 @@ public enum QuantizedDecodeKernels {
                 format: Int32(format.rawValue), xq: quantized, x_scales: xScales, x_sums: xSums, n: n, k: k, w: w,
                 scales: scales.bindMemory(to: UInt16.self).baseAddress!, groups: groups, y: y, ldy: rows)
             ComputeThreads.parallelFor(rows, minimumChunk: DecodeKernels.minimumRowsPerThread) { range in
-                ck_gemv_q8(problem, range.lowerBound, range.upperBound)
+                ck_gemv_q8_on(problem, range.lowerBound, range.upperBound, isa)
             }
         }
         switch weight.storage {

@@ -64,8 +64,9 @@ import Testing
     /// rounded to bf16) or quantise them per row to int8 (up to ~2%), see PrefillKernels.
     static func tolerance(_ format: WeightFormat, rows: Int, precision: MatmulPrecision) -> Double {
         if precision == .exact { return 1e-5 }
-        // Fast decode quantises activations only for int8/int4 weights on AVX512-VNNI (QuantizedDecodeKernels).
-        let quantised = (format == .int8 || format == .int4) && CPUFeatures.detected.avx512vnni != 0
+        // Fast decode quantises activations only for int8/int4 weights, on AVX512-VNNI or AVX2
+        // (QuantizedDecodeKernels).
+        let quantised = (format == .int8 || format == .int4) && QuantizedDecodeKernels.isAvailable
         if rows <= DecodeKernels.fastPrecisionRows && !quantised { return 1e-5 }
         if rows > DecodeKernels.fastPrecisionRows && !PrefillKernels.handles(format) { return 1e-5 }
         switch format {

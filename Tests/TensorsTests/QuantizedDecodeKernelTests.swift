@@ -21,12 +21,19 @@ import Testing
         return (q, Double(largest / 127))
     }
 
-    /// Whether this CPU has AVX512-VNNI; without it the kernel tests are skipped and
+    /// Whether this CPU has a path (AVX512-VNNI or AVX2); without one the kernel tests are skipped and
     /// `linearRoutesOnlyFastPrecisionHere` checks that fast precision falls back to the exact kernels.
-    static let vnniPresent = CPUFeatures.detected.avx512vnni != 0
+    static let pathAvailable = QuantizedDecodeKernels.isAvailable
 
-    @Test(.enabled(if: vnniPresent, "no AVX512-VNNI on this CPU"), arguments: [WeightFormat.int8, .int4], [1, 2])
-    func matchesQuantisedActivationReference(format: WeightFormat, groups: Int) throws {
+    /// Both paths where the CPU has them (a forced VNNI path on a CPU without VNNI runs the AVX2 path again).
+    @Test(
+        .enabled(if: pathAvailable, "no AVX512-VNNI or AVX2 on this CPU"),
+        arguments: [WeightFormat.int8, .int4], [DecodeKernels.InstructionSet.avx512, .avx2])
+    func matchesQuantisedActivationReference(format: WeightFormat, path: DecodeKernels.InstructionSet) throws {
+        for groups in [1, 2] { check(format: format, groups: groups, path: path) }
+    }
+
+    func check(format: WeightFormat, groups: Int, path: DecodeKernels.InstructionSet) {
         for (n, k, outputs) in Self.shapes where k % (2 * groups) == 0 {
             var x = KernelTests.randomValues(n * k, seed: UInt64(n * 31 + k))
             x[0] *= 50  // an outlier: the row's scale follows it
@@ -35,7 +42,8 @@ import Testing
             var y = [Float](repeating: .nan, count: n * outputs)
             let handled = x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    QuantizedDecodeKernels.multiply(xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!)
+                    QuantizedDecodeKernels.multiply(
+                        xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!, instructionSet: path)
                 }
             }
             #expect(handled)
@@ -61,6 +69,29 @@ import Testing
         }
     }
 
+    /// The AVX2 and VNNI paths compute the same int32 sums and the same float operations on them: identical
+    /// outputs (only on CPUs with AVX512-VNNI, where both can run).
+    @Test(.enabled(if: CPUFeatures.detected.avx512vnni != 0, "no AVX512-VNNI: only the AVX2 path runs here"))
+    func avx2AndVNNIPathsAgreeExactly() {
+        for format in [WeightFormat.int8, .int4] {
+            let (n, k, outputs) = (5, 1000, 70)
+            let (weight, _) = KernelTests.randomWeight(format, rows: outputs, columns: k, groups: 2, seed: 12)
+            let x = KernelTests.randomValues(n * k, seed: 13)
+            var results: [[Float]] = []
+            for path in [DecodeKernels.InstructionSet.avx512, .avx2] {
+                var y = [Float](repeating: .nan, count: n * outputs)
+                _ = x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        QuantizedDecodeKernels.multiply(
+                            xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!, instructionSet: path)
+                    }
+                }
+                results.append(y)
+            }
+            #expect(results[0] == results[1], "\(format)")
+        }
+    }
+
     @Test func int4WithOddGroupSizeIsLeftToTheExactKernels() throws {
         let (weight, _) = KernelTests.randomWeight(.int4, rows: 4, columns: 6, groups: 2, seed: 3)
         #expect(!QuantizedDecodeKernels.handles(weight))
@@ -72,7 +103,7 @@ import Testing
     /// CPU without AVX512-VNNI fast precision must fall back to the exact kernels (same result as `.exact`).
     @Test func linearRoutesOnlyFastPrecisionHere() throws {
         let (weight, w) = KernelTests.randomWeight(.int4, rows: 64, columns: 256, groups: 1, seed: 5)
-        #expect(QuantizedDecodeKernels.handles(weight) == Self.vnniPresent)
+        #expect(QuantizedDecodeKernels.handles(weight) == Self.pathAvailable)
         let x = KernelTests.randomValues(256, seed: 9)
         func run(_ precision: MatmulPrecision) -> [Float] {
             var y = [Float](repeating: .nan, count: 64)
@@ -89,10 +120,10 @@ import Testing
         let exactErrors = zip(run(.exact), exact).map { abs(Double($0) - $1) }
         let fastErrors = zip(run(.fast), exact).map { abs(Double($0) - $1) }
         #expect(exactErrors.max()! < 1e-4)
-        if Self.vnniPresent {
+        if Self.pathAvailable {
             #expect(fastErrors.max()! > 1e-4)  // activations were quantised: visibly different from exact
         } else {
-            #expect(fastErrors.max()! < 1e-4)  // no VNNI: the exact kernels ran
+            #expect(fastErrors.max()! < 1e-4)  // no integer path: the exact kernels ran
         }
     }
 }

@@ -1,9 +1,10 @@
 #ifndef CKERNELS_GEMV_Q8_H
 #define CKERNELS_GEMV_Q8_H
-// Fast-precision decode GEMV for int8 / int4 weights on AVX512-VNNI (`vpdpbusd`): the activations are quantised
-// per row to int8 (as the prefill int8 kernels do), so a 64-byte weight line costs one or two integer dot-product
-// instructions instead of the widen-and-FMA chain of the exact kernels (gemv.c), which are compute-bound for int4.
-// Call only where `ck_detect_cpu()` reports `avx512vnni` (DecodeKernels does).
+// Fast-precision decode GEMV for int8 / int4 weights on integer dot products: AVX512-VNNI `vpdpbusd`, or on AVX2
+// `vpmaddubsw` + `vpmaddwd`. The activations are quantised per row to int8 (as the prefill int8 kernels do), so a
+// weight line costs a few integer instructions instead of the widen-and-FMA chain of the exact kernels (gemv.c),
+// which are compute-bound for int8/int4. Both paths compute the same exact integer sums. Call only where
+// `ck_gemv_q8_resolve_isa(CK_ISA_AUTO)` is non-zero (QuantizedDecodeKernels checks).
 #include <stdint.h>
 #ifdef __cplusplus
 extern "C" {
@@ -37,8 +38,16 @@ int ck_gemv_q8_supported(int format, long k, long groups);
 void ck_gemv_q8_pack_x(const float *x, long n, long k, long groups, int split, int8_t *xq, float *x_scales,
                        int32_t *x_sums);
 
-/// Computes weight rows `[row_begin, row_end)`; disjoint ranges may run concurrently.
+/// Computes weight rows `[row_begin, row_end)` on the widest path this CPU has; disjoint ranges may run
+/// concurrently.
 void ck_gemv_q8(ck_gemv_q8_problem problem, long row_begin, long row_end);
+
+/// `ck_gemv_q8` on a forced path (`ck_isa` of ckernels_gemv.h: `CK_ISA_AVX512` = VNNI, `CK_ISA_AVX2`; tests). A path
+/// the CPU lacks falls back to the widest one it has.
+void ck_gemv_q8_on(ck_gemv_q8_problem problem, long row_begin, long row_end, int isa);
+
+/// The path `ck_gemv_q8_on` takes for `isa`: `CK_ISA_AVX512` (VNNI), `CK_ISA_AVX2`, or 0 when the CPU has neither.
+int ck_gemv_q8_resolve_isa(int isa);
 
 #ifdef __cplusplus
 }
