@@ -88,28 +88,45 @@ public struct WeightMatrix: Sendable {
             v.withUnsafeBufferPointer { widen($0.baseAddress! + start * n, into: destination, count: count * n) }
         case .bfloat16(let v):
             v.withUnsafeBufferPointer { source in
-                for i in 0..<(count * n) { destination[i] = Float(bitPattern: UInt32(source[start * n + i]) << 16) }
+                let first = source.baseAddress! + start * n
+                for i in 0..<(count * n) { destination[i] = Float(bitPattern: UInt32(first[i]) << 16) }
             }
         case .int8(let v, let s, let groups):
+            // Per group, so the loop body is one convert and one multiply (it vectorises); q * scale is exact in fp32.
             let groupSize = n / groups
             v.withUnsafeBufferPointer { q in
-                for r in 0..<count {
-                    let row = start + r
-                    for j in 0..<n {
-                        destination[r * n + j] = Float(q[row * n + j]) * Float(s[row * groups + j / groupSize])
+                s.withUnsafeBufferPointer { scales in
+                    for r in 0..<count {
+                        let row = start + r
+                        for g in 0..<groups {
+                            let scale = Float(scales[row * groups + g])
+                            let source = q.baseAddress! + row * n + g * groupSize
+                            let out = destination + r * n + g * groupSize
+                            for j in 0..<groupSize { out[j] = Float(source[j]) * scale }
+                        }
                     }
                 }
             }
         case .int4(let p, let s, let groups):
+            // Both nibbles of each byte unscaled first (element 2i is the high nibble), then each group scaled: two
+            // loops that vectorise, where a per-element group lookup does not. Odd group sizes work the same.
             let groupSize = n / groups
             p.withUnsafeBufferPointer { bytes in
-                for r in 0..<count {
-                    let row = start + r
-                    for j in 0..<n {
-                        let byte = bytes[(row * n + j) / 2]
-                        let nibble = j % 2 == 0 ? byte >> 4 : byte & 0x0F
-                        let value = Int8(bitPattern: nibble << 4) >> 4  // sign-extend 4 bits
-                        destination[r * n + j] = Float(value) * Float(s[row * groups + j / groupSize])
+                s.withUnsafeBufferPointer { scales in
+                    for r in 0..<count {
+                        let row = start + r
+                        let source = bytes.baseAddress! + row * (n / 2)
+                        let out = destination + r * n
+                        for i in 0..<(n / 2) {
+                            let byte = source[i]
+                            out[2 * i] = Float(Int8(bitPattern: byte & 0xF0) >> 4)  // sign-extend 4 bits
+                            out[2 * i + 1] = Float(Int8(bitPattern: byte << 4) >> 4)
+                        }
+                        for g in 0..<groups {
+                            let scale = Float(scales[row * groups + g])
+                            let group = out + g * groupSize
+                            for j in 0..<groupSize { group[j] *= scale }
+                        }
                     }
                 }
             }

@@ -123,6 +123,21 @@ import Testing
         }
     }
 
+    /// `widenRows` (the reference path's and the embedding's decoder) gives exactly the stored values times their
+    /// group's scale, decoded independently by `randomWeight`, for every format, several groups per row (odd int4
+    /// group sizes included, whose groups split bytes) and row ranges that start inside the matrix.
+    @Test(arguments: WeightFormat.allCases)
+    func widenRowsDecodesEveryFormatExactly(format: WeightFormat) {
+        for (rows, columns, groups) in [(5, 6, 2), (7, 30, 3), (4, 64, 1), (3, 96, 4)] {
+            let (weight, w) = KernelTests.randomWeight(format, rows: rows, columns: columns, groups: groups, seed: 21)
+            let (start, count) = (1, rows - 2)
+            var out = [Float](repeating: .nan, count: count * columns)
+            out.withUnsafeMutableBufferPointer { weight.widenRows(start, count: count, into: $0.baseAddress!) }
+            let expected = (0..<(count * columns)).map { Float(w[start * columns + $0]) }
+            #expect(out == expected, "\(format) \(rows)x\(columns), \(groups) groups")
+        }
+    }
+
     @Test func layerNormMatchesDefinition() {
         let width = 37
         let rows = 3
