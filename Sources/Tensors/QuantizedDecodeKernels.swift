@@ -35,13 +35,14 @@ public enum QuantizedDecodeKernels {
     }
 
     /// `multiply` on a forced path: `.avx512` is the VNNI path, `.avx2` the vpmaddubsw path (tests, benchmarks);
-    /// a path this CPU lacks falls back to the widest one it has.
+    /// a path this CPU lacks falls back to the widest one it has; `.portable` returns false.
     public static func multiply(
         _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>,
         instructionSet: DecodeKernels.InstructionSet
     ) -> Bool {
-        guard n > 0, weight.rows > 0, handles(weight) else { return false }
         let isa = instructionSet.rawValue
+        // `.portable` has no integer path: decline, and the caller takes the exact kernels.
+        guard n > 0, weight.rows > 0, handles(weight), ck_gemv_q8_resolve_isa(isa) != 0 else { return false }
         let k = weight.columns
         let rows = weight.rows
         // Quantised activations, their scales and per-group sums: small (n · k bytes), written once per call

@@ -92,6 +92,22 @@ import Testing
         }
     }
 
+    /// There is no portable integer path: forcing it declines (returns false, leaves y alone) instead of
+    /// returning unwritten outputs.
+    @Test func portablePathDeclines() {
+        let (weight, _) = KernelTests.randomWeight(.int8, rows: 8, columns: 64, groups: 1, seed: 2)
+        let x = KernelTests.randomValues(64, seed: 3)
+        var y = [Float](repeating: 42, count: 8)
+        let handled = x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                QuantizedDecodeKernels.multiply(
+                    xp.baseAddress!, rows: 1, weight: weight, into: yp.baseAddress!, instructionSet: .portable)
+            }
+        }
+        #expect(!handled)
+        #expect(y == [Float](repeating: 42, count: 8))
+    }
+
     @Test func int4WithOddGroupSizeIsLeftToTheExactKernels() throws {
         let (weight, _) = KernelTests.randomWeight(.int4, rows: 4, columns: 6, groups: 2, seed: 3)
         #expect(!QuantizedDecodeKernels.handles(weight))
