@@ -325,14 +325,6 @@ T2 INLINE void ck_q8a_block(const ck_gemv_q8_problem *p, long r, long i0, const 
         for (int i = 0; i < NX; i++) p->y[(i0 + i) * p->ldy + r + rr] = total[rr][i] * p->x_scales[i0 + i];
 }
 
-#define CK_Q8A_NX(NR, nx)                                                                                          \
-    switch (nx) {                                                                                                  \
-    case 1: ck_q8a_block(&problem, r, i0, NR, 1); break;                                                           \
-    case 2: ck_q8a_block(&problem, r, i0, NR, 2); break;                                                           \
-    case 3: ck_q8a_block(&problem, r, i0, NR, 3); break;                                                           \
-    default: ck_q8a_block(&problem, r, i0, NR, 4); break;                                                          \
-    }
-
 /// One weight row per pass (one sequential stream per thread, as the VNNI path), activation rows in blocks of 4.
 /// Measured (TP=1, 2 threads, ~1B model, int4 / int8 decode ms per token, three alternating rounds, 2026-12-03):
 /// one row 65-78 / 72-105, two rows 84-102 / 113-125, four rows 85-120 / 98-118.
@@ -340,8 +332,12 @@ T2 static void ck_gemv_q8_avx2(ck_gemv_q8_problem problem, long row_begin, long 
     const long n = problem.n;
     for (long r = row_begin; r < row_end; r++)
         for (long i0 = 0; i0 < n; i0 += 4) {
-            const long nx = n - i0 < 4 ? n - i0 : 4;
-            CK_Q8A_NX(1, nx)
+            switch (n - i0) {  // compile-time NX so the accumulators stay in registers
+            case 1: ck_q8a_block(&problem, r, i0, 1, 1); break;
+            case 2: ck_q8a_block(&problem, r, i0, 1, 2); break;
+            case 3: ck_q8a_block(&problem, r, i0, 1, 3); break;
+            default: ck_q8a_block(&problem, r, i0, 1, 4); break;
+            }
         }
 }
 
@@ -371,10 +367,6 @@ void ck_gemv_q8_on(ck_gemv_q8_problem problem, long row_begin, long row_end, int
     }
 }
 
-void ck_gemv_q8(ck_gemv_q8_problem problem, long row_begin, long row_end) {
-    ck_gemv_q8_on(problem, row_begin, row_end, CK_ISA_AUTO);
-}
-
 #else  // not x86-64: DecodeKernels never calls these (ck_gemv_q8_resolve_isa reports no path).
 
 int ck_gemv_q8_supported(int format, long k, long groups) { return 0; }
@@ -382,6 +374,5 @@ int ck_gemv_q8_resolve_isa(int isa) { return 0; }
 void ck_gemv_q8_pack_x(const float *x, long n, long k, long groups, int split, int8_t *xq, float *x_scales,
                        int32_t *x_sums) {}
 void ck_gemv_q8_on(ck_gemv_q8_problem problem, long row_begin, long row_end, int isa) {}
-void ck_gemv_q8(ck_gemv_q8_problem problem, long row_begin, long row_end) {}
 
 #endif

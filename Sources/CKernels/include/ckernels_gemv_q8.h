@@ -38,12 +38,9 @@ int ck_gemv_q8_supported(int format, long k, long groups);
 void ck_gemv_q8_pack_x(const float *x, long n, long k, long groups, int split, int8_t *xq, float *x_scales,
                        int32_t *x_sums);
 
-/// Computes weight rows `[row_begin, row_end)` on the widest path this CPU has; disjoint ranges may run
-/// concurrently.
-void ck_gemv_q8(ck_gemv_q8_problem problem, long row_begin, long row_end);
-
-/// `ck_gemv_q8` on a forced path (`ck_isa` of ckernels_gemv.h: `CK_ISA_AVX512` = VNNI, `CK_ISA_AVX2`; tests). A path
-/// the CPU lacks falls back to the widest one it has.
+/// Computes weight rows `[row_begin, row_end)` on the path `isa` (`ck_isa` of ckernels_gemv.h: `CK_ISA_AUTO` = the
+/// widest this CPU has, `CK_ISA_AVX512` = VNNI, `CK_ISA_AVX2`); a forced path the CPU lacks falls back to the widest
+/// one it has. Disjoint ranges may run concurrently.
 void ck_gemv_q8_on(ck_gemv_q8_problem problem, long row_begin, long row_end, int isa);
 
 /// The path `ck_gemv_q8_on` takes for `isa`: `CK_ISA_AVX512` (VNNI), `CK_ISA_AVX2`, or 0 when the CPU has neither.
