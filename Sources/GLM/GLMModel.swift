@@ -90,10 +90,11 @@ public final class GLMModel: @unchecked Sendable {
         let forwardStart = profile == nil ? 0 : ForwardProfile.now()
         defer { profile?.addForward(ForwardProfile.now() &- forwardStart) }
 
+        // Two `[rows, h]` buffers for the whole pass: each sublayer reads only the LayerNorm of its input
+        // (DeepNorm: `alpha * LN(x) + f(LN(x))`), so once `normalised` holds LN(x), `x` is free to take the
+        // sublayer's output and then the residual sum in place. A long prefill holds 2 activations, not 4.
         var x = embed(segments.flatMap(\.tokens))
         var normalised = [Float](repeating: 0, count: n * h)
-        var attention = [Float](repeating: 0, count: n * h)
-        var mlpOutput = [Float](repeating: 0, count: n * h)
         var tables: [(cos: [Float], sin: [Float])] = []
         tables.reserveCapacity(n)
         for segment in segments {
@@ -105,19 +106,21 @@ public final class GLMModel: @unchecked Sendable {
 
         for (l, w) in weights.layers.enumerated() {
             normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
-            attention.withUnsafeMutableBufferPointer { out in
+            x.withUnsafeMutableBufferPointer { out in
                 attend(layer: l, weights: w, input: normalised, batch: batch, tables: tables, into: out)
+                finishRowParallel(out, rows: n, bias: w.attentionDenseBias)
             }
             // y = alpha * a + Attention(a); m = LN_post(y)
-            Self.residual(alpha, normalised, plus: nil, into: &attention)
+            Self.residual(alpha, normalised, into: &x)
             normalise(
-                attention, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
+                x, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
                 into: &normalised)
-            mlpOutput.withUnsafeMutableBufferPointer { out in
+            x.withUnsafeMutableBufferPointer { out in
                 feedForward(weights: w, input: normalised, rows: n, into: out)
+                finishRowParallel(out, rows: n, bias: w.dense4HToHBias)
             }
             // x_{l+1} = alpha * m + GeGLU(m)
-            Self.residual(alpha, normalised, plus: mlpOutput, into: &x)
+            Self.residual(alpha, normalised, into: &x)
         }
         for (segment, start) in zip(segments, batch.starts) { segment.cache.count = start + segment.tokens.count }
 
@@ -150,20 +153,12 @@ public final class GLMModel: @unchecked Sendable {
     /// longer blocks run two sgemm calls per head.
     static let directAttentionRows = 8
 
-    /// `output = alpha * scaled + addend` element-wise (the DeepNorm residuals); a nil `addend` means `output`
-    /// itself (updated in place).
-    private static func residual(_ alpha: Float, _ scaled: [Float], plus addend: [Float]?, into output: inout [Float]) {
+    /// `output = alpha * scaled + output` element-wise, in place (the DeepNorm residuals).
+    private static func residual(_ alpha: Float, _ scaled: [Float], into output: inout [Float]) {
         let count = scaled.count
         scaled.withUnsafeBufferPointer { a in
             output.withUnsafeMutableBufferPointer { y in
-                if let addend {
-                    addend.withUnsafeBufferPointer { b in
-                        VectorKernels.scaledAdd(
-                            alpha, a.baseAddress!, b.baseAddress!, into: y.baseAddress!, count: count)
-                    }
-                } else {
-                    VectorKernels.scaledAdd(alpha, a.baseAddress!, y.baseAddress!, into: y.baseAddress!, count: count)
-                }
+                VectorKernels.scaledAdd(alpha, a.baseAddress!, y.baseAddress!, into: y.baseAddress!, count: count)
             }
         }
     }
@@ -194,7 +189,8 @@ public final class GLMModel: @unchecked Sendable {
         return x
     }
 
-    /// Self-attention of one layer for the batch's new rows; writes the (reduced, biased) output `[rows, h]`.
+    /// Self-attention of one layer for the batch's new rows; writes this rank's partial output `[rows, h]`, to be
+    /// reduced with `finishRowParallel` once the buffers here are freed (the allreduce needs its own).
     private func attend(
         layer: Int, weights w: LayerWeights, input: [Float], batch: BatchRows,
         tables: [(cos: [Float], sin: [Float])], into output: UnsafeMutableBufferPointer<Float>
@@ -213,7 +209,6 @@ public final class GLMModel: @unchecked Sendable {
                 }
             }
         }
-        var context = [Float](repeating: 0, count: n * localWidth)
         // Rotated queries, head-major per segment: segment s, head h rows start at
         // `(rowOffsets[s] * localHeads + h * rows_s) * d`.
         var queries = [Float](repeating: 0, count: localHeads * n * d)
@@ -236,11 +231,12 @@ public final class GLMModel: @unchecked Sendable {
         qkv.withUnsafeMutableBufferPointer { qkv in
             queries.withUnsafeMutableBufferPointer { q in
                 scores.withUnsafeMutableBufferPointer { s in
-                    context.withUnsafeMutableBufferPointer { ctx in
+                    do {
                         let qkv = qkv.baseAddress!
                         let q = q.baseAddress!
                         let s = s.baseAddress!
-                        let ctx = ctx.baseAddress!
+                        // The context `[rows, localWidth]` takes the front of `qkv`, dead once split below.
+                        let ctx = qkv
                         // Split the per-head interleaved rows, rotate q and k, append k and v to each segment's
                         // cache. Each (segment, head) pair writes its own query rows and cache rows.
                         ComputeThreads.parallelFor(segments.count * heads) { range in
@@ -308,17 +304,17 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
         profile?.add(.attention, ForwardProfile.now() &- attentionStart)
-        context.withUnsafeBufferPointer { ctx in
+        qkv.withUnsafeBufferPointer { ctx in
             profile.measure(.matmul) {
                 linear(
                     ctx.baseAddress!, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!,
                     precision: precision)
             }
         }
-        finishRowParallel(output, rows: n, bias: w.attentionDenseBias)
     }
 
-    /// GeGLU: `(u1 * gelu(u2)) W2^T + b2` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves.
+    /// GeGLU: `(u1 * gelu(u2)) W2^T` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves: the partial
+    /// output before `finishRowParallel` (reduction, then `+ b2`).
     private func feedForward(
         weights w: LayerWeights, input: [Float], rows n: Int, into output: UnsafeMutableBufferPointer<Float>
     ) {
@@ -333,20 +329,15 @@ public final class GLMModel: @unchecked Sendable {
                 }
             }
         }
-        var gated = [Float](repeating: 0, count: n * f)
-        u.withUnsafeBufferPointer { u in
-            gated.withUnsafeMutableBufferPointer { g in
-                VectorKernels.geglu(u.baseAddress!, rows: n, halfWidth: f, into: g.baseAddress!)
-            }
-        }
-        gated.withUnsafeBufferPointer { g in
+        // The gated `[n, f]` takes the front of `u` (no second buffer: a long prefill's largest activation).
+        u.withUnsafeMutableBufferPointer { u in
+            let gated = u.baseAddress!
+            VectorKernels.gegluInPlace(gated, rows: n, halfWidth: f)
             profile.measure(.matmul) {
                 linear(
-                    g.baseAddress!, rows: n, weight: w.dense4HToH, bias: nil, into: output.baseAddress!,
-                    precision: precision)
+                    gated, rows: n, weight: w.dense4HToH, bias: nil, into: output.baseAddress!, precision: precision)
             }
         }
-        finishRowParallel(output, rows: n, bias: w.dense4HToHBias)
     }
 
     /// Row-parallel epilogue: sum partial products across ranks, then add the replicated bias once.

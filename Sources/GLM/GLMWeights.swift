@@ -101,6 +101,7 @@ public struct GLMWeights: Sendable {
                                 + "\(m.columns) columns; choose a tensor-parallel degree that leaves an even number")
                     }
                     matrices[spec.key] = Quantization.quantize(m, scheme: quantization)
+                    FreedHeapPages.release()
                 } else {
                     matrices[spec.key] = m
                 }

@@ -50,7 +50,7 @@ public func referenceLinear(
         }
         return
     }
-    let tileRows = max(1, min(outputs, (1 << 20) / max(inner, 1)))
+    let tileRows = max(1, min(outputs, (1 << 19) / max(inner, 1)))
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * inner)
     defer { tile.deallocate() }
     var start = 0

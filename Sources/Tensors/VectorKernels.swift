@@ -49,6 +49,34 @@ public enum VectorKernels {
         }
     }
 
+    /// GeGLU in place: `u [rows, 2f]` becomes `[rows, f]` packed at its start, row r's `u[r, j] * gelu(u[r, f+j])`
+    /// at `u + r * f` (the rest of `u` is left over). Saves the `[rows, f]` output buffer of a long prefill.
+    ///
+    /// Row r writes `[r f, r f + f)`, which overlaps only the input of row `r / 2`, so rows run in waves
+    /// `[1, 2), [2, 4), [4, 8), ...`: a wave overwrites the inputs of the wave before it, already gated, and
+    /// reads `[2^k 2f, ...)`, beyond everything it writes. Row 0 (result over its own linear half) goes through
+    /// a row-sized scratch buffer, as the C kernel's pointers must not alias.
+    public static func gegluInPlace(
+        _ u: UnsafeMutablePointer<Float>, rows: Int, halfWidth f: Int, instructionSet: InstructionSet? = nil
+    ) {
+        guard rows > 0, f > 0 else { return }
+        let first = UnsafeMutablePointer<Float>.allocate(capacity: f)
+        defer { first.deallocate() }
+        geglu(u, rows: 1, halfWidth: f, into: first, instructionSet: instructionSet)
+        u.update(from: first, count: f)
+        let isa = (instructionSet?.rawValue ?? 0)
+        var start = 1
+        while start < rows {
+            let end = min(2 * start, rows)
+            ComputeThreads.parallelFor(end - start) { range in
+                for r in (start + range.lowerBound)..<(start + range.upperBound) {
+                    ck_geglu(u + r * 2 * f, u + r * 2 * f + f, u + r * f, f, isa)
+                }
+            }
+            start = end
+        }
+    }
+
     /// Masked softmax in place over `rows` rows of `scores` (row stride `stride`, `columns` values each): row r is
     /// query `firstQuery + r`; columns `SequenceLayout.allows` forbids (`c >= max(bidirectionalPrefix, query + 1)`)
     /// become -10000 before the max-shifted softmax. `bidirectionalPrefix >= columns` masks nothing.

@@ -66,6 +66,25 @@ import Testing
         }
     }
 
+    /// The in-place form against the definition, for row counts that end waves early, exactly and between
+    /// powers of two (a wave scheduled too soon would read a row already overwritten by its result).
+    @Test(arguments: paths) func gegluInPlacePacksEveryRowsResult(path: DecodeKernels.InstructionSet) {
+        for rows in [1, 2, 3, 4, 5, 8, 13, 64, 100] {
+            let f = 37
+            let u = Self.random(rows * 2 * f, seed: UInt64(rows), scale: 5)
+            var inPlace = u
+            VectorKernels.gegluInPlace(&inPlace, rows: rows, halfWidth: f, instructionSet: path)
+            var mismatches = 0
+            for r in 0..<rows {
+                for j in 0..<f {
+                    let expected = u[r * 2 * f + j] * gelu(u[r * 2 * f + f + j])
+                    if abs(inPlace[r * f + j] - expected) > 1e-6 * max(1, abs(expected)) { mismatches += 1 }
+                }
+            }
+            #expect(mismatches == 0, "\(path), \(rows) rows: \(mismatches) wrong values")
+        }
+    }
+
     @Test(arguments: paths) func maskedSoftmaxFollowsTheLayoutRule(path: DecodeKernels.InstructionSet) {
         for (rows, columns, firstQuery, prefix) in [(5, 37, 32, 20), (17, 17, 0, 9), (3, 100, 97, 150), (1, 1, 0, 0)] {
             let input = Self.random(rows * columns, seed: 3, scale: 30, offset: 900)

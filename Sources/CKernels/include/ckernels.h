@@ -9,4 +9,5 @@
 #include "ckernels_gemv.h"
 #include "ckernels_gemv_q8.h"
 #include "ckernels_vector.h"
+#include "ckernels_heap.h"
 #endif
