@@ -15,6 +15,7 @@
 
 #include "ckernels_gemv.h"
 #include "ckernels_cpu.h"
+#include "prefetch.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -329,6 +330,7 @@ T256 INLINE float ck_hsum256(__m256 v) {
             for (int i = 0; i < NX; i++) acc[r][i] = _mm256_setzero_ps();                                          \
         long j = k0;                                                                                               \
         for (; j + 8 <= k1; j += 8) {                                                                              \
+            CK_PREFETCH_AHEAD(w + k0 + (j - k0) * NR, 8 * NR * sizeof(WT));                                        \
             __m256 wv[8];                                                                                          \
             for (int r = 0; r < NR; r++) wv[r] = LOADW(w + r * ldw + j);                                           \
             for (int i = 0; i < NX; i++) {                                                                         \
@@ -356,6 +358,7 @@ T256 INLINE void ck_dot256_i4(const float *x, long ldx, const uint8_t *w, long l
         for (int i = 0; i < NX; i++) acc[r][i] = _mm256_setzero_ps();
     long p = p0;
     for (; p + 8 <= p1; p += 8) {
+        CK_PREFETCH_AHEAD(w + p0 + (p - p0) * NR, 8 * NR);
         __m256 hi[8], lo[8];
         for (int r = 0; r < NR; r++) {
             __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(w + r * ldw + p)));

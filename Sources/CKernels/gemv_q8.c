@@ -20,6 +20,7 @@
 #include "ckernels_cpu.h"
 #include <math.h>
 #include <string.h>
+#include "prefetch.h"
 
 #ifndef CK_Q8_ROWS_PER_PASS
 #define CK_Q8_ROWS_PER_PASS 1
@@ -241,6 +242,7 @@ T2 INLINE void ck_q8a_i8(const int8_t *xq, long ldx, const int8_t *w, long ldw, 
     const __m256i ones = _mm256_set1_epi16(1);
     long p = p0;
     for (; p + 32 <= p1; p += 32) {
+        CK_PREFETCH_AHEAD(w + p0 + (p - p0) * NR, 32 * NR);
         __m256i xv[4];
         for (int i = 0; i < NX; i++) xv[i] = _mm256_loadu_si256((const __m256i *)(xq + i * ldx + p));
         for (int r = 0; r < NR; r++) {
@@ -264,6 +266,7 @@ T2 INLINE void ck_q8a_i4(const int8_t *xq, long ldx, const uint8_t *w, long ldw,
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(0x08);
     long p = p0;
     for (; p + 32 <= p1; p += 32) {
+        CK_PREFETCH_AHEAD(w + p0 + (p - p0) * NR, 32 * NR);
         __m256i xe[4], xo[4];
         for (int i = 0; i < NX; i++) {
             xe[i] = _mm256_loadu_si256((const __m256i *)(xq + i * ldx + p));
