@@ -154,9 +154,12 @@ import Testing
                 var inter_token_latency_ms: Percentiles
                 var end_to_end_latency_ms: Percentiles
                 var sgemm_bound_fraction: Double
+                var roofline_tokens_per_second: Double
                 var forward_passes: Int
             }
             var tp: Int
+            var sgemm_gflops: Double
+            var triad_gb_per_s: Double
             var points: [Point]
         }
         let config = try Self.writeConfiguration()
@@ -183,6 +186,17 @@ import Testing
             }
             // Continuous batching: 4 requests of 5 tokens need 4 x 5 passes one at a time, fewer three at a time.
             if point.requests == 4 { #expect(point.forward_passes == (point.max_batch == 1 ? 20 : 10)) }
+            // The roofline from the tiny model's shape: per layer QKV 3h*h + dense h*h + h_to_4h 2f*h + 4h_to_h
+            // h*f multiply-adds, plus the h*vocab logits projection; fp16 weights read once per step.
+            let (h, f, layers, vocabulary) = (64.0, 128.0, 2.0, 1024.0)
+            let multiplyAdds = layers * (3 * h * h + h * h + 2 * f * h + h * f) + h * vocabulary
+            let batch = Double(point.max_batch)
+            let stepSeconds = max(
+                2 * multiplyAdds / (sweep.triad_gb_per_s * 1e9), batch * 2 * multiplyAdds / (sweep.sgemm_gflops * 1e9))
+            let expected = batch / stepSeconds
+            #expect(
+                abs(point.roofline_tokens_per_second - expected) <= 1e-9 * expected,
+                "roofline \(point.roofline_tokens_per_second) tok/s, expected \(expected)")
         }
         let chart = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(chart.hasPrefix("<svg") && chart.contains("<polyline") && chart.hasSuffix("</svg>\n"))

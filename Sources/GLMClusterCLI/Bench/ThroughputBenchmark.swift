@@ -88,7 +88,37 @@ struct ThroughputPoint: Codable, Sendable {
     /// Output tokens/s if every multiply-add ran at the sgemm rate measured in the same run (job-wide).
     var sgemm_bound_tokens_per_second: Double
     var sgemm_bound_fraction: Double
+    /// The roofline of a decode step of `max_batch` sequences: the slower of reading every weight once at the
+    /// triad bandwidth and running the batch's multiply-adds at the sgemm rate (see `ThroughputLimits`).
+    var roofline_tokens_per_second: Double
+    var roofline_fraction: Double
     var split_ms_per_pass: Split
+}
+
+/// The job's limits, measured after the sweep on the same ranks, and the decode rates they allow.
+struct ThroughputLimits: Sendable {
+    /// Multiply-adds per generated token over the whole job (layer matrices and logits projection).
+    var multiplyAddsPerToken: Double
+    /// Weight bytes one decode step reads over the whole job (every rank's layers and logits slice).
+    var weightBytesPerStep: Double
+    /// Summed over ranks: sgemm GFLOP/s, and triad GB/s over a pass all ranks ran at once.
+    var sgemmGFLOPS: Double
+    var triadGBPerSecond: Double
+
+    /// Output tokens/s with every multiply-add at the sgemm rate, whatever the batch.
+    var sgemmBound: Double { multiplyAddsPerToken > 0 ? sgemmGFLOPS * 1e9 / (2 * multiplyAddsPerToken) : 0 }
+
+    /// Output tokens/s of steps of `batch` sequences when a step takes the longer of streaming the weights once
+    /// (memory-bound, batch 1) and the batch's multiply-adds at the sgemm rate (compute-bound, large batches).
+    /// Its ratio between two batch sizes is the most batching can gain on this machine: with fp32 FMA as the
+    /// compute unit, `batch * (bytes / triad)` against `batch * flops / sgemm`. Attention, prefill and sampling are
+    /// left out, so real runs stay below it.
+    func roofline(batch: Int) -> Double {
+        guard triadGBPerSecond > 0, sgemmGFLOPS > 0 else { return 0 }
+        let memory = weightBytesPerStep / (triadGBPerSecond * 1e9)
+        let compute = Double(batch) * 2 * multiplyAddsPerToken / (sgemmGFLOPS * 1e9)
+        return Double(batch) / max(memory, compute)
+    }
 }
 
 enum ThroughputBenchmark {
@@ -133,8 +163,10 @@ enum ThroughputBenchmark {
 
     static func point(
         maxBatch: Int, requests: Int, promptTokens: Int, generatedTokens: Int, seconds: Double, steps: Int,
-        timings: [BatchTiming], profile: ForwardProfile, sgemmBound: Double
+        timings: [BatchTiming], profile: ForwardProfile, limits: ThroughputLimits
     ) -> ThroughputPoint {
+        let sgemmBound = limits.sgemmBound
+        let roofline = limits.roofline(batch: maxBatch)
         let passes = Double(max(steps, 1))
         let split = ThroughputPoint.Split(
             matmul: profile.seconds(.matmul) * 1e3 / passes, attention: profile.seconds(.attention) * 1e3 / passes,
@@ -163,6 +195,7 @@ enum ThroughputBenchmark {
             time_to_first_token_ms: .init(ttft), time_per_output_token_ms: .init(tpot),
             inter_token_latency_ms: .init(itl), end_to_end_latency_ms: .init(e2e),
             sgemm_bound_tokens_per_second: sgemmBound, sgemm_bound_fraction: sgemmBound > 0 ? rate / sgemmBound : 0,
+            roofline_tokens_per_second: roofline, roofline_fraction: roofline > 0 ? rate / roofline : 0,
             split_ms_per_pass: split)
     }
 }

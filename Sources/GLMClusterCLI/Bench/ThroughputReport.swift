@@ -13,6 +13,7 @@ struct ThroughputReport: Encodable {
     var threads: Int
     var weights: String
     var sgemm_gflops: Double
+    var triad_gb_per_s: Double
     var points: [ThroughputPoint]
 
     static func summary(_ configuration: ModelConfiguration) -> BenchReport.ModelSummary {
@@ -39,13 +40,16 @@ struct ThroughputReport: Encodable {
         out += "TP \(tp), \(threads) threads per rank; weights: \(weights). Each request: P = "
         out += "\(points.first?.prompt_tokens ?? 0) prompt tokens, G = \(points.first?.gen_tokens ?? 0) generated.\n\n"
         out += "| max batch | requests | output tok/s | vs first | TTFT ms p50/p90/p99 | TPOT ms p50/p90/p99 | "
-        out += "ITL ms p50/p90/p99 | E2E ms p50/p90/p99 | sgemm-bound tok/s | fraction |\n"
-        out += "|---:|---:|---:|---:|---|---|---|---|---:|---:|\n"
+        out += "ITL ms p50/p90/p99 | E2E ms p50/p90/p99 | sgemm-bound tok/s | fraction | roofline tok/s | "
+        out += "roofline vs first | fraction |\n"
+        out += "|---:|---:|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|\n"
         for (point, speedup) in zip(points, speedups) {
             out += "| \(point.max_batch) | \(point.requests) | \(f(point.output_tokens_per_second, 2)) | "
             out += "\(f(speedup, 2))x | \(p(point.time_to_first_token_ms)) | \(p(point.time_per_output_token_ms)) | "
             out += "\(p(point.inter_token_latency_ms)) | \(p(point.end_to_end_latency_ms)) | "
-            out += "\(f(point.sgemm_bound_tokens_per_second)) | \(f(point.sgemm_bound_fraction, 3)) |\n"
+            out += "\(f(point.sgemm_bound_tokens_per_second)) | \(f(point.sgemm_bound_fraction, 3)) | "
+            out += "\(f(point.roofline_tokens_per_second)) | \(f(rooflineSpeedup(point), 2))x | "
+            out += "\(f(point.roofline_fraction, 3)) |\n"
         }
         out +=
             "\nTime per forward pass (ms, rank 0): matmul / attention / allreduce / rest of the pass / between passes "
@@ -56,9 +60,17 @@ struct ThroughputReport: Encodable {
             out += "\(f(s.allreduce)) / \(f(s.other_forward)) / \(f(s.outside))\n"
         }
         out +=
-            "\nsgemm (job, measured after the sweep): \(f(sgemm_gflops)) GFLOP/s; the sgemm-bound limit is that rate "
-        out += "over 2 FLOPs per weight per generated token (layer matrices and logits; attention not counted).\n"
+            "\nsgemm and triad (job, measured after the sweep): \(f(sgemm_gflops)) GFLOP/s, \(f(triad_gb_per_s)) GB/s. "
+        out += "The sgemm-bound limit is that rate over 2 FLOPs per weight per generated token (layer matrices and "
+        out += "logits; attention not counted). The roofline is the slower of one weight read per step at the triad "
+        out += "rate and the batch's FLOPs at the sgemm rate: 'roofline vs first' is the most batching can gain here.\n"
         return out
+    }
+
+    /// The roofline of a point over the roofline of the first point: the speed-up the machine allows.
+    func rooflineSpeedup(_ point: ThroughputPoint) -> Double {
+        guard let base = points.first?.roofline_tokens_per_second, base > 0 else { return 0 }
+        return point.roofline_tokens_per_second / base
     }
 }
 

@@ -244,22 +244,30 @@ struct BenchCommand: ClusterCommand {
         }
         synchronise()
         let sgemm = MachineProbes.sgemmGFLOPS(size: sgemmSize)
-        // Job-wide: multiply-adds per generated token and sgemm rate, summed over ranks.
+        let triadPasses = MachineProbes.triadPasses(
+            arrayBytes: MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size), count: 5,
+            synchronise: synchronise,
+            slowest: { Double(communicator.allreduceMaxLocation(value: Float($0), index: 0).value) }
+        ).sorted()
+        // Job-wide: multiply-adds per generated token, weight bytes per step, sgemm rate and triad, summed over
+        // ranks (each rank's triad figure is its bytes over the common pass time, so they add up).
         let local = [
             Double(weights.layerWeightParameters + weights.wordEmbeddings.rows * weights.wordEmbeddings.columns), sgemm,
+            Double(weights.decodeBytesPerToken), triadPasses[triadPasses.count / 2],
         ]
         let sums = communicator.allreduceSum(local)
-        let sgemmBound = sums[0] > 0 ? sums[1] * 1e9 / (2 * sums[0]) : 0
+        let limits = ThroughputLimits(
+            multiplyAddsPerToken: sums[0], weightBytesPerStep: sums[2], sgemmGFLOPS: sums[1], triadGBPerSecond: sums[3])
         guard runtime.isCoordinator else { return }
         let points = runs.map {
             ThroughputBenchmark.point(
                 maxBatch: $0.batch, requests: $0.requests, promptTokens: promptTokens, generatedTokens: genTokens,
-                seconds: $0.seconds, steps: $0.steps, timings: $0.timings, profile: $0.profile, sgemmBound: sgemmBound)
+                seconds: $0.seconds, steps: $0.steps, timings: $0.timings, profile: $0.profile, limits: limits)
         }
         let report = ThroughputReport(
             model: ThroughputReport.summary(configuration), dtype: dtype.rawValue, quantize: quantize?.rawValue,
             precision: cluster.precision.rawValue, tp: runtime.size, threads: runtime.threads,
-            weights: source, sgemm_gflops: sums[1], points: points)
+            weights: source, sgemm_gflops: sums[1], triad_gb_per_s: sums[3], points: points)
         if let svg {
             try ThroughputChart.svg(report).write(toFile: svg, atomically: true, encoding: .utf8)
         }
