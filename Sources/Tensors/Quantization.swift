@@ -1,3 +1,5 @@
+import CKernels
+
 /// Weight-only quantization as the official GLM-130B code does it (spec section 7; THUDM/GLM-130B
 /// `quantization/layers.py` and `tools/convert_tp.py`, both the same three lines):
 ///
@@ -76,13 +78,57 @@ public enum Quantization {
     }
 
     /// Levels (one `Int8` per element, not packed) and one scale per row of a row-major `[rows, columns]` fp16
-    /// matrix: the official per-output-row quantization of a local shard.
+    /// matrix: the official per-output-row quantization of a local shard. With `vectorised` (the default) finite
+    /// rows go through the AVX2 + F16C kernel `ck_quantize_rows_f16` where the CPU has it (bit-exact with the
+    /// scalar definition, ~10x faster); rows holding an infinity or NaN, and other CPUs, take the scalar path.
     public static func quantizeRows(
-        _ values: UnsafeBufferPointer<Float16>, rows: Int, columns: Int, scheme: QuantizationScheme
+        _ values: UnsafeBufferPointer<Float16>, rows: Int, columns: Int, scheme: QuantizationScheme,
+        vectorised: Bool = true
     ) -> (levels: [Int8], scales: [Float16]) {
-        quantizeRows(values, rows: rows, columns: columns, scheme: scheme, magnitude: { abs(Float($0)) }) {
+        if vectorised, let result = vectorisedRows(values, rows: rows, columns: columns, scheme: scheme) {
+            return result
+        }
+        return quantizeRows(values, rows: rows, columns: columns, scheme: scheme, magnitude: { abs(Float($0)) }) {
             level($0, scale: $1, scheme: scheme)
         }
+    }
+
+    /// `quantizeRows` through the C kernel, rows in parallel; nil when the CPU lacks AVX2/F16C.
+    private static func vectorisedRows(
+        _ values: UnsafeBufferPointer<Float16>, rows: Int, columns: Int, scheme: QuantizationScheme
+    ) -> (levels: [Int8], scales: [Float16])? {
+        precondition(values.count == rows * columns, "quantizeRows: \(values.count) values for \(rows)x\(columns)")
+        // A call over no rows only asks whether the CPU has the kernel.
+        guard rows > 0, columns > 0, ck_quantize_rows_f16(nil, 0, 0, 0, 1, nil, nil, nil) != 0 else { return nil }
+        var scales = [Float16](repeating: 0, count: rows)
+        var nonfinite = [UInt8](repeating: 0, count: rows)
+        var levels = [Int8](unsafeUninitializedCapacity: rows * columns) { levels, initialized in
+            scales.withUnsafeMutableBufferPointer { scales in
+                nonfinite.withUnsafeMutableBufferPointer { nonfinite in
+                    let pointers = UncheckedSendable(
+                        (values.baseAddress!, levels.baseAddress!, scales.baseAddress!, nonfinite.baseAddress!))
+                    let level = Int32(scheme.level)
+                    ComputeThreads.parallelFor(rows, minimumChunk: max(1, (1 << 16) / columns)) { range in
+                        let (w, q, s, flags) = pointers.value
+                        _ = ck_quantize_rows_f16(
+                            UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self), range.lowerBound,
+                            range.upperBound, columns, level, q,
+                            UnsafeMutableRawPointer(s).assumingMemoryBound(to: UInt16.self), flags)
+                    }
+                }
+            }
+            initialized = rows * columns  // non-finite rows are written below
+        }
+        // Rows with an infinity or NaN: the scalar definition, whatever it makes of them.
+        for row in 0..<rows where nonfinite[row] != 0 {
+            let part = UnsafeBufferPointer(rebasing: values[(row * columns)..<((row + 1) * columns)])
+            let (rowLevels, rowScale) = quantizeRows(
+                part, rows: 1, columns: columns, scheme: scheme, magnitude: { abs(Float($0)) }
+            ) { level($0, scale: $1, scheme: scheme) }
+            levels.replaceSubrange((row * columns)..<((row + 1) * columns), with: rowLevels)
+            scales[row] = rowScale[0]
+        }
+        return (levels, scales)
     }
 
     /// As `quantizeRows` for fp32 weights, with PyTorch's fp32 semantics (the quotient is not rounded to fp16).

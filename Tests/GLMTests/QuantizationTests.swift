@@ -73,6 +73,30 @@ import Testing
         )
     }
 
+    /// The AVX2 kernel (which `quantizerMatchesIndependentReference` checks against NumPy) against the scalar
+    /// definition, bit for bit, on widths with vector tails and rows the kernel must hand back (inf, NaN), plus
+    /// quotients that overflow fp16 (a huge weight over a subnormal scale cannot occur, but 65504 over tiny ones).
+    @Test(arguments: [QuantizationScheme.int8, .int4])
+    func vectorisedQuantizerEqualsTheScalarDefinition(scheme: QuantizationScheme) {
+        for columns in [1, 7, 8, 9, 37, 1027] {
+            let rows = 12
+            var values = Self.sampleMatrix(rows: rows, columns: columns, seed: UInt64(columns))
+            values[5 * columns] = .infinity
+            values[6 * columns + columns / 2] = -.nan
+            values[7 * columns + columns - 1] = -.infinity
+            values[8 * columns] = 65504
+            for c in 1..<columns { values[8 * columns + c] = Float16(bitPattern: UInt16(c % 1024)) }  // subnormals
+            let (fastLevels, fastScales) = values.withUnsafeBufferPointer {
+                Quantization.quantizeRows($0, rows: rows, columns: columns, scheme: scheme)
+            }
+            let (levels, scales) = values.withUnsafeBufferPointer {
+                Quantization.quantizeRows($0, rows: rows, columns: columns, scheme: scheme, vectorised: false)
+            }
+            #expect(fastScales.map(\.bitPattern) == scales.map(\.bitPattern), "\(scheme), \(columns) columns: scales")
+            #expect(fastLevels == levels, "\(scheme), \(columns) columns: levels")
+        }
+    }
+
     @Test(arguments: [QuantizationScheme.int8, .int4])
     func quantizerMatchesIndependentReference(scheme: QuantizationScheme) throws {
         let (rows, columns) = (40, 1024)

@@ -10,4 +10,5 @@
 #include "ckernels_gemv_q8.h"
 #include "ckernels_vector.h"
 #include "ckernels_heap.h"
+#include "ckernels_quantize.h"
 #endif
