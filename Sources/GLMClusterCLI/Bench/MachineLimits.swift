@@ -71,16 +71,22 @@ enum MachineProbes {
             interleavedTriad
             + triadPasses(arrayBytes: triadArrayBytes, count: 3, synchronise: synchronise, slowest: slowest)
         let sorted = passes.sorted()
-        let middle = sorted.count / 2
-        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
         synchronise()
         let sgemm = sgemmGFLOPS(size: sgemmSize)
         synchronise()
         let units = dotUnitPeaks()
         return MachineMeasurement(
-            triadGBPerSecond: median, triadBestGBPerSecond: sorted.last ?? 0, triadPasses: passes.count,
+            triadGBPerSecond: median(passes), triadBestGBPerSecond: sorted.last ?? 0, triadPasses: passes.count,
             triadArrayMiB: triadArrayBytes >> 20, sgemmGFLOPS: sgemm, sgemmSize: sgemmSize, dotUnits: units,
             cpuFeatures: CPUFeatures.summary)
+    }
+
+    /// The median of triad passes (the mean of the middle two for an even count); 0 for none.
+    static func median(_ passes: [Double]) -> Double {
+        guard !passes.isEmpty else { return 0 }
+        let sorted = passes.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// `count` timed passes (GB/s each) of a STREAM triad `a = b + s c` over three fp32 arrays of `arrayBytes`

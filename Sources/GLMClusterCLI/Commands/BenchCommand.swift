@@ -97,9 +97,7 @@ struct BenchCommand: ClusterCommand {
             repeats: `repeat`, seed: seed, synchronise: { communicator.barrier() })
         let triadBytes = MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size)
         let synchronise = { communicator.barrier() }
-        let slowest = { (seconds: Double) in
-            Double(communicator.allreduceMaxLocation(value: Float(seconds), index: 0).value)
-        }
+        let slowest = Self.slowest(over: runtime)
         var peakResident = 0
         var triadPasses: [Double] = []
         let timings = benchmark.run { repeatIndex in
@@ -213,6 +211,11 @@ struct BenchCommand: ClusterCommand {
             + "prefill \(prefill ? "GEMM kernels" : "reference path (widen + OpenBLAS sgemm)")"
     }
 
+    /// A probe's seconds as the slowest rank's (the probes' `slowest`; the identity on one process).
+    private static func slowest(over runtime: ClusterRuntime) -> (Double) -> Double {
+        { Double(runtime.communicator.allreduceMaxLocation(value: Float($0), index: 0).value) }
+    }
+
     /// The throughput sweep: every (batch size, concurrency) point through continuous batching, then the sgemm
     /// rate on the same ranks for the sgemm-bound limit.
     private func sweep(
@@ -246,14 +249,12 @@ struct BenchCommand: ClusterCommand {
         let sgemm = MachineProbes.sgemmGFLOPS(size: sgemmSize)
         let triadPasses = MachineProbes.triadPasses(
             arrayBytes: MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size), count: 5,
-            synchronise: synchronise,
-            slowest: { Double(communicator.allreduceMaxLocation(value: Float($0), index: 0).value) }
-        ).sorted()
+            synchronise: synchronise, slowest: Self.slowest(over: runtime))
         // Job-wide: multiply-adds per generated token, weight bytes per step, sgemm rate and triad, summed over
         // ranks (each rank's triad figure is its bytes over the common pass time, so they add up).
         let local = [
             Double(weights.layerWeightParameters + weights.wordEmbeddings.rows * weights.wordEmbeddings.columns), sgemm,
-            Double(weights.decodeBytesPerToken), triadPasses[triadPasses.count / 2],
+            Double(weights.decodeBytesPerToken), MachineProbes.median(triadPasses),
         ]
         let sums = communicator.allreduceSum(local)
         let limits = ThroughputLimits(
