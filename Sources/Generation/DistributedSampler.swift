@@ -158,11 +158,37 @@ extension DistributedSampler {
         return exponent < -44 ? 0 : min(1, Foundation.exp(exponent))
     }
 
-    /// The mass of a whole slice relative to the global maximum.
+    /// The mass of a whole slice relative to the global maximum, summed in `ComputeThreads.count` slices at once
+    /// (the sum is exact, so the slicing cannot change it). One `exp` per token is most of a sampled token's cost:
+    /// ~2 ms of the ~3 ms per token for a 150k vocabulary on one thread.
     static func mass(of scaled: [Float], maximum: Float) -> ExactMass {
-        var total = ExactMass()
-        for value in scaled { total += ExactMass(weight: weight(value, maximum: maximum)) }
-        return total
+        let slices = max(1, min(ComputeThreads.count, scaled.count / 8192))
+        var partials = [ExactMass](repeating: ExactMass(), count: slices)
+        scaled.withUnsafeBufferPointer { values in
+            partials.withUnsafeMutableBufferPointer { partials in
+                ComputeThreads.parallelFor(slices) { range in
+                    for slice in range {
+                        // `weight` and `ExactMass(weight:)` unrolled, into one 128-bit integer (add with carry, no
+                        // branch); the weight of `maximum` itself is exactly 1 and below maximum - 44 it is 0.
+                        var total: UInt128 = 0
+                        let start = values.count * slice / slices, end = values.count * (slice + 1) / slices
+                        let top = Double(maximum)
+                        for i in start..<end {
+                            let value = values[i]
+                            if value == maximum {
+                                total &+= 1 << 62
+                                continue
+                            }
+                            let exponent = Double(value) - top
+                            if exponent < -44 { continue }
+                            total &+= UInt128(ExactMass.fixedPoint(min(1, Foundation.exp(exponent))))
+                        }
+                        partials[slice] = ExactMass(high: UInt64(total >> 64), low: UInt64(truncatingIfNeeded: total))
+                    }
+                }
+            }
+        }
+        return partials.reduce(ExactMass(), +)
     }
 
     /// The first `count` entries of the slice in the global order, plus, with `includingTies`, every further
@@ -425,7 +451,16 @@ struct ExactMass: Equatable, Sendable {
 
     /// `weight` in [0, 1].
     init(weight: Double) {
-        low = UInt64((weight * 0x1p62).rounded())
+        low = Self.fixedPoint(weight)
+    }
+
+    /// `weight` in [0, 1] in units of 2^-62, rounded to nearest with halves away from zero (as `rounded()`), without
+    /// a call to libm's `round`: truncation to Int64 (the value is below 2^63) leaves an exact fraction.
+    @inline(__always)
+    static func fixedPoint(_ weight: Double) -> UInt64 {
+        let scaled = weight * 0x1p62
+        let whole = Int64(scaled)
+        return UInt64(whole) + (scaled - Double(whole) >= 0.5 ? 1 : 0)
     }
 
     static func + (a: ExactMass, b: ExactMass) -> ExactMass {

@@ -352,6 +352,33 @@ import Testing
         let many = (0..<70).reduce(ExactMass()) { total, _ in total + ExactMass(weight: 1) }
         #expect(many.high == 17 && many.value == 70)
     }
+
+    /// A weight rounds to the nearest multiple of 2^-62, halves away from zero, as `Double.rounded()` does.
+    @Test func exactMassRoundsWeightsToNearestHalvesAway() {
+        var random = SeededRandomSource(seed: 9)
+        var weights: [Double] = [0, 1, 0x1p-62, 0x1p-63, 0x1.8p-62, 2.5 * 0x1p-62, 3.5 * 0x1p-62, 0x1p-70, 0x1p-9, 0x1p-10]
+        weights += (0..<2000).map { _ in random.nextUnit() }
+        weights += (0..<2000).map { _ in Foundation.exp(-40 * random.nextUnit()) }
+        weights += (0..<200).map { _ in (Double(random.nextUnit() * 1e6).rounded() + 0.5) * 0x1p-62 }
+        for weight in weights {
+            #expect(ExactMass(weight: weight).low == UInt64((weight * 0x1p62).rounded()), "weight \(weight)")
+        }
+        #expect(ExactMass(weight: 2.5 * 0x1p-62).low == 3 && ExactMass(weight: 0x1p-63).low == 1)
+    }
+
+    /// The slice's mass is the same sum whichever way the threads split it.
+    @Test func sliceMassIsTheSequentialSum() {
+        var random = SeededRandomSource(seed: 10)
+        let scaled = (0..<50_000).map { _ in Float(random.nextUnit() * 60 - 50) }
+        let maximum = scaled.max()!
+        let sequential = scaled.reduce(ExactMass()) { $0 + ExactMass(weight: Sampler.weight($1, maximum: maximum)) }
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.count = saved }
+        for threads in [1, 2, 3] {
+            ComputeThreads.count = threads
+            #expect(Sampler.mass(of: scaled, maximum: maximum) == sequential, "\(threads) threads")
+        }
+    }
 }
 
 // MARK: - One thread per rank
