@@ -87,6 +87,44 @@ import Testing
         for groups in [1, 2] { checkLinear(format: format, groups: groups, exact: false, precision: precision) }
     }
 
+    /// The reference path splits a weight of several widening tiles (4096 columns: 128 rows per tile, so 300 rows
+    /// are 3 tiles) over the compute threads, each multiplying its own tiles: the naive product within fp32
+    /// accumulation error at 1, 2 and 3 threads. (Not compared bit for bit: other tests running in parallel may
+    /// change OpenBLAS's global thread count in between.)
+    @Test(arguments: [WeightFormat.float16, .int4])
+    func referencePathSplitsTilesOverThreads(format: WeightFormat) {
+        let (rows, inner, outputs) = (40, 4096, 300)
+        let x = Self.randomValues(rows * inner, seed: 4)
+        let (weight, w) = Self.randomWeight(format, rows: outputs, columns: inner, groups: 2, seed: 5)
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.count = saved }
+        var results: [[Float]] = []
+        for threads in [1, 2, 3] {
+            ComputeThreads.count = threads
+            var y = [Float](repeating: .nan, count: rows * outputs)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    referenceLinear(xp.baseAddress!, rows: rows, weight: weight, into: yp.baseAddress!)
+                }
+            }
+            results.append(y)
+        }
+        var worst = [0.0, 0.0, 0.0]
+        for r in 0..<rows {
+            for o in 0..<outputs {
+                var (sum, magnitude) = (0.0, 0.0)
+                for k in 0..<inner {
+                    sum += Double(x[r * inner + k]) * w[o * inner + k]
+                    magnitude += abs(Double(x[r * inner + k]) * w[o * inner + k])
+                }
+                for (t, y) in results.enumerated() {
+                    worst[t] = max(worst[t], abs(Double(y[r * outputs + o]) - sum) / max(1, magnitude))
+                }
+            }
+        }
+        #expect(worst.allSatisfy { $0 < 1e-5 }, "\(format): \(worst) at 1, 2, 3 threads")
+    }
+
     func checkLinear(format: WeightFormat, groups: Int, exact: Bool, precision: MatmulPrecision) {
         for (rows, inner, outputs) in Self.shapes {
             let x = Self.randomValues(rows * inner, seed: 1)
