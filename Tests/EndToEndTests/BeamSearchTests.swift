@@ -9,7 +9,7 @@ import Testing
     /// compared too, not only the length-limit path.
     static let models: [String: String] = {
         var models = ReferenceModelTests.models
-        let root = try! CommandRunner.temporaryDirectory("beam-models")
+        let root = try! CommandRunner.processLifetimeDirectory("beam-models")
         let config = root.appendingPathComponent("config.json")
         try! Data(
             """

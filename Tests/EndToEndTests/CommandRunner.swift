@@ -68,6 +68,14 @@ enum CommandRunner {
         return url
     }
 
+    /// A directory for fixtures shared by a suite's tests (a `static let`), removed when the test process exits:
+    /// suites have no teardown, and each run otherwise left ~30 MB of models in the temporary directory.
+    static func processLifetimeDirectory(_ name: String) throws -> URL {
+        let url = try temporaryDirectory(name)
+        ProcessExitCleanup.remove(url.path)
+        return url
+    }
+
     static func readFloats(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return data.withUnsafeBytes { raw in
@@ -89,5 +97,21 @@ extension CommandRunner {
                 glmcluster,
             ]
                 + arguments, timeout: timeout)
+    }
+}
+
+/// Paths to delete at process exit (`atexit`), for fixtures that live as long as the test process.
+enum ProcessExitCleanup {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var paths: [String] = []
+    private static let registered: Void = { atexit { ProcessExitCleanup.removeAll() } }()
+
+    static func remove(_ path: String) {
+        _ = registered
+        lock.withLock { paths.append(path) }
+    }
+
+    private static func removeAll() {
+        for path in lock.withLock({ paths }) { try? FileManager.default.removeItem(atPath: path) }
     }
 }

@@ -13,7 +13,7 @@ import Testing
 
     /// The fixture converted with `convert --tp N --quantize B`, created once per test process.
     static let converted: [String: String] = {
-        let root = try! CommandRunner.temporaryDirectory("quantized-checkpoints")
+        let root = try! CommandRunner.processLifetimeDirectory("quantized-checkpoints")
         var paths: [String: String] = [:]
         for (name, tp, bits) in [("int8-mp1", 1, "int8"), ("int8-mp2", 2, "int8"), ("int4-mp2", 2, "int4")] {
             let out = root.appendingPathComponent(name).path

@@ -6,7 +6,7 @@ import Testing
 @Suite struct ReferenceModelTests {
     /// One random model at MP=1 and the same weights at MP=2, created once per test process.
     static let models: [String: String] = {
-        let root = try! CommandRunner.temporaryDirectory("reference-models")
+        let root = try! CommandRunner.processLifetimeDirectory("reference-models")
         let config = root.appendingPathComponent("config.json")
         try! Data(
             """
