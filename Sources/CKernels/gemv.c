@@ -520,9 +520,8 @@ static int ck_best_isa(void) {
         ck_cpu_features f = ck_detect_cpu();
         isa = CK_ISA_PORTABLE;
 #if CK_X86
-        int f16c = __builtin_cpu_supports("f16c");
-        if (f.avx2 && f16c) isa = CK_ISA_AVX2;
-        if (f.avx512 && f.avx2 && f16c) isa = CK_ISA_AVX512;
+        if (f.avx2 && f.f16c) isa = CK_ISA_AVX2;
+        if (f.avx512 && f.avx2 && f.f16c) isa = CK_ISA_AVX512;
 #else
         (void)f;
 #endif

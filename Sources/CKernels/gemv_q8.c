@@ -349,7 +349,7 @@ T2 static void ck_gemv_q8_avx2(ck_gemv_q8_problem problem, long row_begin, long 
 
 int ck_gemv_q8_resolve_isa(int isa) {
     const ck_cpu_features f = ck_detect_cpu();
-    const int best = f.avx512vnni ? CK_ISA_AVX512 : f.avx2 && __builtin_cpu_supports("f16c") ? CK_ISA_AVX2 : 0;
+    const int best = f.avx512vnni ? CK_ISA_AVX512 : f.avx2 && f.f16c ? CK_ISA_AVX2 : 0;
     if (isa <= CK_ISA_AUTO || isa > best) return best;
     return isa < CK_ISA_AVX2 ? 0 : isa;
 }

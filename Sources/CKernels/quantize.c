@@ -65,7 +65,7 @@ TQ static int ck_row_is_finite(const uint16_t *w, long columns) {
 int ck_quantize_rows_f16(const uint16_t *w, long row_begin, long row_end, long columns, int level, int8_t *levels,
                          uint16_t *scales, uint8_t *nonfinite) {
     const ck_cpu_features f = ck_detect_cpu();
-    if (!f.avx2 || !__builtin_cpu_supports("f16c")) return 0;
+    if (!f.avx2 || !f.f16c) return 0;
     for (long r = row_begin; r < row_end; r++) {
         const uint16_t *row = w + r * columns;
         nonfinite[r] = !ck_row_is_finite(row, columns);

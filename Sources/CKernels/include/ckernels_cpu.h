@@ -7,7 +7,8 @@ extern "C" {
 /// CPU features the kernels dispatch on, detected once at run time (a cluster may mix CPUs, so builds stay
 /// portable and pick the widest units present).
 typedef struct {
-    int avx2;        ///< AVX2 + FMA + F16C
+    int avx2;        ///< AVX2 + FMA
+    int f16c;        ///< vcvtph2ps / vcvtps2ph (every kernel that reads fp16 weights or scales needs it)
     int avx512;      ///< AVX-512 F/BW/VL/DQ
     int avx512bf16;  ///< vdpbf16ps
     int avx512vnni;  ///< vpdpbusd
