@@ -175,8 +175,9 @@ extension DistributedSampler {
     }
 
     /// The mass of a whole slice relative to the global maximum, summed in `ComputeThreads.count` slices at once
-    /// (the sum is exact, so the slicing cannot change it). One `exp` per token is most of a sampled token's cost:
-    /// ~2 ms of the ~3 ms per token for a 150k vocabulary on one thread.
+    /// (the sum is exact, so the slicing cannot change it). It is most of a sampled token's cost: one `exp` per
+    /// vocabulary entry (sampling a 150k vocabulary: 3.4 ms per token before this loop, 2.7 on one thread, 2.1-2.4
+    /// on two; docs/BENCHMARKS.md, session 5).
     static func mass(of scaled: [Float], maximum: Float) -> ExactMass {
         let slices = max(1, min(ComputeThreads.count, scaled.count / 8192))
         var partials = [ExactMass](repeating: ExactMass(), count: slices)
