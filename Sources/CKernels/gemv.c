@@ -436,7 +436,7 @@ T256 INLINE void ck_dot256_i4(const float *x, long ldx, const uint8_t *w, long l
 // Drivers: rows in blocks of NR8 (n <= 2) or NRW (then singles), activation rows in blocks of XB (n <= 2) or XBW,
 // groups innermost per block.
 
-// Calls DOT with compile-time NR (4 or 1) and NX (1..XB) so the accumulator arrays live in registers.
+// Calls DOT with compile-time NR (8, 4, 3 or 1) and NX (1..4) so the accumulator arrays live in registers.
 #define CK_DISPATCH_NX(DOT, NR, nx, ...)                                                                           \
     switch (nx) {                                                                                                  \
     case 1: DOT(__VA_ARGS__, NR, 1, out EXTRA); break;                                                             \

@@ -185,20 +185,11 @@ extension DistributedSampler {
             partials.withUnsafeMutableBufferPointer { partials in
                 ComputeThreads.parallelFor(slices) { range in
                     for slice in range {
-                        // `weight` and `ExactMass(weight:)` unrolled, into one 128-bit integer (add with carry, no
-                        // branch); the weight of `maximum` itself is exactly 1 and below maximum - 44 it is 0.
+                        // Fixed-point weights summed in one 128-bit integer (add with carry, no branch).
                         var total: UInt128 = 0
                         let start = values.count * slice / slices, end = values.count * (slice + 1) / slices
-                        let top = Double(maximum)
                         for i in start..<end {
-                            let value = values[i]
-                            if value == maximum {
-                                total &+= 1 << 62
-                                continue
-                            }
-                            let exponent = Double(value) - top
-                            if exponent < -44 { continue }
-                            total &+= UInt128(ExactMass.fixedPoint(min(1, Foundation.exp(exponent))))
+                            total &+= UInt128(ExactMass.fixedPoint(weight(values[i], maximum: maximum)))
                         }
                         partials[slice] = ExactMass(high: UInt64(total >> 64), low: UInt64(truncatingIfNeeded: total))
                     }

@@ -72,7 +72,7 @@ enum CommandRunner {
     /// suites have no teardown, and each run otherwise left ~30 MB of models in the temporary directory.
     static func processLifetimeDirectory(_ name: String) throws -> URL {
         let url = try temporaryDirectory(name)
-        ProcessExitCleanup.remove(url.path)
+        ProcessExitCleanup.removeAtExit(url.path)
         return url
     }
 
@@ -106,7 +106,7 @@ enum ProcessExitCleanup {
     nonisolated(unsafe) private static var paths: [String] = []
     private static let registered: Void = { atexit { ProcessExitCleanup.removeAll() } }()
 
-    static func remove(_ path: String) {
+    static func removeAtExit(_ path: String) {
         _ = registered
         lock.withLock { paths.append(path) }
     }

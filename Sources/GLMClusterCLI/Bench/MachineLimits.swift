@@ -58,8 +58,8 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
 }
 
 enum MachineProbes {
-    /// Runs every probe; `triadArrayBytes` per array (three arrays), `sgemmSize` for an n x n x n sgemm.
-    /// Runs every probe. `interleavedTriad` holds triad passes (GB/s) taken between the model's repeats; three more
+    /// Runs every probe: `triadArrayBytes` per triad array (three arrays), `sgemmSize` for an n x n x n sgemm.
+    /// `interleavedTriad` holds triad passes (GB/s) taken between the model's repeats; three more
     /// are taken here, and the triad reported is the median of all of them (best beside it): memory bandwidth on a
     /// shared host drifts by tens of percent within a minute, so the limit is sampled when the model runs, not
     /// only after it. `slowest` returns the largest of its argument over all ranks (identity for one process).
@@ -70,13 +70,12 @@ enum MachineProbes {
         let passes =
             interleavedTriad
             + triadPasses(arrayBytes: triadArrayBytes, count: 3, synchronise: synchronise, slowest: slowest)
-        let sorted = passes.sorted()
         synchronise()
         let sgemm = sgemmGFLOPS(size: sgemmSize)
         synchronise()
         let units = dotUnitPeaks()
         return MachineMeasurement(
-            triadGBPerSecond: median(passes), triadBestGBPerSecond: sorted.last ?? 0, triadPasses: passes.count,
+            triadGBPerSecond: median(passes), triadBestGBPerSecond: passes.max() ?? 0, triadPasses: passes.count,
             triadArrayMiB: triadArrayBytes >> 20, sgemmGFLOPS: sgemm, sgemmSize: sgemmSize, dotUnits: units,
             cpuFeatures: CPUFeatures.summary)
     }
