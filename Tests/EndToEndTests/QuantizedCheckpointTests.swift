@@ -36,10 +36,6 @@ import Testing
         return try CommandRunner.readFloats(out)
     }
 
-    static func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-        zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-    }
-
     /// `--quantize int8` at load time is exactly the official per-shard quantization: the same logits, bit for
     /// bit, as the `convert --quantize int8` checkpoint at the same tensor-parallel degree.
     @Test(arguments: [1, 2])
@@ -48,7 +44,7 @@ import Testing
         let atLoad = try Self.logits(Self.fixture, ranks: tp, ["--quantize", "int8"])
         let converted = try Self.logits(file, ranks: tp)
         #expect(atLoad.count == 150528)
-        #expect(atLoad == converted, "TP=\(tp): max difference \(Self.maxDifference(atLoad, converted))")
+        #expect(atLoad == converted, "TP=\(tp): max difference \(maxAbsDifference(atLoad, converted))")
         let fp16 = try Self.logits(Self.fixture, ranks: tp)
         #expect(atLoad != fp16)
     }
@@ -99,8 +95,8 @@ import Testing
         for tp in [1, 2, 4] {
             let ours = try Self.logits(model, ranks: tp)
             try #require(ours.count == expected.count)
-            let error = Self.maxDifference(ours, expected)
-            let officialError = Self.maxDifference(ours, expectedOfficial)
+            let error = maxAbsDifference(ours, expected)
+            let officialError = maxAbsDifference(ours, expectedOfficial)
             report.append("TP=\(tp) \(error) (official fp16 product: \(officialError))")
             #expect(error < 1e-3, "\(bits) MP=2 checkpoint at TP=\(tp): max |logit - reference| = \(error)")
             #expect(

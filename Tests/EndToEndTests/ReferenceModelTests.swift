@@ -107,7 +107,7 @@ import Testing
             let a = try CommandRunner.readFloats(ours)
             let b = try CommandRunner.readFloats(theirs)
             try #require(a.count == 150528 && b.count == 150528)
-            let error = zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            let error = maxAbsDifference(a, b)
             #expect(error < 1e-3, "\(variant) \(promptName) blank \(index): max |logit - reference| = \(error)")
         }
     }
@@ -139,7 +139,7 @@ import Testing
             logits.append(try CommandRunner.readFloats(file))
         }
         #expect(outputs[0] == outputs[1])
-        let error = zip(logits[0], logits[1]).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        let error = maxAbsDifference(logits[0], logits[1])
         #expect(error < 1e-4)
     }
 }

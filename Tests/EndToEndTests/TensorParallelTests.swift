@@ -56,8 +56,8 @@ import Testing
                 #expect(report.answer_text == baseline.answer_text)
                 #expect(report.ranks.count == tp)
                 let logits = try Self.logits(tp: tp, source: source, prompt: prompt)
-                let error = zip(logits, baselineLogits).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
                 #expect(logits.count == baselineLogits.count)
+                let error = maxAbsDifference(logits, baselineLogits)
                 #expect(error < 1e-4, "tp \(tp) from \(source): max |logit - tp1| = \(error)")
             }
         }
