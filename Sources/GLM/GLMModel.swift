@@ -38,6 +38,14 @@ public final class GLMModel: @unchecked Sendable {
     /// How matrix products may round activations (`.exact` by default: the official math). Set before forwarding.
     public var precision: MatmulPrecision = .exact
 
+    /// Most rows one QKV or MLP product takes at once. A long prompt's products run over chunks of about this many
+    /// rows, so their outputs (the pass's largest buffers: `3 h / TP` and `2 ffn / TP` floats per row) stay small
+    /// beside the weights and the KV cache; each chunk reads the weights again (on the widen + sgemm path, widens
+    /// them again). Passes of at most this many rows (decoding, batches) are one chunk. Set before forwarding.
+    public var prefillChunkRows = 256 {
+        didSet { precondition(prefillChunkRows > 0, "prefillChunkRows must be positive") }
+    }
+
     public init(
         configuration: ModelConfiguration, weights: GLMWeights, partition: Partition = .whole,
         reduction: TensorParallelReduction = SingleRankReduction()
@@ -189,29 +197,29 @@ public final class GLMModel: @unchecked Sendable {
         return x
     }
 
+    /// `0..<rows` in near-equal consecutive ranges of at most `prefillChunkRows` rows (a prompt just over the limit
+    /// gives two halves, not a 1-row tail for the GEMV kernels).
+    func rowChunks(_ rows: Int) -> [Range<Int>] {
+        let count = max(1, (rows + prefillChunkRows - 1) / prefillChunkRows)
+        return (0..<count).map { (($0 * rows) / count)..<((($0 + 1) * rows) / count) }
+    }
+
     /// Self-attention of one layer for the batch's new rows; writes this rank's partial output `[rows, h]`, to be
-    /// reduced with `finishRowParallel` once the buffers here are freed (the allreduce needs its own).
+    /// reduced with `finishRowParallel` once the buffers here are freed (the allreduce needs its own). `output`
+    /// holds the queries until the dense product overwrites it.
     private func attend(
         layer: Int, weights w: LayerWeights, input: [Float], batch: BatchRows,
         tables: [(cos: [Float], sin: [Float])], into output: UnsafeMutableBufferPointer<Float>
     ) {
-        let d = configuration.headDimension
+        let (h, d) = (configuration.hiddenSize, configuration.headDimension)
         let n = batch.rows
         let localWidth = localHeads * d
         let scale = 1 / Float(d).squareRoot()
-        var qkv = [Float](repeating: 0, count: n * 3 * localWidth)
-        input.withUnsafeBufferPointer { a in
-            qkv.withUnsafeMutableBufferPointer { out in
-                profile.measure(.matmul) {
-                    linear(
-                        a.baseAddress!, rows: n, weight: w.queryKeyValue, bias: w.queryKeyValueBias,
-                        into: out.baseAddress!, precision: precision)
-                }
-            }
-        }
-        // Rotated queries, head-major per segment: segment s, head h rows start at
-        // `(rowOffsets[s] * localHeads + h * rows_s) * d`.
-        var queries = [Float](repeating: 0, count: localHeads * n * d)
+        let chunks = rowChunks(n)
+        var qkv = [Float](repeating: 0, count: chunks.map(\.count).max()! * 3 * localWidth)
+        // The context `[rows, localWidth]`: the front of `qkv` (dead once split) when one chunk holds every row,
+        // else a buffer of its own.
+        var chunkedContext = [Float](repeating: 0, count: chunks.count > 1 ? n * localWidth : 0)
         let heads = localHeads
         let segments = batch.segments
         // Scores: every (direct segment, head) pair gets its own `[rows_s, total_s]` block (they run in parallel);
@@ -227,39 +235,30 @@ public final class GLMModel: @unchecked Sendable {
             segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
             .map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
         var scores = [Float](repeating: 0, count: directScores + longScores)
-        let attentionStart = profile == nil ? 0 : ForwardProfile.now()
+        // Rotated queries, head-major per segment (segment s, head h rows start at
+        // `(rowOffsets[s] * localHeads + h * rows_s) * d`), in `output`: its `[rows, h]` is free until the dense
+        // product, which runs after the last query is read.
+        let q = output.baseAddress!
         qkv.withUnsafeMutableBufferPointer { qkv in
-            queries.withUnsafeMutableBufferPointer { q in
-                scores.withUnsafeMutableBufferPointer { s in
-                    do {
-                        let qkv = qkv.baseAddress!
-                        let q = q.baseAddress!
-                        let s = s.baseAddress!
-                        // The context `[rows, localWidth]` takes the front of `qkv`, dead once split below.
-                        let ctx = qkv
-                        // Split the per-head interleaved rows, rotate q and k, append k and v to each segment's
-                        // cache. Each (segment, head) pair writes its own query rows and cache rows.
-                        ComputeThreads.parallelFor(segments.count * heads) { range in
-                            for task in range {
-                                let (index, head) = (task / heads, task % heads)
-                                let segment = segments[index]
-                                let (first, rows) = (batch.rowOffsets[index], segment.tokens.count)
-                                let start = batch.starts[index]
-                                let cache = segment.cache
-                                for r in 0..<rows {
-                                    let row = qkv + (first + r) * 3 * localWidth + head * 3 * d
-                                    let table = tables[first + r]
-                                    let query = q + (first * heads + head * rows + r) * d
-                                    query.update(from: row, count: d)
-                                    RotaryEmbedding.rotate(query, cos: table.cos, sin: table.sin)
-                                    let key = cache.keyRow(layer: layer, head: head, token: start + r)
-                                    key.update(from: row + d, count: d)
-                                    RotaryEmbedding.rotate(key, cos: table.cos, sin: table.sin)
-                                    cache.valueRow(layer: layer, head: head, token: start + r).update(
-                                        from: row + 2 * d, count: d)
-                                }
+            scores.withUnsafeMutableBufferPointer { s in
+                chunkedContext.withUnsafeMutableBufferPointer { chunkedContext in
+                    let qkv = qkv.baseAddress!
+                    let s = s.baseAddress!
+                    let ctx = chunks.count > 1 ? chunkedContext.baseAddress! : qkv
+                    for chunk in chunks {
+                        input.withUnsafeBufferPointer { a in
+                            profile.measure(.matmul) {
+                                linear(
+                                    a.baseAddress! + chunk.lowerBound * h, rows: chunk.count,
+                                    weight: w.queryKeyValue, bias: w.queryKeyValueBias, into: qkv,
+                                    precision: precision)
                             }
                         }
+                        profile.measure(.attention) {
+                            split(qkv, rows: chunk, layer: layer, batch: batch, tables: tables, queries: q)
+                        }
+                    }
+                    profile.measure(.attention) {
                         // Few query rows: dot products and axpys over the cache beat n-row sgemm calls; every
                         // (segment, head) pair in parallel.
                         ComputeThreads.parallelFor(direct.count * heads) { range in
@@ -270,28 +269,32 @@ public final class GLMModel: @unchecked Sendable {
                                     batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
                                 )
                                 VectorKernels.attentionHead(
-                                    queries: q + (first * heads + head * rows) * d, rows: rows, headDimension: d,
+                                    queries: q + (first * heads + head * rows) * d, rows: rows,
+                                    headDimension: d,
                                     keys: segment.cache.keyRow(layer: layer, head: head, token: 0),
-                                    values: segment.cache.valueRow(layer: layer, head: head, token: 0), total: total,
-                                    scale: scale, firstQuery: batch.starts[index],
+                                    values: segment.cache.valueRow(layer: layer, head: head, token: 0),
+                                    total: total, scale: scale, firstQuery: batch.starts[index],
                                     bidirectionalPrefix: segment.layout.bidirectionalPrefix,
                                     scores: s + scoreOffsets[index] + head * rows * total,
                                     into: ctx + first * localWidth + head * d, outStride: localWidth)
                             }
                         }
                         let block = s + directScores
-                        for index in segments.indices where segments[index].tokens.count > Self.directAttentionRows {
+                        for index in segments.indices
+                        where segments[index].tokens.count > Self.directAttentionRows {
                             let segment = segments[index]
                             let (first, rows, total) = (
                                 batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
                             )
                             for head in 0..<heads {
                                 BLAS.sgemm(
-                                    m: rows, n: total, k: d, alpha: scale, a: q + (first * heads + head * rows) * d,
-                                    lda: d, b: segment.cache.keyRow(layer: layer, head: head, token: 0), ldb: d,
+                                    m: rows, n: total, k: d, alpha: scale,
+                                    a: q + (first * heads + head * rows) * d, lda: d,
+                                    b: segment.cache.keyRow(layer: layer, head: head, token: 0), ldb: d,
                                     transposeB: true, c: block, ldc: total)
                                 VectorKernels.maskedSoftmax(
-                                    block, rows: rows, columns: total, stride: total, firstQuery: batch.starts[index],
+                                    block, rows: rows, columns: total, stride: total,
+                                    firstQuery: batch.starts[index],
                                     bidirectionalPrefix: segment.layout.bidirectionalPrefix)
                                 BLAS.sgemm(
                                     m: rows, n: d, k: total, a: block, lda: total,
@@ -300,42 +303,73 @@ public final class GLMModel: @unchecked Sendable {
                             }
                         }
                     }
+                    profile.measure(.matmul) {
+                        linear(
+                            ctx, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!,
+                            precision: precision)
+                    }
                 }
             }
         }
-        profile?.add(.attention, ForwardProfile.now() &- attentionStart)
-        qkv.withUnsafeBufferPointer { ctx in
-            profile.measure(.matmul) {
-                linear(
-                    ctx.baseAddress!, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!,
-                    precision: precision)
+    }
+
+    /// Splits the QKV product of the batch rows `rows` (`qkv` holds them from its first row, per-head interleaved
+    /// `[q | k | v]`), rotates q and k, writes the queries head-major into `queries` and appends k and v to each
+    /// segment's cache. Each (segment, head) pair writes its own query rows and cache rows, in parallel.
+    private func split(
+        _ qkv: UnsafeMutablePointer<Float>, rows chunk: Range<Int>, layer: Int, batch: BatchRows,
+        tables: [(cos: [Float], sin: [Float])], queries q: UnsafeMutablePointer<Float>
+    ) {
+        let d = configuration.headDimension
+        let (heads, localWidth, segments) = (localHeads, localHeads * configuration.headDimension, batch.segments)
+        ComputeThreads.parallelFor(segments.count * heads) { range in
+            for task in range {
+                let (index, head) = (task / heads, task % heads)
+                let (first, rows) = (batch.rowOffsets[index], segments[index].tokens.count)
+                let (start, cache) = (batch.starts[index], segments[index].cache)
+                let (lower, upper) = (max(first, chunk.lowerBound), min(first + rows, chunk.upperBound))
+                guard lower < upper else { continue }
+                for row in lower..<upper {
+                    let r = row - first
+                    let source = qkv + (row - chunk.lowerBound) * 3 * localWidth + head * 3 * d
+                    let table = tables[row]
+                    let query = q + (first * heads + head * rows + r) * d
+                    query.update(from: source, count: d)
+                    RotaryEmbedding.rotate(query, cos: table.cos, sin: table.sin)
+                    let key = cache.keyRow(layer: layer, head: head, token: start + r)
+                    key.update(from: source + d, count: d)
+                    RotaryEmbedding.rotate(key, cos: table.cos, sin: table.sin)
+                    cache.valueRow(layer: layer, head: head, token: start + r).update(from: source + 2 * d, count: d)
+                }
             }
         }
     }
 
     /// GeGLU: `(u1 * gelu(u2)) W2^T` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves: the partial
-    /// output before `finishRowParallel` (reduction, then `+ b2`).
+    /// output before `finishRowParallel` (reduction, then `+ b2`). Rows go through in chunks (`rowChunks`).
     private func feedForward(
         weights w: LayerWeights, input: [Float], rows n: Int, into output: UnsafeMutableBufferPointer<Float>
     ) {
-        let f = localInner
-        var u = [Float](repeating: 0, count: n * 2 * f)
+        let (h, f) = (configuration.hiddenSize, localInner)
+        let chunks = rowChunks(n)
+        var u = [Float](repeating: 0, count: chunks.map(\.count).max()! * 2 * f)
         input.withUnsafeBufferPointer { m in
-            u.withUnsafeMutableBufferPointer { out in
-                profile.measure(.matmul) {
-                    linear(
-                        m.baseAddress!, rows: n, weight: w.denseHTo4H, bias: w.denseHTo4HBias, into: out.baseAddress!,
-                        precision: precision)
+            u.withUnsafeMutableBufferPointer { u in
+                for chunk in chunks {
+                    profile.measure(.matmul) {
+                        linear(
+                            m.baseAddress! + chunk.lowerBound * h, rows: chunk.count, weight: w.denseHTo4H,
+                            bias: w.denseHTo4HBias, into: u.baseAddress!, precision: precision)
+                    }
+                    // The gated `[rows, f]` takes the front of `u` (no second buffer).
+                    let gated = u.baseAddress!
+                    VectorKernels.gegluInPlace(gated, rows: chunk.count, halfWidth: f)
+                    profile.measure(.matmul) {
+                        linear(
+                            gated, rows: chunk.count, weight: w.dense4HToH, bias: nil,
+                            into: output.baseAddress! + chunk.lowerBound * h, precision: precision)
+                    }
                 }
-            }
-        }
-        // The gated `[n, f]` takes the front of `u` (no second buffer: a long prefill's largest activation).
-        u.withUnsafeMutableBufferPointer { u in
-            let gated = u.baseAddress!
-            VectorKernels.gegluInPlace(gated, rows: n, halfWidth: f)
-            profile.measure(.matmul) {
-                linear(
-                    gated, rows: n, weight: w.dense4HToH, bias: nil, into: output.baseAddress!, precision: precision)
             }
         }
     }

@@ -24,6 +24,22 @@ import Tokenization
         #expect(error < 4e-3, "\(variant) \(testCase.name): max |logit - official| = \(error)")
     }
 
+    /// The same with every QKV and MLP product split into chunks of 3-5 rows (`prefillChunkRows`), so rows of one
+    /// prompt are projected in many passes while attention still sees them all (the default 256 splits only the
+    /// two long cases).
+    @Test(arguments: Fixture.cases)
+    func lastPositionLogitsMatchOfficialCodeInSmallRowChunks(testCase: Fixture.Case) throws {
+        let (model, _) = try Fixture.load("mp1")
+        model.prefillChunkRows = 5
+        let layout = SequenceLayout(
+            contextLength: testCase.input_ids.count, maskPosition: testCase.mask_position,
+            useGMask: testCase.use_gmask)
+        let logits = model.forward(
+            tokens: testCase.input_ids, layout: layout, cache: model.makeCache(capacity: testCase.input_ids.count))
+        let error = maxAbsDifference(logits, Fixture.referenceLogits(testCase))
+        #expect(error < 4e-3, "\(testCase.name) in 5-row chunks: max |logit - official| = \(error)")
+    }
+
     @Test(arguments: variants, Fixture.cases)
     func greedyGenerationMatchesOfficialCode(variant: String, testCase: Fixture.Case) throws {
         let (model, tokenizer) = try Fixture.load(variant)
