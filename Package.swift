@@ -28,6 +28,11 @@ let package = Package(
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
 
+        // What full Foundation would give, for modules that import only FoundationEssentials (libFoundation and ICU
+        // would cost each MPI rank about 6 MiB resident): printf formatting, whitespace trimming, stderr lines,
+        // error text, a JSON value.
+        .target(name: "Basics"),
+
         // Typed Swift wrappers over the shims.
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "SentencePiece", dependencies: ["CSentencePiece"]),
@@ -42,7 +47,7 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
         .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
         .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),
-        .target(name: "BatchJobs"),
+        .target(name: "BatchJobs", dependencies: ["Basics"]),
         .target(
             name: "Distributed", dependencies: ["Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
 
@@ -55,6 +60,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["reference_reader.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// A request id as written in the input: a JSON string or integer, echoed back with its type.
