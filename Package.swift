@@ -42,8 +42,8 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: kernelFlags),
 
         // Domain modules.
-        .target(name: "Configuration"),
-        .target(name: "Checkpoint"),
+        .target(name: "Configuration", dependencies: ["Basics"]),
+        .target(name: "Checkpoint", dependencies: ["Basics"]),
         .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
         .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
         .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),

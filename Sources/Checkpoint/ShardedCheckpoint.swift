@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// How a tensor is split across the model-parallel shards of a checkpoint (spec section 3).
 public enum ShardLayout: Sendable, Equatable {
@@ -32,20 +33,17 @@ public struct Partition: Sendable, Equatable, CustomStringConvertible {
 /// A checkpoint saved with M model-parallel shards, read as if it were one tensor per key and re-split into any
 /// partition count that divides the split dimension. Shard files are mapped lazily, and only the rows or columns
 /// a partition needs are copied, so a rank of an 8-way run reads about 1/8 of a 257 GB checkpoint.
-///
-/// `@unchecked Sendable` invariant: `opened` is only read or written while `lock` is held; every other stored
-/// property is immutable, and `TorchCheckpointFile` is itself `Sendable`.
-public final class ShardedCheckpoint: @unchecked Sendable {
+public final class ShardedCheckpoint: Sendable {
     public let directory: CheckpointDirectory
-    private let lock = NSLock()
-    private var opened: [TorchCheckpointFile?]
+    /// The shard files opened so far, by rank.
+    private let opened: Mutex<[TorchCheckpointFile?]>
 
     /// Opens shard 0 at once (so the format is checked and `keys()` is known); the others open on first use.
     public init(directory: CheckpointDirectory) throws(CheckpointError) {
         self.directory = directory
         var opened = [TorchCheckpointFile?](repeating: nil, count: directory.shardCount)
         opened[0] = try TorchCheckpointFile(path: directory.shardURLs[0].path)
-        self.opened = opened
+        self.opened = Mutex(opened)
     }
 
     public convenience init(url: URL) throws(CheckpointError) {
@@ -57,17 +55,17 @@ public final class ShardedCheckpoint: @unchecked Sendable {
 
     /// All tensor keys of shard 0, in checkpoint order.
     public func keys() -> [String] {
-        lock.withLock { opened[0]! }.names
+        opened.withLock { $0[0]! }.names
     }
 
     /// Shard file `rank`, mapped on first use.
     public func shard(_ rank: Int) throws(CheckpointError) -> TorchCheckpointFile {
-        lock.lock()
-        defer { lock.unlock() }
-        if let file = opened[rank] { return file }
-        let file = try TorchCheckpointFile(path: directory.shardURLs[rank].path)
-        opened[rank] = file
-        return file
+        try opened.withLock { (opened) throws(CheckpointError) in
+            if let file = opened[rank] { return file }
+            let file = try TorchCheckpointFile(path: directory.shardURLs[rank].path)
+            opened[rank] = file
+            return file
+        }
     }
 
     /// `partition` of the merged global tensor `key`, row-major fp16.

@@ -1,4 +1,6 @@
+import Basics
 import Foundation
+import Glibc
 
 /// Writes state dicts exactly as `torch.save({"module": state_dict}, path)` lays them out, so converted or
 /// re-sharded checkpoints load in the official PyTorch stack and in this reader alike:
@@ -33,7 +35,7 @@ public enum TorchCheckpointWriter {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw .writeFailed(path: folder.path, reason: error.localizedDescription)
+            throw .writeFailed(path: folder.path, reason: error.explanation)
         }
         for (rank, tensors) in shards.enumerated() {
             try write(tensors, to: folder.appendingPathComponent(CheckpointDirectory.shardName(rank: rank)))
@@ -42,7 +44,7 @@ public enum TorchCheckpointWriter {
         do {
             try Data(String(iteration).utf8).write(to: latest)
         } catch {
-            throw .writeFailed(path: latest.path, reason: error.localizedDescription)
+            throw .writeFailed(path: latest.path, reason: error.explanation)
         }
     }
 
@@ -69,7 +71,7 @@ public enum TorchCheckpointWriter {
         } catch let error as CheckpointError {
             throw error
         } catch {
-            throw .writeFailed(path: url.path, reason: error.localizedDescription)
+            throw .writeFailed(path: url.path, reason: error.explanation)
         }
     }
 
@@ -176,8 +178,9 @@ struct PickleWriter {
 }
 
 /// Streams stored zip entries to a file, with 64-byte-aligned data (torch pads the local extra field with a
-/// 0x4246 "FB" record) and ZIP64 records when an offset or size needs them.
-struct ZipWriter {
+/// 0x4246 "FB" record) and ZIP64 records when an offset or size needs them. It owns the file's descriptor (closed
+/// by `finish`, or when the writer goes away after a failure), hence noncopyable.
+struct ZipWriter: ~Copyable {
     private struct Record {
         var name: [UInt8]
         var crc: UInt32
@@ -187,17 +190,21 @@ struct ZipWriter {
 
     let path: String
     let forceZip64: Bool
-    private let handle: FileHandle
+    private var descriptor: Int32
     private var position = 0
     private var records: [Record] = []
 
     init(url: URL, forceZip64: Bool) throws(CheckpointError) {
-        path = url.path
+        let descriptor =
+            FileManager.default.createFile(atPath: url.path, contents: nil) ? open(url.path, O_WRONLY | O_CLOEXEC) : -1
+        guard descriptor >= 0 else { throw .writeFailed(path: url.path, reason: "cannot create the file") }
+        self.path = url.path
         self.forceZip64 = forceZip64
-        guard FileManager.default.createFile(atPath: url.path, contents: nil),
-            let handle = FileHandle(forWritingAtPath: url.path)
-        else { throw .writeFailed(path: url.path, reason: "cannot create the file") }
-        self.handle = handle
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
     }
 
     mutating func add(_ name: String, _ data: Data) throws {
@@ -234,10 +241,8 @@ struct ZipWriter {
         header.u16(UInt16(padding))
         header.bytes.append(contentsOf: repeatElement(0, count: padding))
         records.append(Record(name: nameBytes, crc: crc, size: data.count, offset: position))
-        try emit(Data(header.bytes))
-        if let base = data.baseAddress, data.count > 0 {
-            try emit(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: data.count, deallocator: .none))
-        }
+        try emit(header.bytes)
+        try emit(data)
     }
 
     mutating func finish() throws {
@@ -270,7 +275,7 @@ struct ZipWriter {
                 entry.u64(UInt64(record.size))
                 entry.u64(UInt64(record.offset))
             }
-            try emit(Data(entry.bytes))
+            try emit(entry.bytes)
         }
         let directorySize = position - directoryOffset
         let zip64 =
@@ -302,12 +307,29 @@ struct ZipWriter {
         end.u32(zip64 ? 0xFFFF_FFFF : UInt32(directorySize))
         end.u32(zip64 ? 0xFFFF_FFFF : UInt32(directoryOffset))
         end.u16(0)  // comment
-        try emit(Data(end.bytes))
-        try handle.close()
+        try emit(end.bytes)
+        let status = close(descriptor)
+        descriptor = -1
+        guard status == 0 else {
+            throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+        }
     }
 
-    private mutating func emit(_ data: Data) throws {
-        try handle.write(contentsOf: data)
+    private mutating func emit(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try emit($0) }
+    }
+
+    /// Writes every byte of `data` (`write(2)` may take fewer at a time).
+    private mutating func emit(_ data: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < data.count {
+            let written = write(descriptor, data.baseAddress! + offset, data.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
+            }
+            offset += written
+        }
         position += data.count
     }
 }

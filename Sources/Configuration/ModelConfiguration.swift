@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// The GLM architecture hyper-parameters, read from `config.json` beside a checkpoint's `latest` file.
@@ -89,7 +90,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public static func load(from url: URL) throws(ConfigurationError) -> ModelConfiguration {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ConfigurationError.unreadable(file: url.path, reason: error.localizedDescription)
+            throw ConfigurationError.unreadable(file: url.path, reason: error.explanation)
         }
         try checkJSONShape(data, file: url.path)
         let configuration: ModelConfiguration
@@ -181,24 +182,22 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Catches what JSONDecoder reports badly: text that is not JSON (with the parser's position), a top level that is
-/// not an object, and non-integral numbers in integer fields (which JSONDecoder calls "not valid JSON").
+/// Catches what JSONDecoder reports badly: text that is not JSON, a top level that is not an object, and
+/// non-integral numbers in integer fields (which JSONDecoder calls "not valid JSON").
 private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationError) {
-    let object: Any
-    do { object = try JSONSerialization.jsonObject(with: data) } catch {
-        throw ConfigurationError.malformed(file: file, reason: "not valid JSON (\(error.localizedDescription))")
+    guard let value = JSONValue.parse(data) else {
+        throw ConfigurationError.malformed(file: file, reason: "not valid JSON")
     }
-    guard let top = object as? [String: Any] else {
+    guard case .object(let top) = value else {
         throw ConfigurationError.malformed(
             file: file, reason: "the top level must be a JSON object with the model fields")
     }
     let integers = [
         "num_layers", "hidden_size", "num_attention_heads", "inner_hidden_size", "vocab_size", "max_sequence_length",
     ]
-    func check(_ dictionary: [String: Any], _ fields: [String], prefix: String) throws(ConfigurationError) {
+    func check(_ object: [String: JSONValue], _ fields: [String], prefix: String) throws(ConfigurationError) {
         for field in fields {
-            guard let number = dictionary[field] as? NSNumber, !(dictionary[field] is Bool) else { continue }
-            let value = number.doubleValue
+            guard let value = object[field]?.numberValue else { continue }
             if value.rounded() != value {
                 throw ConfigurationError.invalidValue(
                     file: file, field: prefix + field, expected: "an integer, got \(value)")
@@ -206,7 +205,7 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
         }
     }
     try check(top, integers, prefix: "")
-    if let tokenizer = top["tokenizer"] as? [String: Any] {
+    if case .object(let tokenizer)? = top["tokenizer"] {
         try check(tokenizer, ["num_image_tokens", "command_tokens_start", "eos"], prefix: "tokenizer.")
     }
 }

@@ -1,6 +1,6 @@
 import CKernels
 import Dispatch
-import Foundation
+import Glibc
 
 /// Multithreaded GEMV / small-batch GEMM over compact weights, for decoding (bandwidth-bound).
 ///
@@ -138,12 +138,21 @@ final class SplitScratch {
 
     /// The calling thread's scratch.
     static var current: SplitScratch {
-        let key = "GLMCluster.DecodeKernels.SplitScratch"
-        if let scratch = Thread.current.threadDictionary[key] as? SplitScratch { return scratch }
+        if let stored = pthread_getspecific(key) {
+            return Unmanaged<SplitScratch>.fromOpaque(stored).takeUnretainedValue()
+        }
         let scratch = SplitScratch()
-        Thread.current.threadDictionary[key] = scratch
+        pthread_setspecific(key, Unmanaged.passRetained(scratch).toOpaque())
         return scratch
     }
+
+    /// Each thread's scratch, retained, and released when the thread exits, as `Thread.current.threadDictionary`
+    /// kept it (that needs full Foundation, which is not linked: about 6 MiB resident per rank).
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { stored in Unmanaged<SplitScratch>.fromOpaque(stored!).release() }
+        return key
+    }()
 
     /// A buffer of at least `count` floats, valid until the next call on this thread.
     func buffer(capacity count: Int) -> UnsafeMutablePointer<Float> {
