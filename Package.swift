@@ -44,19 +44,21 @@ let package = Package(
         // Domain modules.
         .target(name: "Configuration", dependencies: ["Basics"]),
         .target(name: "Checkpoint", dependencies: ["Basics"]),
-        .target(name: "Tokenization", dependencies: ["SentencePiece", "Configuration"]),
-        .target(name: "GLM", dependencies: ["Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
-        .target(name: "Generation", dependencies: ["GLM", "Tokenization", "Tensors"]),
+        .target(name: "Tokenization", dependencies: ["Basics", "SentencePiece", "Configuration"]),
+        .target(
+            name: "GLM", dependencies: ["Basics", "Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
+        .target(name: "Generation", dependencies: ["Basics", "GLM", "Tokenization", "Tensors"]),
         .target(name: "BatchJobs", dependencies: ["Basics"]),
         .target(
-            name: "Distributed", dependencies: ["Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
+            name: "Distributed",
+            dependencies: ["Basics", "Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
 
         // The executable only wires the modules together.
         .executableTarget(
             name: "GLMClusterCLI",
             dependencies: [
-                "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization", "Generation",
-                "Tensors", "BatchJobs",
+                "Basics", "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization",
+                "Generation", "Tensors", "BatchJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

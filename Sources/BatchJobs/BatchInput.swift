@@ -1,5 +1,5 @@
 import Basics
-import Foundation
+import FoundationEssentials
 
 /// A request id as written in the input: a JSON string or integer, echoed back with its type.
 public enum RequestId: Hashable, Sendable, Codable, CustomStringConvertible {
@@ -80,7 +80,7 @@ public enum BatchInput {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw BatchInputError(description: "cannot read the input file \(url.path): \(error.localizedDescription)")
+            throw BatchInputError(description: "cannot read the input file \(url.path): \(error.explanation)")
         }
         return parse(data)
     }

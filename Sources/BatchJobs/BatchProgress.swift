@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 
 /// Progress of a batch job for stderr: done/total, output tokens per second and the time left.
 public struct BatchProgress: Sendable {
@@ -22,7 +22,7 @@ public struct BatchProgress: Sendable {
         let elapsed = Self.seconds(now - start)
         let rate = elapsed > 0 ? Double(generatedTokens) / elapsed : 0
         var text =
-            "[batch] \(done)/\(total) done, " + String(format: "%.1f", rate) + " tok/s, elapsed "
+            "[batch] \(done)/\(total) done, " + String(printf: "%.1f", rate) + " tok/s, elapsed "
             + Self.clock(elapsed)
         if done > 0 && done < total {
             text += ", ETA " + Self.clock(elapsed / Double(done) * Double(total - done))
@@ -38,7 +38,7 @@ public struct BatchProgress: Sendable {
     public static func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
         if s < 60 { return "\(s)s" }
-        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
-        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+        if s < 3600 { return String(printf: "%dm%02ds", s / 60, s % 60) }
+        return String(printf: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
 }

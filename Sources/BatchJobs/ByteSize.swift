@@ -1,13 +1,13 @@
-import Foundation
+import Basics
 
 /// Parses memory sizes such as `512MiB`, `2GiB`, `1.5GB`, `64M` or plain bytes (binary units for K/M/G/T with or
 /// without `iB`; `KB`/`MB`/`GB`/`TB` are decimal).
 public enum ByteSize {
     public static func parse(_ text: String) -> Int? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         let digits = trimmed.prefix { $0.isNumber || $0 == "." }
         guard !digits.isEmpty, let value = Double(digits), value >= 0 else { return nil }
-        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let unit = trimmed.dropFirst(digits.count).trimmingWhitespace().lowercased()
         let scale: Double
         switch unit {
         case "", "b": scale = 1

@@ -1,5 +1,5 @@
 import Basics
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -40,7 +40,7 @@ public final class ResultStore {
             data = try Data(contentsOf: url)
         } catch {
             close(fd)
-            throw BatchInputError(description: "cannot read the output file \(path): \(error.localizedDescription)")
+            throw BatchInputError(description: "cannot read the output file \(path): \(error.explanation)")
         }
         // Keep everything up to the last newline; a tail after it is a torn line.
         var keep = data.count

@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// An official GLM-130B checkpoint folder: `latest` names the iteration, and `<iteration>/` holds one
 /// `mp_rank_XX_model_states.pt` per model-parallel rank it was saved with. Only the folder listing and `latest`
@@ -21,17 +22,17 @@ public struct CheckpointDirectory: Sendable {
         do {
             text = try String(contentsOf: latest, encoding: .utf8)
         } catch {
-            throw .invalidLatest(path: latest.path, contents: "<unreadable: \(error.localizedDescription)>")
+            throw .invalidLatest(path: latest.path, contents: "<unreadable: \(error.explanation)>")
         }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespace(newlines: true)
         guard let iteration = Int(trimmed), iteration >= 0 else {
             throw .invalidLatest(path: latest.path, contents: trimmed)
         }
         self.iteration = iteration
 
         let folder = url.appendingPathComponent(String(iteration))
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory
         else { throw .missingIteration(path: folder.path) }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         let ranks = Set(names.compactMap(Self.rank(ofShardNamed:)))

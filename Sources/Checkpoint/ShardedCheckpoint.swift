@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// How a tensor is split across the model-parallel shards of a checkpoint (spec section 3).

@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// One `torch.save` zip file (`mp_rank_XX_model_states.pt`), opened without running any of its code: the zip is
 /// mapped, `<prefix>/data.pkl` is run through the restricted `Unpickler`, and tensors are copied out of their
@@ -33,7 +34,7 @@ public final class TorchCheckpointFile: Sendable {
 
         if let order = archive.entry(named: "\(prefix)/byteorder") {
             let text = try archive.withContents(of: order) { String(decoding: $0, as: UTF8.self) }
-            guard text.trimmingCharacters(in: .whitespacesAndNewlines) == "little" else {
+            guard text.trimmingWhitespace(newlines: true) == "little" else {
                 throw .notAStateDict(path: path, detail: "byteorder is '\(text)'; only little-endian is supported")
             }
         }

@@ -1,5 +1,5 @@
 import Basics
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// Writes state dicts exactly as `torch.save({"module": state_dict}, path)` lays them out, so converted or

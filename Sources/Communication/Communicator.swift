@@ -1,5 +1,5 @@
 import CMPI
-import Foundation
+import Glibc
 
 /// A process's place in the MPI job: rank and world size over `MPI_COMM_WORLD`, and the collectives GLMCluster
 /// uses, with Swift types.

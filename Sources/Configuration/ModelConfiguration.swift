@@ -1,5 +1,5 @@
 import Basics
-import Foundation
+import FoundationEssentials
 
 /// The GLM architecture hyper-parameters, read from `config.json` beside a checkpoint's `latest` file.
 /// Field names follow the official GLM-130B argument names (snake_case lives only in `CodingKeys`).

@@ -1,5 +1,7 @@
+import Basics
 import Communication
-import Foundation
+import FoundationEssentials
+import Glibc
 import Tensors
 
 /// Why a multi-rank job stops. Only the coordinator's errors carry the whole story; the other ranks stop with
@@ -67,7 +69,7 @@ public final class ClusterRuntime: @unchecked Sendable {
 
     /// Writes one line to stderr, prefixed with the rank and host.
     public func log(_ message: String) {
-        FileHandle.standardError.write(Data("[rank \(rank)/\(size) \(communicator.processorName)] \(message)\n".utf8))
+        StandardError.writeLine("[rank \(rank)/\(size) \(communicator.processorName)] \(message)")
     }
 
     /// The start-up line: host, threads and CPU binding of this rank.
@@ -154,7 +156,7 @@ public struct RankResources: Codable, Sendable, Equatable {
     }
 
     public var summary: String {
-        func mib(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+        func mib(_ bytes: Int) -> String { String(printf: "%.1f MiB", Double(bytes) / 1_048_576) }
         return
             "peak RSS \(mib(peakResidentBytes)) for \(mib(weightBytes)) of weights and \(mib(cacheBytes)) of KV cache"
     }

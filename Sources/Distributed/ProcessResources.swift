@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 
 /// What the kernel says about this process: the CPUs it may run on (its MPI binding) and its peak memory.
 /// Read from /proc so it works under any launcher; on other systems the values are unknown (nil).
@@ -11,7 +12,7 @@ public enum ProcessResources {
         guard let list = allowedCPUList else { return nil }
         var count = 0
         for part in list.split(separator: ",") {
-            let bounds = part.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let bounds = part.split(separator: "-").compactMap { Int($0.trimmingWhitespace()) }
             if bounds.count == 2 { count += bounds[1] - bounds[0] + 1 } else if bounds.count == 1 { count += 1 }
         }
         return count > 0 ? count : nil
@@ -28,7 +29,7 @@ public enum ProcessResources {
     private static func statusField(_ name: String) -> String? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+            return line.dropFirst(name.count + 1).trimmingWhitespace()
         }
         return nil
     }

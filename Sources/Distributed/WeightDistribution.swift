@@ -1,7 +1,7 @@
 import Checkpoint
 import Communication
 import Configuration
-import Foundation
+import FoundationEssentials
 import GLM
 
 /// Loading for clusters whose workers cannot see the checkpoint (`--weights-from coordinator`): rank 0 alone reads

@@ -1,6 +1,7 @@
+import Basics
 import Checkpoint
 import Configuration
-import Foundation
+import FoundationEssentials
 import Tensors
 
 /// Writes a GLM checkpoint in the official layout at any model-parallel degree (what the official
@@ -66,7 +67,7 @@ public enum CheckpointRepartition {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
-            throw CheckpointError.writeFailed(path: folder.path, reason: error.localizedDescription)
+            throw CheckpointError.writeFailed(path: folder.path, reason: error.explanation)
         }
         var written: [URL] = []
         do {
@@ -93,7 +94,7 @@ public enum CheckpointRepartition {
             do {
                 try Data(String(iteration).utf8).write(to: latest)
             } catch {
-                throw CheckpointError.writeFailed(path: latest.path, reason: error.localizedDescription)
+                throw CheckpointError.writeFailed(path: latest.path, reason: error.explanation)
             }
         } catch {
             for file in written { try? FileManager.default.removeItem(at: file) }

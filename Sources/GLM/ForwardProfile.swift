@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Where `GLMModel.forward` spends its time, accumulated over calls with a monotonic clock.
 ///

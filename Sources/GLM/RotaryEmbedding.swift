@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// The official GLM-130B rotary table, with its fp16 roundings reproduced exactly.
 ///
@@ -16,7 +16,7 @@ public struct RotaryEmbedding: Sendable {
         self.headDimension = headDimension
         let half = headDimension / 2
         inverseFrequencies = (0..<half).map { j in
-            Float16(Float(1.0 / Foundation.pow(base, Double(2 * j) / Double(headDimension))))
+            Float16(Float(1.0 / Glibc.pow(base, Double(2 * j) / Double(headDimension))))
         }
     }
 
@@ -27,8 +27,8 @@ public struct RotaryEmbedding: Sendable {
         var sines = cosines
         for (j, frequency) in inverseFrequencies.enumerated() {
             let angle = Float(Float16(t * Float(frequency)))
-            cosines[j] = Float(Float16(Foundation.cos(Double(angle))))
-            sines[j] = Float(Float16(Foundation.sin(Double(angle))))
+            cosines[j] = Float(Float16(Glibc.cos(Double(angle))))
+            sines[j] = Float(Float16(Glibc.sin(Double(angle))))
         }
         return (cosines, sines)
     }

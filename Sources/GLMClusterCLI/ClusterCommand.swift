@@ -1,7 +1,7 @@
 import ArgumentParser
+import Basics
 import Communication
 import Distributed
-import Foundation
 
 /// A command that runs on every rank of an MPI job. Errors that all ranks agreed on are reported once, by rank 0,
 /// and every rank exits non-zero; an error only one rank sees outside an agreed phase aborts the whole job
@@ -22,7 +22,7 @@ extension ClusterCommand {
             // Raised on every rank at the same point; `GLMCluster.main` lets only rank 0 print it.
             throw error
         } catch let error where world.size > 1 {
-            FileHandle.standardError.write(Data("Error on rank \(world.rank): \(error)\n".utf8))
+            StandardError.writeLine("Error on rank \(world.rank): \(error)")
             world.abort(code: 1)
         }
     }

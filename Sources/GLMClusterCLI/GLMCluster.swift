@@ -1,6 +1,6 @@
 import ArgumentParser
 import Communication
-import Foundation
+import Glibc
 
 /// `glmcluster`: GLM-130B inference on CPU clusters. Subcommands only parse options and wire modules together.
 @main
@@ -22,7 +22,7 @@ struct GLMCluster: ParsableCommand {
             try command.run()
         } catch {
             if world.isCoordinator { exit(withError: error) }
-            Foundation.exit(exitCode(for: error).rawValue)
+            Glibc.exit(exitCode(for: error).rawValue)
         }
     }
 }

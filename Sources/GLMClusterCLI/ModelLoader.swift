@@ -1,6 +1,6 @@
 import Checkpoint
 import Configuration
-import Foundation
+import FoundationEssentials
 import GLM
 import Tokenization
 
@@ -8,9 +8,8 @@ import Tokenization
 enum ModelLoader {
     /// `config.json` beside `latest`, or the `--preset` when there is none.
     static func configuration(_ options: ModelOptions) throws -> ModelConfiguration {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: options.directory.path, isDirectory: &isDirectory),
-            isDirectory.boolValue
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: options.directory.path, isDirectory: &isDirectory), isDirectory
         else {
             throw ModelDirectoryError(description: "--model \(options.model): no such directory")
         }

@@ -1,7 +1,7 @@
 import Checkpoint
 import Configuration
 import Distributed
-import Foundation
+import FoundationEssentials
 import GLM
 import Tokenization
 

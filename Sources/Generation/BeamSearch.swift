@@ -1,5 +1,5 @@
-import Foundation
 import GLM
+import Glibc
 import Tokenization
 
 /// Beam search settings (spec section 8; official defaults in the GLM-130B scripts: 4 beams, length penalty 1,

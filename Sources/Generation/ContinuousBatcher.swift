@@ -1,4 +1,4 @@
-import Foundation
+import Basics
 import GLM
 
 /// One request waiting for a place in the batch: what it will occupy, and how to start it.
@@ -188,6 +188,6 @@ public final class ContinuousBatcher {
     }
 
     static func mebibytes(_ bytes: Int) -> String {
-        String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+        String(printf: "%.1f MiB", Double(bytes) / 1_048_576)
     }
 }

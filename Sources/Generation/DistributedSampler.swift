@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Tensors
 
 /// Draws tokens as the official `BaseStrategy` does (temperature, then top-k with ties at the k-th value kept,
@@ -171,7 +172,7 @@ extension DistributedSampler {
     static func weight(_ value: Float, maximum: Float) -> Double {
         if value == maximum { return 1 }
         let exponent = Double(value) - Double(maximum)
-        return exponent < -44 ? 0 : min(1, Foundation.exp(exponent))
+        return exponent < -44 ? 0 : min(1, Glibc.exp(exponent))
     }
 
     /// The mass of a whole slice relative to the global maximum, summed in `ComputeThreads.count` slices at once

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Tokenization
 
 /// What the coordinator broadcasts so that every rank can follow one generation in lockstep: the prompt ids and

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Tensors
 
 /// How the next token is chosen from the logits (the official `BaseStrategy`).

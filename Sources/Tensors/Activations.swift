@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Exact GELU, `0.5 x (1 + erf(x / sqrt 2))` (not the tanh approximation: GLM-130B was trained with erf).
 @inline(__always)

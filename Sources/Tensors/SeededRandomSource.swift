@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// xoshiro256** seeded through SplitMix64: a small, fast generator whose stream depends only on the seed, so
 /// the same seed gives the same tokens on every machine and at every tensor-parallel degree.
@@ -40,6 +40,6 @@ extension SeededRandomSource {
     public mutating func nextGaussian() -> Float {
         let u1 = max(nextUnit(), 0x1p-53)
         let u2 = nextUnit()
-        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
+        return Float((-2 * Glibc.log(u1)).squareRoot() * Glibc.cos(2 * Double.pi * u2))
     }
 }

@@ -1,5 +1,5 @@
 import Configuration
-import Foundation
+import FoundationEssentials
 import SentencePiece
 
 /// The GLM-130B text tokenizer: icetk's text part as wrapped by SwissArmyTransformer 0.2.12
@@ -71,7 +71,7 @@ public final class IcetkTokenizer: Sendable {
             guard !run.isEmpty else { return }
             // Every id in `run` is a valid piece, so decoding cannot fail.
             let decoded = (try? processor.decode(run)) ?? ""
-            text += decoded.replacingOccurrences(of: "<n>", with: "\n")
+            text += decoded.replacing("<n>", with: "\n")
             run.removeAll(keepingCapacity: true)
         }
         for id in ids {

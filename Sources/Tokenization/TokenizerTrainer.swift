@@ -1,4 +1,5 @@
-import Foundation
+import Basics
+import FoundationEssentials
 import SentencePiece
 
 /// Trains the small SentencePiece unigram models used by the project's tiny demo and test checkpoints.
@@ -31,7 +32,7 @@ public enum TokenizerTrainer {
         }
         let url = outputPrefix.appendingPathExtension("model")
         do { try Data(model).write(to: url, options: .atomic) } catch {
-            throw .trainingFailed(reason: "cannot write \(url.path): \(error.localizedDescription)")
+            throw .trainingFailed(reason: "cannot write \(url.path): \(error.explanation)")
         }
     }
 }

@@ -210,7 +210,7 @@ import Testing
         let script = CommandRunner.packageRoot.appendingPathComponent("deploy/slurm/glmcluster-batch.sbatch").path
 
         let log = scratch.appendingPathComponent("script.log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         func start(restart: Int) throws -> Process {
             let process = Process()
             // The test runner's children inherit some signals as ignored, and a shell cannot trap a signal

@@ -1,5 +1,5 @@
 import BatchJobs
-import Foundation
+import FoundationEssentials
 import Generation
 
 /// One line of `glmcluster batch`'s output (`--output`), keys sorted.

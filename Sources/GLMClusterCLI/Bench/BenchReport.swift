@@ -1,5 +1,6 @@
+import Basics
 import Configuration
-import Foundation
+import FoundationEssentials
 import GLM
 import Tensors
 
@@ -285,7 +286,7 @@ struct BenchReport: Encodable {
     func markdown() -> String {
         let c = model.configuration
         let rows: [(String, BenchFigures)] = [("job", job)] + ranks.map { ("rank \($0.rank)", $0.figures) }
-        func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        func f(_ value: Double, _ digits: Int = 1) -> String { String(printf: "%.\(digits)f", value) }
         func spread(_ s: Spread, _ digits: Int = 1) -> String {
             "\(f(s.median, digits)) (\(f(s.min, digits))–\(f(s.max, digits)))"
         }

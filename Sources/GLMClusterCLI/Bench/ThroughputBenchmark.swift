@@ -1,4 +1,3 @@
-import Foundation
 import GLM
 import Generation
 import Tokenization

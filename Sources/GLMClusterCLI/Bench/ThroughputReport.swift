@@ -1,6 +1,8 @@
+import Basics
 import Configuration
-import Foundation
+import FoundationEssentials
 import GLM
+import Glibc
 
 /// What `bench --batch-sizes` prints: one row per (max batch, concurrent requests) point, with the job's sgemm
 /// rate measured on the same ranks after the sweep.
@@ -34,7 +36,7 @@ struct ThroughputReport: Encodable {
     }
 
     func markdown() -> String {
-        func f(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+        func f(_ value: Double, _ digits: Int = 1) -> String { String(printf: "%.\(digits)f", value) }
         func p(_ v: ThroughputPoint.Percentiles) -> String { "\(f(v.p50)) / \(f(v.p90)) / \(f(v.p99))" }
         var out = "Throughput sweep: \(model.parameters) parameters, \(quantize ?? dtype), precision \(precision), "
         out += "TP \(tp), \(threads) threads per rank; weights: \(weights). Each request: P = "
@@ -99,8 +101,8 @@ enum ThroughputChart {
         let latencyMax = nice(latencies.max() ?? 1)
         func yRate(_ v: Double) -> Double { top + plotH * (1 - v / rateMax) }
         func yLatency(_ v: Double) -> Double { top + plotH * (1 - v / latencyMax) }
-        func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
-        func label(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.3g", v) }
+        func fmt(_ v: Double) -> String { String(printf: "%.1f", v) }
+        func label(_ v: Double) -> String { v >= 100 ? String(printf: "%.0f", v) : String(printf: "%.3g", v) }
 
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
         s += "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -162,7 +164,6 @@ enum ThroughputChart {
     }
 
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;")
+        text.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;")
     }
 }

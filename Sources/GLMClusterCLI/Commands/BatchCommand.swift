@@ -1,7 +1,8 @@
 import ArgumentParser
+import Basics
 import BatchJobs
 import Distributed
-import Foundation
+import FoundationEssentials
 import Generation
 import Tokenization
 
@@ -91,10 +92,10 @@ struct BatchCommand: ClusterCommand {
             if plan.store.repairedBytes > 0 {
                 note += "; cut a torn last line (\(plan.store.repairedBytes) bytes) from \(output)"
             }
-            FileHandle.standardError.write(Data((note + "\n").utf8))
+            StandardError.writeLine(note)
         }
         for line in plan?.malformed ?? [] {
-            FileHandle.standardError.write(Data("[batch] \(input):\(line.line): \(line.message); skipped\n".utf8))
+            StandardError.writeLine("[batch] \(input):\(line.line): \(line.message); skipped")
         }
 
         // Every rank gets the token-level requests; only rank 0 keeps the display texts.
@@ -112,7 +113,7 @@ struct BatchCommand: ClusterCommand {
                     id: request.id,
                     json: BatchResultLine(id: request.id, prompt: request.prompt, error: message).jsonData())
                 failures += 1
-                FileHandle.standardError.write(Data("[batch] id \(request.id): \(message)\n".utf8))
+                StandardError.writeLine("[batch] id \(request.id): \(message)")
             }
         }
         var progress = BatchProgress(total: requests.count)
@@ -133,7 +134,7 @@ struct BatchCommand: ClusterCommand {
             summary +=
                 malformed.isEmpty
                 ? ", no malformed lines" : ", malformed input lines skipped: " + malformed.joined(separator: ", ")
-            FileHandle.standardError.write(Data((summary + "\n").utf8))
+            StandardError.writeLine(summary)
             incomplete = failures > 0 || !malformed.isEmpty
         }
         // Every rank exits with the same status.
@@ -179,12 +180,12 @@ struct BatchCommand: ClusterCommand {
             try plan.store.append(id: request.id, json: line.jsonData())
             if let error = line.error {
                 failures += 1
-                FileHandle.standardError.write(Data("[batch] id \(request.id): \(error)\n".utf8))
+                StandardError.writeLine("[batch] id \(request.id): \(error)")
             }
             progress.record(generatedTokens: timing.tokenTimes.count)
             let now = ContinuousClock.now
             if !quiet && (now - lastReport >= .seconds(1) || progress.done == progress.total) {
-                FileHandle.standardError.write(Data((progress.line(now: now) + "\n").utf8))
+                StandardError.writeLine(progress.line(now: now))
                 lastReport = now
             }
         }

@@ -1,8 +1,9 @@
 import ArgumentParser
+import Basics
 import Checkpoint
 import Configuration
 import Distributed
-import Foundation
+import FoundationEssentials
 import GLM
 import Generation
 import Tensors
@@ -238,10 +239,8 @@ struct BenchCommand: ClusterCommand {
                     promptTokens: promptTokens, generatedTokens: genTokens, seed: seed, synchronise: synchronise)
                 runs.append((batch, requests, run.seconds, run.steps, run.timings, run.profile))
                 if runtime.isCoordinator {
-                    FileHandle.standardError.write(
-                        Data(
-                            String(format: "[bench] batch %d, %d requests: %.1f s\n", batch, requests, run.seconds).utf8
-                        ))
+                    StandardError.writeLine(
+                        String(printf: "[bench] batch %d, %d requests: %.1f s", batch, requests, run.seconds))
                 }
             }
         }

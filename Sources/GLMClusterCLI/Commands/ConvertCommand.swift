@@ -1,8 +1,9 @@
 import ArgumentParser
+import Basics
 import Checkpoint
 import Communication
 import Configuration
-import Foundation
+import FoundationEssentials
 import GLM
 import Tensors
 
@@ -84,16 +85,14 @@ struct ConvertCommand: ParsableCommand {
             configuration, source: source, destination: destination, required: hasConfigFile)
         try prepareDestination(destination)
 
-        let log = FileHandle.standardError
         let quantized = quantize.map { ", quantized to \($0.rawValue)" } ?? ""
-        log.write(
-            Data(
-                "converting \(from) (iteration \(checkpoint.directory.iteration), MP=\(checkpoint.shardCount)) to \(to) with MP=\(tp)\(quantized)\n"
-                    .utf8))
+        StandardError.writeLine(
+            "converting \(from) (iteration \(checkpoint.directory.iteration), MP=\(checkpoint.shardCount)) to \(to) with MP=\(tp)\(quantized)"
+        )
         try CheckpointRepartition.convert(
             from: checkpoint, configuration: configuration, parts: tp, quantization: quantize?.scheme, to: destination
         ) { index, file in
-            log.write(Data("  wrote \(file.path) (\(index + 1)/\(tp))\n".utf8))
+            StandardError.writeLine("  wrote \(file.path) (\(index + 1)/\(tp))")
         }
         do {
             if hasConfigFile {
@@ -106,7 +105,7 @@ struct ConvertCommand: ParsableCommand {
             }
         } catch {
             throw ConvertError(
-                description: "cannot copy the configuration or tokenizer into \(to): \(error.localizedDescription)")
+                description: "cannot copy the configuration or tokenizer into \(to): \(error.explanation)")
         }
     }
 
@@ -115,12 +114,12 @@ struct ConvertCommand: ParsableCommand {
     /// read as part of the new checkpoint). Other files are left alone.
     private func prepareDestination(_ destination: URL) throws {
         let manager = FileManager.default
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         if manager.fileExists(atPath: destination.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw ValidationError("--to \(to) exists and is not a directory") }
+            guard isDirectory else { throw ValidationError("--to \(to) exists and is not a directory") }
         } else {
             do { try manager.createDirectory(at: destination, withIntermediateDirectories: true) } catch {
-                throw ConvertError(description: "cannot create --to \(to): \(error.localizedDescription)")
+                throw ConvertError(description: "cannot create --to \(to): \(error.explanation)")
             }
             return
         }
@@ -137,7 +136,7 @@ struct ConvertCommand: ParsableCommand {
             if manager.fileExists(atPath: latest.path) { try manager.removeItem(at: latest) }
             for file in shardFiles { try manager.removeItem(at: file) }
         } catch {
-            throw ConvertError(description: "cannot remove the old checkpoint in \(to): \(error.localizedDescription)")
+            throw ConvertError(description: "cannot remove the old checkpoint in \(to): \(error.explanation)")
         }
     }
 
@@ -164,10 +163,8 @@ struct ConvertCommand: ParsableCommand {
         let file = source.appendingPathComponent(model).standardizedFileURL
         guard FileManager.default.fileExists(atPath: file.path) else {
             guard required else {
-                FileHandle.standardError.write(
-                    Data(
-                        "note: no tokenizer model \(file.path) to copy; give the converted directory one before generating\n"
-                            .utf8))
+                StandardError.writeLine(
+                    "note: no tokenizer model \(file.path) to copy; give the converted directory one before generating")
                 return nil
             }
             throw ConvertError(

@@ -1,7 +1,8 @@
 import ArgumentParser
+import Basics
 import Communication
 import Configuration
-import Foundation
+import FoundationEssentials
 import GLM
 import Tokenization
 
@@ -49,9 +50,8 @@ struct CreateModelCommand: ParsableCommand {
         let tensors = RandomWeights.generate(
             configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount, eosScale: eosScale)
         try CheckpointRepartition.write(global: tensors, configuration: configuration, parts: mp, to: directory)
-        FileHandle.standardError.write(
-            Data(
-                "created \(out): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), MP=\(mp), \(tokenizer.pieceCount) tokenizer pieces\n"
-                    .utf8))
+        StandardError.writeLine(
+            "created \(out): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), MP=\(mp), \(tokenizer.pieceCount) tokenizer pieces"
+        )
     }
 }

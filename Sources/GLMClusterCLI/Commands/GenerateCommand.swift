@@ -1,6 +1,6 @@
 import ArgumentParser
 import Distributed
-import Foundation
+import FoundationEssentials
 import Generation
 import Tokenization
 

@@ -1,7 +1,8 @@
 import ArgumentParser
+import Basics
 import Communication
 import Distributed
-import Foundation
+import FoundationEssentials
 import GLM
 import Generation
 import Tokenization
@@ -78,7 +79,7 @@ enum LittleEndianFloats {
 
     static func write(_ bytes: [UInt8], to url: URL) throws {
         do { try Data(bytes).write(to: url) } catch {
-            throw InputError(description: "cannot write \(url.path): \(error.localizedDescription)")
+            throw InputError(description: "cannot write \(url.path): \(error.explanation)")
         }
     }
 }

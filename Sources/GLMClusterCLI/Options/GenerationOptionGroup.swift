@@ -54,7 +54,7 @@ struct GenerationOptionGroup: ParsableArguments {
         numBeams: Int?, noRepeatNgramSize: Int, minGenLength: Int, lengthPenalty: Double, prefix: String
     ) throws {
         func name(_ option: String) -> String {
-            prefix == "--" ? "--" + option : "\"" + option.replacingOccurrences(of: "-", with: "_") + "\""
+            prefix == "--" ? "--" + option : "\"" + option.replacing("-", with: "_") + "\""
         }
         if maxLength != nil && maxNewTokens != nil {
             throw ValidationError("use either \(name("max-length")) or \(name("max-new-tokens")), not both")

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// Where the model comes from: a checkpoint directory with `latest`, and its `config.json` or a preset.
 struct ModelOptions: ParsableArguments {
