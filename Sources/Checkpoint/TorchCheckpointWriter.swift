@@ -319,16 +319,10 @@ struct ZipWriter: ~Copyable {
         try bytes.withUnsafeBytes { try emit($0) }
     }
 
-    /// Writes every byte of `data` (`write(2)` may take fewer at a time).
     private mutating func emit(_ data: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < data.count {
-            let written = write(descriptor, data.baseAddress! + offset, data.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            offset += written
+        let failure = writeFully(descriptor, data)
+        guard failure == 0 else {
+            throw CheckpointError.writeFailed(path: path, reason: String(cString: strerror(failure)))
         }
         position += data.count
     }

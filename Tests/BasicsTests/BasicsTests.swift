@@ -59,6 +59,24 @@ import Testing
         #expect(Custom().explanation == "custom text")
     }
 
+    @Test func writeFullyDeliversEveryByteOrTheErrno() {
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let bytes = (0..<10_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+        #expect(bytes.withUnsafeBytes { writeFully(ends[1], $0) } == 0)
+        close(ends[1])
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(ends[0], $0.baseAddress!, $0.count) }
+            if count <= 0 { break }
+            received += chunk.prefix(count)
+        }
+        close(ends[0])
+        #expect(received == bytes)
+        #expect(bytes.withUnsafeBytes { writeFully(ends[1], $0) } == EBADF)
+    }
+
     @Test func jsonValue() {
         #expect(
             JSONValue.parse(Data(#"{"a": [1, 2.5, true, null, "s"]}"#.utf8))
