@@ -62,15 +62,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // What several test targets share (logit comparisons).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["reference_reader.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(
             name: "GLMTests",
-            dependencies: ["GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization"]),
+            dependencies: [
+                "GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization", "TestSupport",
+            ]),
         .testTarget(name: "BatchJobsTests", dependencies: ["BatchJobs"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Official weight-only quantization through the CLI: `convert --quantize` writes official quantized checkpoints,

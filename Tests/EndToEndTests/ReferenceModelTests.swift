@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The whole engine, through the CLI, against the independent NumPy reference (Tests/Reference/glm_reference.py)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The tensor-parallel invariant with real `mpirun` runs: TP=1, 2 and 4 give the same tokens and logits, from

@@ -1,6 +1,7 @@
 import Foundation
 import GLM
 import Generation
+import TestSupport
 import Testing
 import Tokenization
 

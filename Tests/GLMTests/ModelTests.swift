@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import GLM
+import TestSupport
 import Testing
 
 @Suite struct ModelTests {
