@@ -92,6 +92,7 @@ public final class GLMModel: @unchecked Sendable {
         }
         let batch = BatchRows(segments)
         let n = batch.rows
+        let chunks = rowChunks(n)  // of the QKV and MLP products, the same in every layer
         let alpha = configuration.deepNormAlpha
         let profile = self.profile
         let forwardStart = profile == nil ? 0 : ForwardProfile.now()
@@ -114,7 +115,9 @@ public final class GLMModel: @unchecked Sendable {
         for (l, w) in weights.layers.enumerated() {
             normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
             x.withUnsafeMutableBufferPointer { out in
-                attend(layer: l, weights: w, input: normalised, batch: batch, tables: tables, into: out)
+                attend(
+                    layer: l, weights: w, input: normalised, batch: batch, chunks: chunks, tables: tables,
+                    into: out)
                 finishRowParallel(out, rows: n, bias: w.attentionDenseBias)
             }
             // y = alpha * a + Attention(a); m = LN_post(y)
@@ -123,7 +126,7 @@ public final class GLMModel: @unchecked Sendable {
                 x, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
                 into: &normalised)
             x.withUnsafeMutableBufferPointer { out in
-                feedForward(weights: w, input: normalised, rows: n, into: out)
+                feedForward(weights: w, input: normalised, chunks: chunks, into: out)
                 finishRowParallel(out, rows: n, bias: w.dense4HToHBias)
             }
             // x_{l+1} = alpha * m + GeGLU(m)
@@ -132,7 +135,7 @@ public final class GLMModel: @unchecked Sendable {
         for (segment, start) in zip(segments, batch.starts) { segment.cache.count = start + segment.tokens.count }
         // A long pass's activations are freed by now but stay resident in the heap (glibc keeps blocks below its
         // raised mmap threshold) while decoding fills the rest of the KV cache: ~16 MiB per rank after a 512-token
-        // prefill of the ~1B benchmark model at TP=2 (peak 615 -> 607 MiB for 560 MiB of weights and cache).
+        // prefill of the ~1B benchmark model at TP=2 (peak 615 -> 606 MiB for 560 MiB of weights and cache).
         if n > Self.heapReleaseRows { FreedHeapPages.release() }
 
         // Each segment's last row: final LayerNorm, then the logits of all segments in one product.
@@ -214,14 +217,13 @@ public final class GLMModel: @unchecked Sendable {
     /// reduced with `finishRowParallel` once the buffers here are freed (the allreduce needs its own). `output`
     /// holds the queries until the dense product overwrites it.
     private func attend(
-        layer: Int, weights w: LayerWeights, input: [Float], batch: BatchRows,
+        layer: Int, weights w: LayerWeights, input: [Float], batch: BatchRows, chunks: [Range<Int>],
         tables: [(cos: [Float], sin: [Float])], into output: UnsafeMutableBufferPointer<Float>
     ) {
         let (h, d) = (configuration.hiddenSize, configuration.headDimension)
         let n = batch.rows
         let localWidth = localHeads * d
         let scale = 1 / Float(d).squareRoot()
-        let chunks = rowChunks(n)
         var qkv = [Float](repeating: 0, count: chunks.map(\.count).max()! * 3 * localWidth)
         // The context `[rows, localWidth]`: the front of `qkv` (dead once split) when one chunk holds every row,
         // else a buffer of its own.
@@ -327,7 +329,7 @@ public final class GLMModel: @unchecked Sendable {
         tables: [(cos: [Float], sin: [Float])], queries q: UnsafeMutablePointer<Float>
     ) {
         let d = configuration.headDimension
-        let (heads, localWidth, segments) = (localHeads, localHeads * configuration.headDimension, batch.segments)
+        let (heads, localWidth, segments) = (localHeads, localHeads * d, batch.segments)
         ComputeThreads.parallelFor(segments.count * heads) { range in
             for task in range {
                 let (index, head) = (task / heads, task % heads)
@@ -352,12 +354,11 @@ public final class GLMModel: @unchecked Sendable {
     }
 
     /// GeGLU: `(u1 * gelu(u2)) W2^T` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves: the partial
-    /// output before `finishRowParallel` (reduction, then `+ b2`). Rows go through in chunks (`rowChunks`).
+    /// output before `finishRowParallel` (reduction, then `+ b2`), over the pass's row chunks (`rowChunks`).
     private func feedForward(
-        weights w: LayerWeights, input: [Float], rows n: Int, into output: UnsafeMutableBufferPointer<Float>
+        weights w: LayerWeights, input: [Float], chunks: [Range<Int>], into output: UnsafeMutableBufferPointer<Float>
     ) {
         let (h, f) = (configuration.hiddenSize, localInner)
-        let chunks = rowChunks(n)
         var u = [Float](repeating: 0, count: chunks.map(\.count).max()! * 2 * f)
         input.withUnsafeBufferPointer { m in
             u.withUnsafeMutableBufferPointer { u in
