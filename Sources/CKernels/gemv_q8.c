@@ -379,11 +379,47 @@ T2 INLINE void ck_q8a_block(const ck_gemv_q8_problem *p, long r, long i0, const 
         for (int i = 0; i < NX; i++) p->y[(i0 + i) * p->ldy + r + rr] = total[rr][i] * p->x_scales[i0 + i];
 }
 
-/// One weight row per pass (one sequential stream per thread, as the VNNI path), activation rows in blocks of 4.
+/// Decode at batch 1: one activation row, weight rows one after another with one accumulator in a register. The
+/// general ck_q8a_block (accumulator and tail arrays sized for 8 x 4, a group-size division per row) spent 41% of
+/// its samples outside the inner loop at batch 1 (perf, int4, k = 2048: 1 KiB per row). The 64 GEMVs of the 1B
+/// model's layers (C harness with ck_pool_run, 2 threads, alternating runs, 2026-12-03): int4 12.1-14.7 ->
+/// 20.8-21.4 GB/s; in the model (vocabulary 2048, so the layers are all of it) int4 30.5 -> 21.0 ms/token, int8
+/// 52.1 -> 33.9. Software prefetch 256-2048 bytes ahead made no difference here.
+T2 static void ck_q8a_rows_one(const ck_gemv_q8_problem *p, long row_begin, long row_end) {
+    const int i4 = p->format == CK_GEMV_I4;
+    const long k = p->k, groups = p->groups, half = k / 2, ldw = i4 ? half : k, group_bytes = ldw / groups;
+    const int32_t offset = i4 ? 8 : 0;
+    const int8_t *xq = p->xq;
+    const float x_scale = p->x_scales[0];
+    for (long r = row_begin; r < row_end; r++) {
+        const uint8_t *w = (const uint8_t *)p->w + r * ldw;
+        float total = 0;
+        for (long g = 0; g < groups; g++) {
+            const long b0 = g * group_bytes, b1 = b0 + group_bytes;
+            __m256i acc = _mm256_setzero_si256();
+            long b = b0 + (i4 ? ck_q8a_i4_one(xq, w, b0, b1, half, &acc)
+                              : ck_q8a_i8_one(xq, (const int8_t *)w, b0, b1, &acc));
+            int32_t tail = 0;
+            for (; b < b1; b++)
+                tail += i4 ? (int32_t)((w[b] >> 4) ^ 8u) * xq[b] + (int32_t)((w[b] & 15u) ^ 8u) * xq[half + b]
+                           : (int32_t)(int8_t)w[b] * xq[b];
+            const int32_t dot = ck_q8_hsum256(acc) + tail - offset * p->x_sums[g];
+            total += (float)dot * _cvtsh_ss(p->scales[r * groups + g]);
+        }
+        p->y[r] = total * x_scale;
+    }
+}
+
+/// Batch 1 as above; else one weight row per pass (one sequential stream per thread, as the VNNI path), activation
+/// rows in blocks of 4.
 /// Measured (TP=1, 2 threads, ~1B model, int4 / int8 decode ms per token, three alternating rounds, 2026-12-03):
 /// one row 65-78 / 72-105, two rows 84-102 / 113-125, four rows 85-120 / 98-118.
 T2 static void ck_gemv_q8_avx2(ck_gemv_q8_problem problem, long row_begin, long row_end) {
     const long n = problem.n;
+    if (n == 1) {
+        ck_q8a_rows_one(&problem, row_begin, row_end);
+        return;
+    }
     for (long r = row_begin; r < row_end; r++)
         for (long i0 = 0; i0 < n; i0 += 4) {
             switch (n - i0) {  // compile-time NX so the accumulators stay in registers

@@ -9,7 +9,7 @@ import Testing
 @Suite struct QuantizedDecodeKernelTests {
     static let shapes: [(n: Int, k: Int, outputs: Int)] = [
         (1, 2, 1), (1, 64, 5), (2, 130, 64), (3, 256, 300), (5, 1000, 64), (8, 4096, 37), (1, 4096, 300),
-        (4, 66, 9), (1, 232, 7),
+        (4, 66, 9), (1, 232, 7), (1, 4160, 33),
     ]
 
     /// `round_half_even(x · (127 / max|x|))` clamped to ±127, and the scale `max|x| / 127`, per row.
