@@ -21,8 +21,8 @@
 
 #if defined(__x86_64__)
 #define CK_X86 1
-#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"), noinline))
-#define T256 __attribute__((target("avx2,fma"), noinline))
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c"), noinline))
+#define T256 __attribute__((target("avx2,fma,f16c"), noinline))
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
@@ -221,34 +221,54 @@ INLINE void layer_norm_body(
     }
 }
 
-INLINE float dot(const float *restrict a, const float *restrict b, long d) {
+/// Element `index` of a K/V row stored as fp32 (`half` 0) or IEEE fp16 (`half` 1); `half` is a constant at every
+/// call, so each instantiation reads one type (fp16 widens with vcvtph2ps where the target has F16C).
+INLINE float kv_at(const void *row, long index, int half) {
+    return half ? (float)((const _Float16 *)row)[index] : ((const float *)row)[index];
+}
+
+INLINE float dot(const float *restrict a, const void *restrict b, long d, int half) {
     float acc[LANES] = {0};
     long i = 0;
     for (; i + LANES <= d; i += LANES)
-        for (int l = 0; l < LANES; l++) acc[l] += a[i + l] * b[i + l];
-    for (; i < d; i++) acc[0] += a[i] * b[i];
+        for (int l = 0; l < LANES; l++) acc[l] += a[i + l] * kv_at(b, i + l, half);
+    for (; i < d; i++) acc[0] += a[i] * kv_at(b, i, half);
     float sum = 0;
     for (int l = 0; l < LANES; l++) sum += acc[l];
     return sum;
 }
 
 INLINE void attention_body(
-    const float *q, long n, long d, const float *keys, const float *values, long total, float scale,
-    long first_query, long prefix, float *scores, float *out, long ldo) {
+    const float *q, long n, long d, const void *keys, const void *values, long total, float scale,
+    long first_query, long prefix, float *scores, float *out, long ldo, int half) {
+    const long element = half ? 2 : 4;
     for (long i = 0; i < n; i++) {
         float *restrict s = scores + i * total;
         long allowed = allowed_columns(total, first_query + i, prefix);
-        for (long c = 0; c < allowed; c++) s[c] = scale * dot(q + i * d, keys + c * d, d);
+        for (long c = 0; c < allowed; c++)
+            s[c] = scale * dot(q + i * d, (const char *)keys + c * d * element, d, half);
         softmax_row(s, total, allowed);
         float *restrict o = out + i * ldo;
         for (long j = 0; j < d; j++) o[j] = 0;
         // Masked columns have probability exactly 0 (exp flushes below e^-87), so they add nothing.
         for (long c = 0; c < allowed; c++) {
             float p = s[c];
-            const float *restrict v = values + c * d;
-            for (long j = 0; j < d; j++) o[j] += p * v[j];
+            const void *restrict v = (const char *)values + c * d * element;
+            for (long j = 0; j < d; j++) o[j] += p * kv_at(v, j, half);
         }
     }
+}
+
+/// fp32 -> fp16, round to nearest even (vcvtps2ph, or the compiler runtime's conversion: the same bits).
+INLINE void narrow_body(const float *restrict x, uint16_t *restrict y, long count) {
+    for (long i = 0; i < count; i++) {
+        _Float16 h = (_Float16)x[i];
+        memcpy(y + i, &h, 2);
+    }
+}
+
+INLINE void widen_body(const uint16_t *restrict x, float *restrict y, long count) {
+    for (long i = 0; i < count; i++) y[i] = kv_at(x, i, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -270,8 +290,15 @@ INLINE void attention_body(
     ATTR static void attention_##SUFFIX(                                                                          \
         const float *q, long n, long d, const float *k, const float *v, long t, float sc, long fq, long p,         \
         float *s, float *o, long ldo) {                                                                           \
-        attention_body(q, n, d, k, v, t, sc, fq, p, s, o, ldo);                                                   \
-    }
+        attention_body(q, n, d, k, v, t, sc, fq, p, s, o, ldo, 0);                                                \
+    }                                                                                                             \
+    ATTR static void attention_f16_##SUFFIX(                                                                      \
+        const float *q, long n, long d, const uint16_t *k, const uint16_t *v, long t, float sc, long fq, long p,   \
+        float *s, float *o, long ldo) {                                                                           \
+        attention_body(q, n, d, k, v, t, sc, fq, p, s, o, ldo, 1);                                                \
+    }                                                                                                             \
+    ATTR static void narrow_##SUFFIX(const float *x, uint16_t *y, long count) { narrow_body(x, y, count); }       \
+    ATTR static void widen_##SUFFIX(const uint16_t *x, float *y, long count) { widen_body(x, y, count); }
 
 #define NOATTR __attribute__((noinline))
 CK_INSTANTIATE(portable, NOATTR)
@@ -284,7 +311,7 @@ int ck_vector_resolve_isa(int isa) {
     static int detected = 0;  // benign race: every thread computes the same value
     if (!detected) {
         ck_cpu_features f = ck_detect_cpu();
-        detected = f.avx512 ? CK_ISA_AVX512 : (f.avx2 ? CK_ISA_AVX2 : CK_ISA_PORTABLE);
+        detected = f.avx512 && f.f16c ? CK_ISA_AVX512 : (f.avx2 && f.f16c ? CK_ISA_AVX2 : CK_ISA_PORTABLE);
     }
     if (isa == CK_ISA_AUTO || isa > detected) return detected;
     return isa;
@@ -326,3 +353,14 @@ void ck_attention_head(
     long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa) {
     CK_DISPATCH(attention, q, n, d, keys, values, total, scale, first_query, bidirectional_prefix, scores, out, ldo)
 }
+
+void ck_attention_head_f16(
+    const float *q, long n, long d, const uint16_t *keys, const uint16_t *values, long total, float scale,
+    long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa) {
+    CK_DISPATCH(attention_f16, q, n, d, keys, values, total, scale, first_query, bidirectional_prefix, scores, out,
+                ldo)
+}
+
+void ck_narrow_to_f16(const float *x, uint16_t *y, long count, int isa) { CK_DISPATCH(narrow, x, y, count) }
+
+void ck_widen_f16(const uint16_t *x, float *y, long count, int isa) { CK_DISPATCH(widen, x, y, count) }

@@ -60,11 +60,14 @@ public final class GLMModel: @unchecked Sendable {
         vocabRange = (partition.index * rows)..<((partition.index + 1) * rows)
     }
 
-    /// A cache able to hold `capacity` tokens for this model.
+    /// How `makeCache` stores keys and values (`.fp32` by default). Set before making caches.
+    public var cacheFormat: KVCache.Format = .fp32
+
+    /// A cache able to hold `capacity` tokens for this model, in `cacheFormat`.
     public func makeCache(capacity: Int) -> KVCache {
         KVCache(
             layers: configuration.numLayers, localHeads: localHeads, headDimension: configuration.headDimension,
-            capacity: capacity)
+            capacity: capacity, format: cacheFormat)
     }
 
     /// Runs `tokens` (the sequence's tokens from index `cache.count` on) through the model and returns the
@@ -239,9 +242,8 @@ public final class GLMModel: @unchecked Sendable {
             scoreOffsets[s] = directScores
             directScores += heads * segments[s].tokens.count * batch.totals[s]
         }
-        let longScores =
-            segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
-            .map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
+        let longSegments = segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
+        let longScores = longSegments.map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
         var scores = [Float](repeating: 0, count: directScores + longScores)
         // Rotated queries, head-major per segment (segment s, head h rows start at
         // `(rowOffsets[s] * localHeads + h * rows_s) * d`), in `output`: its `[rows, h]` is free until the dense
@@ -276,38 +278,40 @@ public final class GLMModel: @unchecked Sendable {
                                 let (first, rows, total) = (
                                     batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
                                 )
-                                VectorKernels.attentionHead(
-                                    queries: q + (first * heads + head * rows) * d, rows: rows,
-                                    headDimension: d,
-                                    keys: segment.cache.keyRow(layer: layer, head: head, token: 0),
-                                    values: segment.cache.valueRow(layer: layer, head: head, token: 0),
-                                    total: total, scale: scale, firstQuery: batch.starts[index],
+                                segment.cache.attendDirectly(
+                                    layer: layer, head: head, queries: q + (first * heads + head * rows) * d,
+                                    rows: rows, total: total, scale: scale, firstQuery: batch.starts[index],
                                     bidirectionalPrefix: segment.layout.bidirectionalPrefix,
                                     scores: s + scoreOffsets[index] + head * rows * total,
                                     into: ctx + first * localWidth + head * d, outStride: localWidth)
                             }
                         }
                         let block = s + directScores
-                        for index in segments.indices
-                        where segments[index].tokens.count > Self.directAttentionRows {
+                        // fp16 caches are widened one head at a time for sgemm.
+                        let widenedCount =
+                            longSegments.filter { segments[$0].cache.format != .fp32 }
+                            .map { 2 * batch.totals[$0] * d }.max() ?? 0
+                        let widened = UnsafeMutablePointer<Float>.allocate(capacity: widenedCount)
+                        defer { widened.deallocate() }
+                        for index in longSegments {
                             let segment = segments[index]
                             let (first, rows, total) = (
                                 batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
                             )
                             for head in 0..<heads {
+                                let cached = segment.cache.matrices(
+                                    layer: layer, head: head, tokens: total, scratch: widened)
                                 BLAS.sgemm(
                                     m: rows, n: total, k: d, alpha: scale,
                                     a: q + (first * heads + head * rows) * d, lda: d,
-                                    b: segment.cache.keyRow(layer: layer, head: head, token: 0), ldb: d,
-                                    transposeB: true, c: block, ldc: total)
+                                    b: cached.keys, ldb: d, transposeB: true, c: block, ldc: total)
                                 VectorKernels.maskedSoftmax(
                                     block, rows: rows, columns: total, stride: total,
                                     firstQuery: batch.starts[index],
                                     bidirectionalPrefix: segment.layout.bidirectionalPrefix)
                                 BLAS.sgemm(
                                     m: rows, n: d, k: total, a: block, lda: total,
-                                    b: segment.cache.valueRow(layer: layer, head: head, token: 0), ldb: d,
-                                    transposeB: false, c: ctx + first * localWidth + head * d, ldc: localWidth)
+                                    b: cached.values, ldb: d, transposeB: false, c: ctx + first * localWidth + head * d, ldc: localWidth)
                             }
                         }
                     }
@@ -344,10 +348,9 @@ public final class GLMModel: @unchecked Sendable {
                     let query = q + (first * heads + head * rows + r) * d
                     query.update(from: source, count: d)
                     RotaryEmbedding.rotate(query, cos: table.cos, sin: table.sin)
-                    let key = cache.keyRow(layer: layer, head: head, token: start + r)
-                    key.update(from: source + d, count: d)
-                    RotaryEmbedding.rotate(key, cos: table.cos, sin: table.sin)
-                    cache.valueRow(layer: layer, head: head, token: start + r).update(from: source + 2 * d, count: d)
+                    // The key is rotated where it lies in `qkv` (dead once split), then cached with the value.
+                    RotaryEmbedding.rotate(source + d, cos: table.cos, sin: table.sin)
+                    cache.store(layer: layer, head: head, token: start + r, key: source + d, value: source + 2 * d)
                 }
             }
         }

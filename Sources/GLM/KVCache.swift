@@ -1,23 +1,41 @@
+import Tensors
+
 /// Post-rotary keys and values of every processed token, per layer and local head, for incremental decoding.
 ///
-/// Layout: for each layer, keys and values are `[localHeads][capacity][headDimension]` fp32, so one head's keys
-/// form a contiguous `[tokens, d]` matrix for sgemm.
+/// Layout: for each layer, keys and values are `[localHeads][capacity][headDimension]` elements of `format`, so
+/// one head's keys form a contiguous `[tokens, d]` matrix (for sgemm, widened first when stored as fp16).
 public final class KVCache {
+    /// How cached keys and values are stored. Decoding reads the whole cache once per token (at 512 tokens of the
+    /// ~1B model 134 MB in fp32, beside 1 GB of int4 weights), so fp16 halves that traffic and the cache memory.
+    public enum Format: String, Sendable, CaseIterable {
+        /// fp32: exactly the values the layer computed.
+        case fp32
+        /// IEEE fp16, rounded to nearest even (relative error at most 2^-11), read back widened to fp32 so the
+        /// attention arithmetic stays fp32. Not the official math (the spec caches fp32 activations): logits of the
+        /// official tiny fixture move by up to 1e-3 of their largest magnitude; an opt-in, like `--precision fast`.
+        case fp16
+
+        /// Bytes per cached element.
+        public var elementSize: Int { self == .fp32 ? 4 : 2 }
+    }
+
     public let capacity: Int
     public let localHeads: Int
     public let headDimension: Int
+    public let format: Format
     /// Tokens cached so far.
     public internal(set) var count = 0
-    var keys: [UnsafeMutablePointer<Float>]
-    var values: [UnsafeMutablePointer<Float>]
+    private var keys: [UnsafeMutableRawPointer]
+    private var values: [UnsafeMutableRawPointer]
 
-    public init(layers: Int, localHeads: Int, headDimension: Int, capacity: Int) {
+    public init(layers: Int, localHeads: Int, headDimension: Int, capacity: Int, format: Format = .fp32) {
         self.capacity = capacity
         self.localHeads = localHeads
         self.headDimension = headDimension
-        let size = localHeads * capacity * headDimension
-        keys = (0..<layers).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: size) }
-        values = (0..<layers).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: size) }
+        self.format = format
+        let bytes = localHeads * capacity * headDimension * format.elementSize
+        keys = (0..<layers).map { _ in UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
+        values = (0..<layers).map { _ in UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
     }
 
     deinit {
@@ -30,40 +48,101 @@ public final class KVCache {
 
     /// Makes this cache hold `source`'s first `source.count` tokens, copying only tokens `from` onwards: the
     /// caller promises tokens before `from` are already equal (beams of one blank share their context, so
-    /// reordering beams copies only what they generated). Both caches must have the same shape.
+    /// reordering beams copies only what they generated). Both caches must have the same shape and format.
     public func copyTokens(of source: KVCache, from first: Int = 0) {
         precondition(
             source.localHeads == localHeads && source.headDimension == headDimension && source.keys.count == keys.count
-                && source.count <= capacity, "KV caches of different shapes")
+                && source.format == format && source.count <= capacity, "KV caches of different shapes")
         let tokens = source.count - first
         if tokens > 0 {
+            let bytes = tokens * headDimension * format.elementSize
             for layer in keys.indices {
                 for head in 0..<localHeads {
-                    keyRow(layer: layer, head: head, token: first).update(
-                        from: source.keyRow(layer: layer, head: head, token: first), count: tokens * headDimension)
-                    valueRow(layer: layer, head: head, token: first).update(
-                        from: source.valueRow(layer: layer, head: head, token: first), count: tokens * headDimension)
+                    let offset = element(head: head, token: first) * format.elementSize
+                    (keys[layer] + offset).copyMemory(from: source.keys[layer] + offset, byteCount: bytes)
+                    (values[layer] + offset).copyMemory(from: source.values[layer] + offset, byteCount: bytes)
                 }
             }
         }
         count = source.count
     }
 
-    /// Bytes a cache of `capacity` tokens takes (fp32 keys and values of every layer and local head).
-    public static func byteCount(layers: Int, localHeads: Int, headDimension: Int, capacity: Int) -> Int {
-        2 * layers * localHeads * capacity * headDimension * MemoryLayout<Float>.size
+    /// Bytes a cache of `capacity` tokens takes (keys and values of every layer and local head).
+    public static func byteCount(layers: Int, localHeads: Int, headDimension: Int, capacity: Int, format: Format)
+        -> Int
+    {
+        2 * layers * localHeads * capacity * headDimension * format.elementSize
     }
 
     /// Bytes held by the cache.
-    public var byteCount: Int { 2 * keys.count * localHeads * capacity * headDimension * MemoryLayout<Float>.size }
-
-    @inline(__always)
-    func keyRow(layer: Int, head: Int, token: Int) -> UnsafeMutablePointer<Float> {
-        keys[layer] + (head * capacity + token) * headDimension
+    public var byteCount: Int {
+        Self.byteCount(
+            layers: keys.count, localHeads: localHeads, headDimension: headDimension, capacity: capacity,
+            format: format)
     }
 
     @inline(__always)
-    func valueRow(layer: Int, head: Int, token: Int) -> UnsafeMutablePointer<Float> {
-        values[layer] + (head * capacity + token) * headDimension
+    private func element(head: Int, token: Int) -> Int { (head * capacity + token) * headDimension }
+
+    /// Stores token `token`'s key and value rows (`headDimension` floats each) of one layer and head.
+    func store(layer: Int, head: Int, token: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
+        let offset = element(head: head, token: token)
+        switch format {
+        case .fp32:
+            (keys[layer].assumingMemoryBound(to: Float.self) + offset).update(from: key, count: headDimension)
+            (values[layer].assumingMemoryBound(to: Float.self) + offset).update(from: value, count: headDimension)
+        case .fp16:
+            VectorKernels.narrowToHalf(
+                key, into: keys[layer].assumingMemoryBound(to: UInt16.self) + offset, count: headDimension)
+            VectorKernels.narrowToHalf(
+                value, into: values[layer].assumingMemoryBound(to: UInt16.self) + offset, count: headDimension)
+        }
+    }
+
+    /// Attention of `rows` query rows of one head against the first `total` cached tokens without BLAS (see
+    /// `VectorKernels.attentionHead`), reading the cache in its own format.
+    func attendDirectly(
+        layer: Int, head: Int, queries: UnsafePointer<Float>, rows: Int, total: Int, scale: Float, firstQuery: Int,
+        bidirectionalPrefix: Int, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>,
+        outStride: Int
+    ) {
+        let offset = element(head: head, token: 0)
+        switch format {
+        case .fp32:
+            VectorKernels.attentionHead(
+                queries: queries, rows: rows, headDimension: headDimension,
+                keys: keys[layer].assumingMemoryBound(to: Float.self) + offset,
+                values: values[layer].assumingMemoryBound(to: Float.self) + offset, total: total, scale: scale,
+                firstQuery: firstQuery, bidirectionalPrefix: bidirectionalPrefix, scores: scores, into: out,
+                outStride: outStride)
+        case .fp16:
+            VectorKernels.attentionHead(
+                queries: queries, rows: rows, headDimension: headDimension,
+                halfKeys: keys[layer].assumingMemoryBound(to: UInt16.self) + offset,
+                values: values[layer].assumingMemoryBound(to: UInt16.self) + offset, total: total, scale: scale,
+                firstQuery: firstQuery, bidirectionalPrefix: bidirectionalPrefix, scores: scores, into: out,
+                outStride: outStride)
+        }
+    }
+
+    /// One head's first `tokens` keys and values as fp32 `[tokens, d]` matrices (for sgemm): the cache itself
+    /// when it stores fp32, else widened into `scratch` (`2 * tokens * d` floats: keys, then values).
+    func matrices(layer: Int, head: Int, tokens: Int, scratch: UnsafeMutablePointer<Float>)
+        -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>)
+    {
+        let offset = element(head: head, token: 0)
+        switch format {
+        case .fp32:
+            return (
+                UnsafePointer(keys[layer].assumingMemoryBound(to: Float.self) + offset),
+                UnsafePointer(values[layer].assumingMemoryBound(to: Float.self) + offset)
+            )
+        case .fp16:
+            let n = tokens * headDimension
+            VectorKernels.widenHalf(keys[layer].assumingMemoryBound(to: UInt16.self) + offset, into: scratch, count: n)
+            VectorKernels.widenHalf(
+                values[layer].assumingMemoryBound(to: UInt16.self) + offset, into: scratch + n, count: n)
+            return (UnsafePointer(scratch), UnsafePointer(scratch + n))
+        }
     }
 }

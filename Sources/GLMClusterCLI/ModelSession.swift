@@ -89,6 +89,7 @@ struct ModelSession {
         let model = GLMModel(
             configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         model.precision = cluster.precision
+        model.cacheFormat = cluster.kvCache
         return model
     }
 

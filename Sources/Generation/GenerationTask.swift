@@ -89,7 +89,7 @@ public final class SamplingTask: GenerationTask {
         return sequences
             * KVCache.byteCount(
                 layers: c.numLayers, localHeads: model.localHeads, headDimension: c.headDimension,
-                capacity: min(tokens, c.maxSequenceLength))
+                capacity: min(tokens, c.maxSequenceLength), format: model.cacheFormat)
     }
 
     public var isFinished: Bool { result != nil }

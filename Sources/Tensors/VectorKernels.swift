@@ -118,6 +118,34 @@ public enum VectorKernels {
             (instructionSet?.rawValue ?? 0))
     }
 
+    /// `attentionHead` with keys and values stored as IEEE fp16 bits (the fp16 KV cache), widened as they are read.
+    public static func attentionHead(
+        queries: UnsafePointer<Float>, rows n: Int, headDimension d: Int, halfKeys keys: UnsafePointer<UInt16>,
+        values: UnsafePointer<UInt16>, total: Int, scale: Float, firstQuery: Int, bidirectionalPrefix: Int,
+        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, outStride: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        ck_attention_head_f16(
+            queries, n, d, keys, values, total, scale, firstQuery, bidirectionalPrefix, scores, out, outStride,
+            (instructionSet?.rawValue ?? 0))
+    }
+
+    /// `y[i]` = `x[i]` as IEEE fp16 bits, rounded to nearest even (single-threaded: one cache row at a time).
+    public static func narrowToHalf(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<UInt16>, count: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        ck_narrow_to_f16(x, y, count, instructionSet?.rawValue ?? 0)
+    }
+
+    /// `y[i]` = the fp16 bits `x[i]` as fp32 (exact; single-threaded).
+    public static func widenHalf(
+        _ x: UnsafePointer<UInt16>, into y: UnsafeMutablePointer<Float>, count: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        ck_widen_f16(x, y, count, instructionSet?.rawValue ?? 0)
+    }
+
     /// `y[i] = alpha * a[i] + b[i]` (the residual updates); `y` may be `a` or `b`. Threads over chunks.
     public static func scaledAdd(
         _ alpha: Float, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,

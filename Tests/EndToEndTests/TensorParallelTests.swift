@@ -92,6 +92,38 @@ import Testing
     }
 
     /// Each rank holds about 1/N of the weights: the per-rank weight bytes shrink with N and peak RSS follows.
+    /// `--kv-cache fp16`: greedy tokens and 3-beam results agree at TP=1, 2 and 4 (each rank rounds its own heads'
+    /// keys and values, so the invariant holds as with fp32), and each rank's cache is half the fp32 one.
+    @Test func halfCacheGivesTheSameResultsAtTP124() throws {
+        struct Beams: Decodable, Equatable {
+            struct Beam: Decodable, Equatable {
+                var generated_ids: [Int]
+                var answer_text: String
+            }
+            var beams: [Beam]
+        }
+        let (prompt, half) = (Self.prompts[1], ["--kv-cache", "fp16"])
+        let fp32 = try Self.generate(tp: 1, source: "mp1", prompt: prompt, extra: ["--greedy"])
+        let baseline = try Self.generate(tp: 1, source: "mp1", prompt: prompt, extra: ["--greedy"] + half)
+        #expect(baseline.ranks[0].kv_cache_bytes * 2 == fp32.ranks[0].kv_cache_bytes)
+        var beams: [Beams] = []
+        for tp in [1, 2, 4] {
+            let report = try Self.generate(tp: tp, source: "mp1", prompt: prompt, extra: ["--greedy"] + half)
+            #expect(report.generated_ids == baseline.generated_ids, "tp \(tp)")
+            let model = try #require(Self.models["mp1"])
+            let run = try CommandRunner.mpirun(
+                tp,
+                [
+                    "generate", "--model", model, "--prompt", prompt, "--num-beams", "3", "--max-new-tokens", "6",
+                    "--json", "--threads", "1",
+                ] + half)
+            try #require(run.status == 0, "tp \(tp): \(run.stderr)")
+            beams.append(try JSONDecoder().decode(Beams.self, from: Data(run.stdout.utf8)))
+        }
+        #expect(!beams[0].beams.isEmpty)
+        #expect(beams[1] == beams[0] && beams[2] == beams[0])
+    }
+
     @Test func eachRankHoldsItsShare() throws {
         let prompt = Self.prompts[0]
         let one = try Self.generate(tp: 1, source: "mp1", prompt: prompt, extra: ["--greedy"])

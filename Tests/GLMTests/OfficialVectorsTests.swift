@@ -41,6 +41,30 @@ import Tokenization
         #expect(error < 4e-3, "\(testCase.name) in 5-row chunks: max |logit - official| = \(error)")
     }
 
+    /// With the fp16 KV cache (`--kv-cache fp16`): the whole prompt in one pass (its attention reads the widened
+    /// fp16 cache through sgemm), and the prompt's last token decoded alone after the rest (the direct fp16
+    /// kernel). Keys and values rounded to fp16 (relative 2^-11) move the logits by 0.5-1e-3 of their largest
+    /// magnitude here (measured 0.0055-0.024 against 15-26), so the bound is 2e-3 of it, not the fp32 4e-3.
+    @Test(arguments: Fixture.cases)
+    func lastPositionLogitsMatchOfficialCodeWithHalfCache(testCase: Fixture.Case) throws {
+        let (model, _) = try Fixture.load("mp1")
+        model.cacheFormat = .fp16
+        let ids = testCase.input_ids
+        let layout = SequenceLayout(
+            contextLength: ids.count, maskPosition: testCase.mask_position, useGMask: testCase.use_gmask)
+        let whole = model.forward(tokens: ids, layout: layout, cache: model.makeCache(capacity: ids.count))
+        let cache = model.makeCache(capacity: ids.count)
+        #expect(cache.format == .fp16 && cache.byteCount == model.makeCache(capacity: ids.count).byteCount)
+        _ = model.forward(tokens: Array(ids.dropLast()), layout: layout, cache: cache)
+        let stepped = model.forward(tokens: [ids.last!], layout: layout, cache: cache)
+        let reference = Fixture.referenceLogits(testCase)
+        let bound = 2e-3 * reference.map(abs).max()!
+        for (name, logits) in [("one pass", whole), ("last token decoded", stepped)] {
+            let error = maxAbsDifference(logits, reference)
+            #expect(error < bound, "\(testCase.name) \(name), fp16 cache: max |logit - official| = \(error)")
+        }
+    }
+
     @Test(arguments: variants, Fixture.cases)
     func greedyGenerationMatchesOfficialCode(variant: String, testCase: Fixture.Case) throws {
         let (model, tokenizer) = try Fixture.load(variant)

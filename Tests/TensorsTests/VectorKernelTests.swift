@@ -136,20 +136,35 @@ import Testing
         }
     }
 
-    @Test(arguments: paths) func attentionHeadMatchesScoresSoftmaxValues(path: DecodeKernels.InstructionSet) {
-        for (n, d, total, prefix) in [(1, 128, 300, 100), (4, 64, 40, 10), (2, 72, 5, 0)] {
+    /// fp32 keys and values, and (`halfCache`) the fp16 KV cache kernel, whose reference uses the keys and values
+    /// rounded by Swift's own `Float16` conversion.
+    @Test(arguments: paths, [false, true])
+    func attentionHeadMatchesScoresSoftmaxValues(path: DecodeKernels.InstructionSet, halfCache: Bool) {
+        for (n, d, total, prefix) in [(1, 128, 300, 100), (4, 64, 40, 10), (2, 72, 5, 0), (1, 20, 9, 0)] {
             let firstQuery = total - n
             let q = Self.random(n * d, seed: 1, scale: 2)
-            let keys = Self.random(total * d, seed: 2, scale: 2)
-            let values = Self.random(total * d, seed: 3)
+            var keys = Self.random(total * d, seed: 2, scale: 2)
+            var values = Self.random(total * d, seed: 3)
+            let halfKeys = keys.map { Float16($0).bitPattern }, halfValues = values.map { Float16($0).bitPattern }
+            if halfCache {
+                keys = halfKeys.map { Float(Float16(bitPattern: $0)) }
+                values = halfValues.map { Float(Float16(bitPattern: $0)) }
+            }
             let scale = 1 / Float(d).squareRoot()
             var scores = [Float](repeating: 0, count: n * total)
             let stride = d + 3
             var out = [Float](repeating: .nan, count: n * stride)
-            VectorKernels.attentionHead(
-                queries: q, rows: n, headDimension: d, keys: keys, values: values, total: total, scale: scale,
-                firstQuery: firstQuery, bidirectionalPrefix: prefix, scores: &scores, into: &out, outStride: stride,
-                instructionSet: path)
+            if halfCache {
+                VectorKernels.attentionHead(
+                    queries: q, rows: n, headDimension: d, halfKeys: halfKeys, values: halfValues, total: total,
+                    scale: scale, firstQuery: firstQuery, bidirectionalPrefix: prefix, scores: &scores, into: &out,
+                    outStride: stride, instructionSet: path)
+            } else {
+                VectorKernels.attentionHead(
+                    queries: q, rows: n, headDimension: d, keys: keys, values: values, total: total, scale: scale,
+                    firstQuery: firstQuery, bidirectionalPrefix: prefix, scores: &scores, into: &out,
+                    outStride: stride, instructionSet: path)
+            }
             for i in 0..<n {
                 let logits = (0..<total).map { c -> Double in
                     guard c < prefix || c <= firstQuery + i else { return -10000 }
@@ -163,6 +178,32 @@ import Testing
                     #expect(abs(Double(out[i * stride + j]) - expected) < 2e-6)
                 }
             }
+        }
+    }
+
+    /// fp32 -> fp16 bits as Swift's `Float16` rounds them (nearest even; overflow, subnormals, zeros, infinities,
+    /// NaN), and back exactly, on every path.
+    @Test(arguments: paths) func halfConversionsMatchSwiftFloat16(path: DecodeKernels.InstructionSet) {
+        var x = Self.random(10_000, seed: 9, scale: 70_000)
+        x += Self.random(1_000, seed: 10, scale: 1e-6)
+        x += [0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e-8, -1e-8, 2.9802322e-8, 2.9802326e-8, 5.9604645e-8]
+        x += [1 + 0x1p-11, 1 + 0x1p-11 + 0x1p-20, 1 + 3 * 0x1p-11, .infinity, -.infinity, .nan, 0.1, 1 / 3]
+        var half = [UInt16](repeating: 0, count: x.count)
+        VectorKernels.narrowToHalf(x, into: &half, count: x.count, instructionSet: path)
+        for (value, bits) in zip(x, half) {
+            let expected = Float16(value)
+            if expected.isNaN {
+                #expect(Float16(bitPattern: bits).isNaN, "\(path): \(value)")
+            } else {
+                #expect(bits == expected.bitPattern, "\(path): \(value) -> \(bits), expected \(expected.bitPattern)")
+            }
+        }
+        let every = (0...UInt16.max).map { $0 }
+        var wide = [Float](repeating: 0, count: every.count)
+        VectorKernels.widenHalf(every, into: &wide, count: every.count, instructionSet: path)
+        for (bits, value) in zip(every, wide) {
+            let expected = Float(Float16(bitPattern: bits))
+            #expect(value.bitPattern == expected.bitPattern || (value.isNaN && expected.isNaN), "\(path): \(bits)")
         }
     }
 }

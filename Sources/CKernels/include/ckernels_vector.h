@@ -7,6 +7,8 @@
 // paths run the same scalar algorithm (vectorised by the compiler under each function's target attribute), so
 // results differ between paths only by FMA contraction. Callers split rows (or heads) across threads; every
 // function here is single-threaded and may run concurrently on disjoint outputs.
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -46,6 +48,18 @@ void ck_layer_norm_rows(
 void ck_attention_head(
     const float *q, long n, long d, const float *keys, const float *values, long total, float scale,
     long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa);
+
+/// ck_attention_head with keys and values stored as IEEE fp16 bits (the fp16 KV cache), widened to fp32 as they
+/// are read; the arithmetic is ck_attention_head's.
+void ck_attention_head_f16(
+    const float *q, long n, long d, const uint16_t *keys, const uint16_t *values, long total, float scale,
+    long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa);
+
+/// y[i] = x[i] as IEEE fp16 bits, rounded to nearest even (overflow gives infinity).
+void ck_narrow_to_f16(const float *x, uint16_t *y, long count, int isa);
+
+/// y[i] = the fp16 bits x[i] as fp32 (exact).
+void ck_widen_f16(const uint16_t *x, float *y, long count, int isa);
 
 #ifdef __cplusplus
 }

@@ -137,7 +137,7 @@ enum ThroughputBenchmark {
             let prompt = body + [gMask, sop]
             let bytes = KVCache.byteCount(
                 layers: c.numLayers, localHeads: model.localHeads, headDimension: c.headDimension,
-                capacity: prompt.count + generatedTokens)
+                capacity: prompt.count + generatedTokens, format: model.cacheFormat)
             return BatchEntry(batchSlots: 1, reservedCacheBytes: bytes) {
                 FixedLengthTask(
                     model: model, prompt: prompt, generated: generatedTokens, seed: seed &+ UInt64(index),

@@ -87,6 +87,7 @@ struct BenchCommand: ClusterCommand {
         let glm = GLMModel(
             configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         glm.precision = cluster.precision
+        glm.cacheFormat = cluster.kvCache
         let communicator = runtime.communicator
         if !batchSizes.isEmpty {
             try sweep(model: glm, runtime: runtime, configuration: configuration, weights: weights, source: source)
@@ -116,15 +117,18 @@ struct BenchCommand: ClusterCommand {
             machine: machine, weightBytesPerToken: weights.decodeBytesPerToken,
             prefillFLOPs: ModelBenchmark.prefillFLOPs(model: glm, promptTokens: promptTokens),
             weightBytes: weights.byteCount,
-            kvCacheBytes: 2 * configuration.numLayers * glm.localHeads * (promptTokens + genTokens)
-                * configuration.headDimension * MemoryLayout<Float>.size,
+            kvCacheBytes: KVCache.byteCount(
+                layers: configuration.numLayers, localHeads: glm.localHeads,
+                headDimension: configuration.headDimension, capacity: promptTokens + genTokens,
+                format: glm.cacheFormat),
             peakResidentBytes: peakResident)
         let gathered = communicator.gather(Array(try JSONEncoder().encode(mine)))
         guard runtime.isCoordinator else { return }
         let results = try gathered.map { try JSONDecoder().decode(RankBenchResult.self, from: Data($0)) }
         let report = BenchReport(
             configuration: configuration, format: quantize?.scheme.format ?? dtype.format, dtype: dtype.rawValue,
-            quantize: quantize?.rawValue, precision: cluster.precision.rawValue, promptTokens: promptTokens,
+            quantize: quantize?.rawValue, precision: cluster.precision.rawValue,
+            kvCache: glm.cacheFormat.rawValue, promptTokens: promptTokens,
             generatedTokens: genTokens, repeats: `repeat`,
             weights: source, results: results)
         print(format == .json ? try report.json() : report.markdown())

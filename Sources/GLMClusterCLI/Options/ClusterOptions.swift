@@ -1,4 +1,5 @@
 import ArgumentParser
+import GLM
 import Tensors
 
 /// How this process takes part in a tensor-parallel job (`mpirun -np N glmcluster ...`) and how it computes.
@@ -28,6 +29,13 @@ struct ClusterOptions: ParsableArguments {
     )
     var precision: MatmulPrecision = .exact
 
+    @Option(
+        name: .long,
+        help:
+            "KV cache element type: fp32 (the official math) or fp16 (half the cache memory and decode attention traffic; logits move by ~1e-3 of their scale)."
+    )
+    var kvCache: KVCache.Format = .fp32
+
     func validate() throws {
         if let tp, tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
@@ -35,3 +43,4 @@ struct ClusterOptions: ParsableArguments {
 }
 
 extension MatmulPrecision: ExpressibleByArgument {}
+extension KVCache.Format: ExpressibleByArgument {}
