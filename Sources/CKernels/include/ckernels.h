@@ -11,4 +11,5 @@
 #include "ckernels_vector.h"
 #include "ckernels_heap.h"
 #include "ckernels_quantize.h"
+#include "ckernels_sampling.h"
 #endif
