@@ -4,9 +4,10 @@
 // both chunks of a GEMV on one thread (2 threads as slow as 1 for int8/int4), so ComputeThreads uses this instead.
 //
 // Waking a sleeping thread costs a futex call and, in a VM, waking the idle virtual CPU: on the 2-core KVM guest a
-// job of two 100 µs chunks took 180 µs and one of two 20 µs chunks 58 µs when the worker slept between jobs
-// (/tmp C harness, 2026-12-03). Decoding runs ~150 such jobs per token a few µs apart, so workers (and a caller
-// waiting for them) spin for a while before sleeping: a new job is seen within a cache-line transfer.
+// job of two 100 µs chunks took 180 µs and one of two 20 µs chunks 58 µs when the worker slept between jobs;
+// spinning first: 103 and 22 µs (Benchmarks/kernels/pool_latency.sh, 2026-12-03). Decoding runs ~150 such jobs
+// per token a few µs apart, so workers (and a caller waiting for them) spin for a while before sleeping: a new
+// job is then seen within a cache-line transfer.
 
 #include <pthread.h>
 #include <stdatomic.h>
