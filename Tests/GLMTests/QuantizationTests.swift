@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import GLM
 import Tensors
+import TestSupport
 import Testing
 
 /// The official weight-only quantization (spec section 7): the quantizer against an independent NumPy (and,
@@ -388,44 +389,52 @@ import Testing
 
     // MARK: - Quality
 
+    /// The fixture's logits at every position of a text, teacher-forced one token at a time after `[gMASK] <sop>`
+    /// (so every position but the first reads the KV cache through the decode kernels), and the tokenizer.
+    static func teacherForcedLogits(_ weights: GLMWeights, cacheFormat: KVCache.Format = .fp32) throws -> [[Float]] {
+        let (_, tokenizer) = try Fixture.load("mp1")
+        let tokens = tokenizer.tokenize(
+            "The morning train leaves the old station at seven, and most people read the news.")
+        let context = [150001, 150004]  // [gMASK] <sop>
+        let model = GLMModel(configuration: configuration, weights: weights)
+        model.cacheFormat = cacheFormat
+        let layout = SequenceLayout(contextLength: context.count, maskPosition: 0, useGMask: true)
+        let cache = model.makeCache(capacity: context.count + tokens.count)
+        var all = [model.forward(tokens: context, layout: layout, cache: cache)]
+        for token in tokens.dropLast() { all.append(model.forward(tokens: [token], layout: layout, cache: cache)) }
+        return all
+    }
+
+    /// Top-1 agreement and mean |delta logit| over the text ids (the fixture's other embedding rows are zero, so
+    /// their logits are 0 in both).
+    static func agreement(_ reference: [[Float]], _ other: [[Float]], textIds: Range<Int>) -> (agree: Int, mean: Float) {
+        func argmax(_ v: [Float]) -> Int { v.indices.max { v[$0] < v[$1] }! }
+        var agree = 0
+        var total: Double = 0
+        var count = 0
+        for (a, b) in zip(reference, other) {
+            if argmax(a) == argmax(b) { agree += 1 }
+            for id in textIds {
+                total += Double(abs(a[id] - b[id]))
+                count += 1
+            }
+        }
+        return (agree, Float(total / Double(count)))
+    }
+
     /// int8 and int4 against fp16 on the fixture, teacher-forced over a text: top-1 agreement and mean
     /// |delta logit| over the text ids at every position. Reported (docs/BENCHMARKS.md); asserted only for sanity.
     @Test func quantizedLogitsStayCloseToFp16() throws {
         let c = Self.configuration
         let (_, tokenizer) = try Fixture.load("mp1")
         let checkpoint = try ShardedCheckpoint(url: Self.fixture)
-        let text =
-            "The morning train leaves the old station at seven, and most people read the news."
-        let tokens = tokenizer.tokenize(text)
-        let gmask = 150001
-        let sop = 150004
-        let context = [gmask, sop]
-        func run(_ weights: GLMWeights) -> [[Float]] {
-            let model = GLMModel(configuration: c, weights: weights)
-            let layout = SequenceLayout(contextLength: context.count, maskPosition: 0, useGMask: true)
-            let cache = model.makeCache(capacity: context.count + tokens.count)
-            var all = [model.forward(tokens: context, layout: layout, cache: cache)]
-            for token in tokens.dropLast() { all.append(model.forward(tokens: [token], layout: layout, cache: cache)) }
-            return all
-        }
-        let reference = run(try GLMWeights.load(from: checkpoint, configuration: c))
+        let run = { (weights: GLMWeights) in try Self.teacherForcedLogits(weights) }
+        let reference = try run(try GLMWeights.load(from: checkpoint, configuration: c))
         var summary: [String] = []
         var meanErrors: [Float] = []
         for scheme in [QuantizationScheme.int8, .int4] {
-            let quantized = run(try GLMWeights.load(from: checkpoint, configuration: c, quantization: scheme))
-            var agree = 0
-            var total: Double = 0
-            var count = 0
-            for (a, b) in zip(reference, quantized) {
-                func argmax(_ v: [Float]) -> Int { v.indices.max { v[$0] < v[$1] }! }
-                if argmax(a) == argmax(b) { agree += 1 }
-                // Over the text ids only: the fixture's other embedding rows are zero, so their logits are 0 in both.
-                for id in tokenizer.textIds {
-                    total += Double(abs(a[id] - b[id]))
-                    count += 1
-                }
-            }
-            let mean = Float(total / Double(count))
+            let quantized = try run(try GLMWeights.load(from: checkpoint, configuration: c, quantization: scheme))
+            let (agree, mean) = Self.agreement(reference, quantized, textIds: tokenizer.textIds)
             meanErrors.append(mean)
             summary.append(
                 "\(scheme): top-1 agreement \(agree)/\(reference.count) (\(100 * agree / reference.count)%), "
@@ -440,5 +449,22 @@ import Testing
         print(
             "quantization quality on the fixture (\(reference.count) positions, max |logit| \(spread)): "
                 + summary.joined(separator: "; "))
+    }
+
+    /// The fp16 KV cache (`--kv-cache fp16`) against the fp32 one, same fp16 weights, same teacher-forced text:
+    /// reported in docs/BENCHMARKS.md beside the quantization figures; asserted: the top-1 token agrees at nearly
+    /// every position and the logits move far less than int8 moves them.
+    @Test func halfCacheLogitsStayCloseToTheFp32Cache() throws {
+        let (_, tokenizer) = try Fixture.load("mp1")
+        let weights = try GLMWeights.load(from: ShardedCheckpoint(url: Self.fixture), configuration: Self.configuration)
+        let reference = try Self.teacherForcedLogits(weights, cacheFormat: .fp32)
+        let half = try Self.teacherForcedLogits(weights, cacheFormat: .fp16)
+        let (agree, mean) = Self.agreement(reference, half, textIds: tokenizer.textIds)
+        let largest = zip(reference, half).map { maxAbsDifference($0, $1) }.max()!
+        print(
+            "fp16 KV cache on the fixture: top-1 agreement \(agree)/\(reference.count), mean |delta logit| \(mean), "
+                + "max \(largest)")
+        #expect(agree >= reference.count - 1, "top-1 agreement \(agree)/\(reference.count)")
+        #expect(mean > 0 && mean < 0.02, "mean |delta logit| \(mean)")
     }
 }
