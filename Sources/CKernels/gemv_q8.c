@@ -383,8 +383,8 @@ T2 INLINE void ck_q8a_block(const ck_gemv_q8_problem *p, long r, long i0, const 
 /// general ck_q8a_block (accumulator and tail arrays sized for 8 x 4, a group-size division per row) spent 41% of
 /// its samples outside the inner loop at batch 1 (perf, int4, k = 2048: 1 KiB per row). The 64 GEMVs of the 1B
 /// model's layers (Benchmarks/kernels/decode_layers.sh 4 2 40, clang, alternating runs, 2026-12-03, before the
-/// spinning worker pool): int4 12.1-14.7 -> 20.8-21.4 GB/s; in the model (vocabulary 2048, so the layers are all of it) int4 30.5 -> 21.0 ms/token, int8
-/// 52.1 -> 33.9. Software prefetch 256-2048 bytes ahead made no difference here.
+/// spinning worker pool): int4 12.1-14.7 -> 20.8-21.4 GB/s; in the model (vocabulary 2048, so the layers are all
+/// of it) int4 30.5 -> 21.0 ms/token, int8 52.1 -> 33.9. Software prefetch 256-2048 bytes ahead changed nothing.
 T2 static void ck_q8a_rows_one(const ck_gemv_q8_problem *p, long row_begin, long row_end) {
     const int i4 = p->format == CK_GEMV_I4;
     const long k = p->k, groups = p->groups, half = k / 2, ldw = i4 ? half : k, group_bytes = ldw / groups;

@@ -49,7 +49,7 @@ INLINE uint64_t fixed_point(float w) {
     const uint64_t m = (uint64_t)((bits & 0x7fffffu) | 0x800000u);
     const int32_t shift = exponent - 88;
     const uint64_t left = m << (shift > 0 ? shift : 0);
-    const int32_t right = shift < 0 ? -shift : 0;
+    const int32_t right = shift < 0 ? (-shift < 63 ? -shift : 63) : 0;  // 63 only for w = 0 (selected away below)
     const uint64_t rounded = (m + ((uint64_t)1 << right >> 1)) >> right;
     return bits == 0 ? 0 : (shift >= 0 ? left : rounded);
 }

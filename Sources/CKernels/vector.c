@@ -224,7 +224,10 @@ INLINE void layer_norm_body(
 /// Element `index` of a K/V row stored as fp32 (`half` 0) or IEEE fp16 (`half` 1); `half` is a constant at every
 /// call, so each instantiation reads one type (fp16 widens with vcvtph2ps where the target has F16C).
 INLINE float kv_at(const void *row, long index, int half) {
-    return half ? (float)((const _Float16 *)row)[index] : ((const float *)row)[index];
+    if (!half) return ((const float *)row)[index];
+    _Float16 h;  // the cache holds uint16_t bits: copy, not an aliasing load
+    memcpy(&h, (const char *)row + 2 * index, 2);
+    return (float)h;
 }
 
 INLINE float dot(const float *restrict a, const void *restrict b, long d, int half) {

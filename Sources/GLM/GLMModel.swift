@@ -311,7 +311,8 @@ public final class GLMModel: @unchecked Sendable {
                                     bidirectionalPrefix: segment.layout.bidirectionalPrefix)
                                 BLAS.sgemm(
                                     m: rows, n: d, k: total, a: block, lda: total,
-                                    b: cached.values, ldb: d, transposeB: false, c: ctx + first * localWidth + head * d, ldc: localWidth)
+                                    b: cached.values, ldb: d, transposeB: false,
+                                    c: ctx + first * localWidth + head * d, ldc: localWidth)
                             }
                         }
                     }

@@ -33,9 +33,18 @@ public final class KVCache {
         self.localHeads = localHeads
         self.headDimension = headDimension
         self.format = format
-        let bytes = localHeads * capacity * headDimension * format.elementSize
-        keys = (0..<layers).map { _ in UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
-        values = (0..<layers).map { _ in UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
+        let elements = localHeads * capacity * headDimension
+        // Bound to the element type once, so the typed views below are valid.
+        func allocate() -> UnsafeMutableRawPointer {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: elements * format.elementSize, alignment: 64)
+            switch format {
+            case .fp32: raw.bindMemory(to: Float.self, capacity: elements)
+            case .fp16: raw.bindMemory(to: UInt16.self, capacity: elements)
+            }
+            return raw
+        }
+        keys = (0..<layers).map { _ in allocate() }
+        values = (0..<layers).map { _ in allocate() }
     }
 
     deinit {
@@ -58,9 +67,11 @@ public final class KVCache {
             let bytes = tokens * headDimension * format.elementSize
             for layer in keys.indices {
                 for head in 0..<localHeads {
+                    // Each cache's own capacity places a head's rows (the two may differ).
                     let offset = element(head: head, token: first) * format.elementSize
-                    (keys[layer] + offset).copyMemory(from: source.keys[layer] + offset, byteCount: bytes)
-                    (values[layer] + offset).copyMemory(from: source.values[layer] + offset, byteCount: bytes)
+                    let from = source.element(head: head, token: first) * format.elementSize
+                    (keys[layer] + offset).copyMemory(from: source.keys[layer] + from, byteCount: bytes)
+                    (values[layer] + offset).copyMemory(from: source.values[layer] + from, byteCount: bytes)
                 }
             }
         }

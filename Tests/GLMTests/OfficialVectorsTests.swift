@@ -54,7 +54,10 @@ import Tokenization
             contextLength: ids.count, maskPosition: testCase.mask_position, useGMask: testCase.use_gmask)
         let whole = model.forward(tokens: ids, layout: layout, cache: model.makeCache(capacity: ids.count))
         let cache = model.makeCache(capacity: ids.count)
-        #expect(cache.format == .fp16 && cache.byteCount == model.makeCache(capacity: ids.count).byteCount)
+        let fp32 = KVCache(
+            layers: model.configuration.numLayers, localHeads: model.localHeads,
+            headDimension: model.configuration.headDimension, capacity: ids.count, format: .fp32)
+        #expect(cache.format == .fp16 && cache.byteCount * 2 == fp32.byteCount)
         _ = model.forward(tokens: Array(ids.dropLast()), layout: layout, cache: cache)
         let stepped = model.forward(tokens: [ids.last!], layout: layout, cache: cache)
         let reference = Fixture.referenceLogits(testCase)

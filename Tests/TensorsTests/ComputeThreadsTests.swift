@@ -5,8 +5,9 @@ import Testing
 
 /// The persistent worker pool behind `ComputeThreads` (`Sources/CKernels/threadpool.c`): workers spin between jobs
 /// and then sleep, so every job must still run each chunk exactly once, whether the workers were spinning or
-/// asleep, and with several callers at once (a busy pool makes a caller run its chunks itself).
-@Suite(.serialized) struct ComputeThreadsTests {
+/// asleep, and with several callers at once (a busy pool makes a caller run its chunks itself). A lost wake-up
+/// would hang: the time limit turns that into a failure.
+@Suite(.serialized, .timeLimit(.minutes(1))) struct ComputeThreadsTests {
     /// Runs `jobs` jobs of 1...9 chunks; each chunk adds its job's tag to its own slot (disjoint writes), so a
     /// chunk run twice or never shows in the totals.
     static func runJobs(_ jobs: Int, pauseEvery: Int, pause: TimeInterval) -> Bool {

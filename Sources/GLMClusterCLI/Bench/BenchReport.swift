@@ -228,7 +228,8 @@ struct BenchReport: Encodable {
     var weights: String
 
     enum CodingKeys: String, CodingKey {
-        case model, dtype, quantize, precision, kv_cache, tp, threads, prompt_tokens, gen_tokens, `repeat`, prefill, decode,
+        case model, dtype, quantize, precision, kv_cache, tp, threads, prompt_tokens, gen_tokens, `repeat`, prefill,
+            decode,
             machine, ratios
         case ranks, weights
     }
