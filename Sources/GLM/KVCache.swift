@@ -95,44 +95,53 @@ public final class KVCache {
     @inline(__always)
     private func element(head: Int, token: Int) -> Int { (head * capacity + token) * headDimension }
 
+    /// Token `token`'s key and value rows of one layer and head, typed as the storage (`Float` or `UInt16`).
+    @inline(__always)
+    private func rows<Element>(layer: Int, head: Int, token: Int, as _: Element.Type)
+        -> (keys: UnsafeMutablePointer<Element>, values: UnsafeMutablePointer<Element>)
+    {
+        let offset = element(head: head, token: token)
+        return (
+            keys[layer].assumingMemoryBound(to: Element.self) + offset,
+            values[layer].assumingMemoryBound(to: Element.self) + offset
+        )
+    }
+
     /// Stores token `token`'s key and value rows (`headDimension` floats each) of one layer and head.
     func store(layer: Int, head: Int, token: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
-        let offset = element(head: head, token: token)
         switch format {
         case .fp32:
-            (keys[layer].assumingMemoryBound(to: Float.self) + offset).update(from: key, count: headDimension)
-            (values[layer].assumingMemoryBound(to: Float.self) + offset).update(from: value, count: headDimension)
+            let target = rows(layer: layer, head: head, token: token, as: Float.self)
+            target.keys.update(from: key, count: headDimension)
+            target.values.update(from: value, count: headDimension)
         case .fp16:
-            VectorKernels.narrowToHalf(
-                key, into: keys[layer].assumingMemoryBound(to: UInt16.self) + offset, count: headDimension)
-            VectorKernels.narrowToHalf(
-                value, into: values[layer].assumingMemoryBound(to: UInt16.self) + offset, count: headDimension)
+            let target = rows(layer: layer, head: head, token: token, as: UInt16.self)
+            VectorKernels.narrowToHalf(key, into: target.keys, count: headDimension)
+            VectorKernels.narrowToHalf(value, into: target.values, count: headDimension)
         }
     }
 
     /// Attention of `rows` query rows of one head against the first `total` cached tokens without BLAS (see
     /// `VectorKernels.attentionHead`), reading the cache in its own format.
     func attendDirectly(
-        layer: Int, head: Int, queries: UnsafePointer<Float>, rows: Int, total: Int, scale: Float, firstQuery: Int,
+        layer: Int, head: Int, queries: UnsafePointer<Float>, rows n: Int, total: Int, scale: Float, firstQuery: Int,
         bidirectionalPrefix: Int, scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>,
         outStride: Int
     ) {
-        let offset = element(head: head, token: 0)
+        let d = headDimension
         switch format {
         case .fp32:
+            let cached = rows(layer: layer, head: head, token: 0, as: Float.self)
             VectorKernels.attentionHead(
-                queries: queries, rows: rows, headDimension: headDimension,
-                keys: keys[layer].assumingMemoryBound(to: Float.self) + offset,
-                values: values[layer].assumingMemoryBound(to: Float.self) + offset, total: total, scale: scale,
-                firstQuery: firstQuery, bidirectionalPrefix: bidirectionalPrefix, scores: scores, into: out,
-                outStride: outStride)
+                queries: queries, rows: n, headDimension: d, keys: cached.keys, values: cached.values, total: total,
+                scale: scale, firstQuery: firstQuery, bidirectionalPrefix: bidirectionalPrefix, scores: scores,
+                into: out, outStride: outStride)
         case .fp16:
+            let cached = rows(layer: layer, head: head, token: 0, as: UInt16.self)
             VectorKernels.attentionHead(
-                queries: queries, rows: rows, headDimension: headDimension,
-                halfKeys: keys[layer].assumingMemoryBound(to: UInt16.self) + offset,
-                values: values[layer].assumingMemoryBound(to: UInt16.self) + offset, total: total, scale: scale,
-                firstQuery: firstQuery, bidirectionalPrefix: bidirectionalPrefix, scores: scores, into: out,
-                outStride: outStride)
+                queries: queries, rows: n, headDimension: d, halfKeys: cached.keys, values: cached.values,
+                total: total, scale: scale, firstQuery: firstQuery, bidirectionalPrefix: bidirectionalPrefix,
+                scores: scores, into: out, outStride: outStride)
         }
     }
 
@@ -141,18 +150,15 @@ public final class KVCache {
     func matrices(layer: Int, head: Int, tokens: Int, scratch: UnsafeMutablePointer<Float>)
         -> (keys: UnsafePointer<Float>, values: UnsafePointer<Float>)
     {
-        let offset = element(head: head, token: 0)
         switch format {
         case .fp32:
-            return (
-                UnsafePointer(keys[layer].assumingMemoryBound(to: Float.self) + offset),
-                UnsafePointer(values[layer].assumingMemoryBound(to: Float.self) + offset)
-            )
+            let cached = rows(layer: layer, head: head, token: 0, as: Float.self)
+            return (UnsafePointer(cached.keys), UnsafePointer(cached.values))
         case .fp16:
+            let cached = rows(layer: layer, head: head, token: 0, as: UInt16.self)
             let n = tokens * headDimension
-            VectorKernels.widenHalf(keys[layer].assumingMemoryBound(to: UInt16.self) + offset, into: scratch, count: n)
-            VectorKernels.widenHalf(
-                values[layer].assumingMemoryBound(to: UInt16.self) + offset, into: scratch + n, count: n)
+            VectorKernels.widenHalf(cached.keys, into: scratch, count: n)
+            VectorKernels.widenHalf(cached.values, into: scratch + n, count: n)
             return (UnsafePointer(scratch), UnsafePointer(scratch + n))
         }
     }

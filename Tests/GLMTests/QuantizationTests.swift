@@ -5,6 +5,7 @@ import GLM
 import Tensors
 import TestSupport
 import Testing
+import Tokenization
 
 /// The official weight-only quantization (spec section 7): the quantizer against an independent NumPy (and,
 /// where installed, PyTorch) implementation, official quantized checkpoints at any tensor-parallel degree, and
@@ -390,9 +391,10 @@ import Testing
     // MARK: - Quality
 
     /// The fixture's logits at every position of a text, teacher-forced one token at a time after `[gMASK] <sop>`
-    /// (so every position but the first reads the KV cache through the decode kernels), and the tokenizer.
-    static func teacherForcedLogits(_ weights: GLMWeights, cacheFormat: KVCache.Format = .fp32) throws -> [[Float]] {
-        let (_, tokenizer) = try Fixture.load("mp1")
+    /// (so every position but the first reads the KV cache through the decode kernels).
+    static func teacherForcedLogits(
+        _ weights: GLMWeights, tokenizer: IcetkTokenizer, cacheFormat: KVCache.Format = .fp32
+    ) -> [[Float]] {
         let tokens = tokenizer.tokenize(
             "The morning train leaves the old station at seven, and most people read the news.")
         let context = [150001, 150004]  // [gMASK] <sop>
@@ -428,12 +430,12 @@ import Testing
         let c = Self.configuration
         let (_, tokenizer) = try Fixture.load("mp1")
         let checkpoint = try ShardedCheckpoint(url: Self.fixture)
-        let run = { (weights: GLMWeights) in try Self.teacherForcedLogits(weights) }
-        let reference = try run(try GLMWeights.load(from: checkpoint, configuration: c))
+        let run = { (weights: GLMWeights) in Self.teacherForcedLogits(weights, tokenizer: tokenizer) }
+        let reference = run(try GLMWeights.load(from: checkpoint, configuration: c))
         var summary: [String] = []
         var meanErrors: [Float] = []
         for scheme in [QuantizationScheme.int8, .int4] {
-            let quantized = try run(try GLMWeights.load(from: checkpoint, configuration: c, quantization: scheme))
+            let quantized = run(try GLMWeights.load(from: checkpoint, configuration: c, quantization: scheme))
             let (agree, mean) = Self.agreement(reference, quantized, textIds: tokenizer.textIds)
             meanErrors.append(mean)
             summary.append(
@@ -457,8 +459,8 @@ import Testing
     @Test func halfCacheLogitsStayCloseToTheFp32Cache() throws {
         let (_, tokenizer) = try Fixture.load("mp1")
         let weights = try GLMWeights.load(from: ShardedCheckpoint(url: Self.fixture), configuration: Self.configuration)
-        let reference = try Self.teacherForcedLogits(weights, cacheFormat: .fp32)
-        let half = try Self.teacherForcedLogits(weights, cacheFormat: .fp16)
+        let reference = Self.teacherForcedLogits(weights, tokenizer: tokenizer, cacheFormat: .fp32)
+        let half = Self.teacherForcedLogits(weights, tokenizer: tokenizer, cacheFormat: .fp16)
         let (agree, mean) = Self.agreement(reference, half, textIds: tokenizer.textIds)
         let largest = zip(reference, half).map { maxAbsDifference($0, $1) }.max()!
         print(
