@@ -26,25 +26,45 @@ enum PartitionedRandomWeights {
             guard spec.shape.count == 2, !quantized, format != .float16 else {
                 let (shape, values) = slice(
                     spec, tensorIndex: tensorIndex, configuration: c, partition: partition, seed: seed,
-                    store: { Float16($0) }, zero: 0)
+                    storeRow: narrowToHalf, zero: Float16(0))
                 return .tensor(HalfTensor(shape: shape, values: values))
             }
             switch format {
             case .float32:
+                // The fp32 value of the fp16 weight, as converting an fp16 checkpoint would give.
                 let (shape, values) = slice(
                     spec, tensorIndex: tensorIndex, configuration: c, partition: partition, seed: seed,
-                    store: { Float(Float16($0)) }, zero: 0)
+                    storeRow: { (row: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) in
+                        out.withMemoryRebound(to: Float16.self, capacity: count) { half in
+                            narrowToHalf(row, half, count)
+                            half.withMemoryRebound(to: UInt16.self, capacity: count) {
+                                VectorKernels.widenHalf($0, into: out, count: count)
+                            }
+                        }
+                    }, zero: 0)
                 return .matrix(WeightMatrix(rows: shape[0], columns: shape[1], storage: .float32(values)))
             case .bfloat16:
                 // bf16 of the fp16 value, as converting an fp16 checkpoint would give.
                 let (shape, values) = slice(
                     spec, tensorIndex: tensorIndex, configuration: c, partition: partition, seed: seed,
-                    store: { bfloat16Bits(Float(Float16($0))) }, zero: 0)
+                    storeRow: { (row: UnsafePointer<Float>, out: UnsafeMutablePointer<UInt16>, count: Int) in
+                        for j in 0..<count { out[j] = bfloat16Bits(Float(Float16(row[j]))) }
+                    }, zero: 0)
                 return .matrix(WeightMatrix(rows: shape[0], columns: shape[1], storage: .bfloat16(values)))
             default:
                 throw WeightConversionError(
                     description: "\(format.rawValue) is a quantized format: quantize with --quantize, not --dtype")
             }
+        }
+    }
+
+    /// fp32 to fp16, rounded to nearest even, with the vector kernel (F16C where present): the same bits as
+    /// `Float16(_:)`, whose software conversion (`__truncsfhf2` on x86 without a -target-cpu) took a quarter of
+    /// building the 1B model's weights.
+    @Sendable
+    static func narrowToHalf(_ row: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float16>, _ count: Int) {
+        out.withMemoryRebound(to: UInt16.self, capacity: count) {
+            VectorKernels.narrowToHalf(row, into: $0, count: count)
         }
     }
 
@@ -62,10 +82,12 @@ enum PartitionedRandomWeights {
     }
 
     /// The part of `spec` that `partition` holds, in the order `ShardedCheckpoint.tensor` returns it: its local
-    /// shape and its values, each passed through `store` (the element type the caller keeps).
+    /// shape and its values, generated a row at a time as fp32 and passed through `storeRow(row, out, count)`,
+    /// which writes them as the element type the caller keeps.
     static func slice<Element>(
         _ spec: WeightSpec, tensorIndex: UInt64, configuration c: ModelConfiguration, partition: Partition,
-        seed: UInt64, store: @escaping @Sendable (Float) -> Element, zero: Element
+        seed: UInt64,
+        storeRow: @escaping @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Element>, Int) -> Void, zero: Element
     ) -> (shape: [Int], values: [Element]) {
         let globalRows = spec.shape[0]
         let globalColumns = spec.shape.count > 1 ? spec.shape[1] : 1
@@ -107,14 +129,17 @@ enum PartitionedRandomWeights {
         values.withUnsafeMutableBufferPointer { buffer in
             let out = UncheckedPointer(buffer.baseAddress!)
             ComputeThreads.parallelFor(localRows, minimumChunk: max(1, 4096 / max(width, 1))) { rows in
-                for r in rows {
-                    let base = UInt64(globalRowOf[r] * globalColumns + columnRange.lowerBound)
-                    let row = out.pointer + r * width
-                    for j in 0..<width {
-                        let bits = mix(stream &+ (base &+ UInt64(j)) &* 0x9E37_79B9_7F4A_7C15)
-                        // Top 24 bits to [-1, 1).
-                        let unit = Float(Int32(truncatingIfNeeded: bits >> 40) - (1 << 23)) * 0x1p-23
-                        row[j] = store(offset + amplitude * unit)
+                var generated = [Float](repeating: 0, count: width)
+                generated.withUnsafeMutableBufferPointer { generated in
+                    for r in rows {
+                        let base = UInt64(globalRowOf[r] * globalColumns + columnRange.lowerBound)
+                        for j in 0..<width {
+                            let bits = mix(stream &+ (base &+ UInt64(j)) &* 0x9E37_79B9_7F4A_7C15)
+                            // Top 24 bits to [-1, 1).
+                            let unit = Float(Int32(truncatingIfNeeded: bits >> 40) - (1 << 23)) * 0x1p-23
+                            generated[j] = offset + amplitude * unit
+                        }
+                        storeRow(UnsafePointer(generated.baseAddress!), out.pointer + r * width, width)
                     }
                 }
             }
