@@ -50,6 +50,13 @@ import Testing
             var split_ms_per_token: Split
             var weight_bytes_per_token: Int
             var effective_gb_per_s: Double
+            var by_repeat: [DecodeRepeat]
+        }
+        struct DecodeRepeat: Decodable {
+            var ms_per_token: Double
+            var effective_gb_per_s: Double
+            var triad_gb_per_s: Double
+            var bandwidth_fraction: Double
         }
         struct Machine: Decodable {
             var triad_gb_per_s: Double
@@ -62,6 +69,7 @@ import Testing
         }
         struct Ratios: Decodable {
             var decode_bandwidth_fraction: Double
+            var decode_bandwidth_fraction_paired: Double
             var prefill_sgemm_fraction: Double
             var prefill_dot_unit_fraction: Double
         }
@@ -117,8 +125,25 @@ import Testing
         #expect(machine.triad_best_gb_per_s >= machine.triad_gb_per_s, "\(label)")
         #expect(machine.triad_passes >= 5, "\(label)")
         #expect(!machine.dot_unit.isEmpty && machine.dot_unit_peak_gflops > 0, "\(label)")
+        // Each repeat's decode against the triad beside it: the per-repeat times are the spread's, each fraction is
+        // that repeat's bytes over its time over its triad, and the paired ratio is their median.
+        let repeats = decode.by_repeat
+        #expect(!repeats.isEmpty, "\(label): one entry per repeat")
+        let times = repeats.map(\.ms_per_token).sorted()
+        #expect(times.first == decode.ms_per_token.min && times.last == decode.ms_per_token.max, "\(label)")
+        for r in repeats {
+            let effective = Double(decode.weight_bytes_per_token) / (r.ms_per_token * 1e-3) / 1e9
+            #expect(abs(r.effective_gb_per_s - effective) <= 1e-9 * effective, "\(label) repeat bandwidth")
+            #expect(r.triad_gb_per_s > 0 && r.triad_gb_per_s <= machine.triad_best_gb_per_s * (1 + 1e-9), "\(label)")
+            #expect(abs(r.bandwidth_fraction - effective / r.triad_gb_per_s) <= 1e-9 * r.bandwidth_fraction)
+        }
+        let fractions = repeats.map(\.bandwidth_fraction).sorted()
+        let middle = fractions.count / 2
+        let median = fractions.count % 2 == 1 ? fractions[middle] : (fractions[middle - 1] + fractions[middle]) / 2
+        #expect(abs(ratios.decode_bandwidth_fraction_paired - median) <= 1e-12, "\(label) paired ratio")
         for (name, value) in [
             ("decode_bandwidth_fraction", ratios.decode_bandwidth_fraction),
+            ("decode_bandwidth_fraction_paired", ratios.decode_bandwidth_fraction_paired),
             ("prefill_sgemm_fraction", ratios.prefill_sgemm_fraction),
             ("prefill_dot_unit_fraction", ratios.prefill_dot_unit_fraction),
         ] {
@@ -234,6 +259,11 @@ import Testing
         #expect(report.decode.weight_bytes_per_token == Self.tinyDecodeBytes(bytesPerWeight: 4))
         let triads = report.ranks.reduce(0) { $0 + $1.machine.triad_gb_per_s }
         #expect(abs(report.machine.triad_gb_per_s - triads) <= 1e-6 * triads)
+        // Per repeat too: the job's triad beside a decode is the ranks' (measured at once) added up.
+        for (i, repeatFigures) in report.decode.by_repeat.enumerated() {
+            let beside = report.ranks.reduce(0) { $0 + $1.decode.by_repeat[i].triad_gb_per_s }
+            #expect(abs(repeatFigures.triad_gb_per_s - beside) <= 1e-6 * beside)
+        }
         #expect(report.decode.split_ms_per_token.allreduce > 0, "two ranks sum partial products")
     }
 
@@ -263,7 +293,9 @@ import Testing
         for needle in [
             "| | prefill tokens/s | prefill GFLOP/s | decode ms/token | weight MB/token | effective GB/s |",
             "| | matmul | attention | allreduce | sampling | other |",
-            "| | triad GB/s | sgemm GFLOP/s | dot unit | peak GOP/s | decode/triad | prefill/sgemm | prefill/peak |",
+            "| | triad GB/s | sgemm GFLOP/s | dot unit | peak GOP/s | decode/triad | decode/triad beside | "
+                + "prefill/sgemm | prefill/peak |",
+            "Decode/triad beside: the median over repeats",
             "| job |", "| rank 0 |",
         ] {
             #expect(text.contains(needle), "missing \(needle) in\n\(text)")

@@ -11,6 +11,8 @@ struct RankBenchResult: Codable, Sendable {
     var threads: Int
     var timings: ModelBenchmark.Timings
     var machine: MachineMeasurement
+    /// Triad GB/s beside each repeat's decode (the passes just before and after it), per repeat.
+    var triadBesideDecode: [Double]
     var weightBytesPerToken: Int
     var prefillFLOPs: Double
     var weightBytes: Int
@@ -66,6 +68,14 @@ struct BenchFigures: Encodable {
         var split_ms_per_token: SplitMilliseconds
         var weight_bytes_per_token: Int
         var effective_gb_per_s: Double
+        var by_repeat: [DecodeRepeat]
+    }
+    /// One repeat's decode against the triad measured right beside it.
+    struct DecodeRepeat: Encodable {
+        var ms_per_token: Double
+        var effective_gb_per_s: Double
+        var triad_gb_per_s: Double
+        var bandwidth_fraction: Double
     }
     struct Machine: Encodable {
         /// Median of the triad passes (interleaved with the model's repeats), and the best pass.
@@ -81,8 +91,10 @@ struct BenchFigures: Encodable {
         var dot_units: [DotUnitPeak]
     }
     struct Ratios: Encodable {
-        /// Decode effective weight bandwidth / triad bandwidth.
+        /// Decode effective weight bandwidth / triad bandwidth (both medians over the run).
         var decode_bandwidth_fraction: Double
+        /// The median over repeats of each repeat's effective bandwidth / the triad beside its decode.
+        var decode_bandwidth_fraction_paired: Double
         /// Prefill FLOP rate / OpenBLAS sgemm FLOP rate.
         var prefill_sgemm_fraction: Double
         /// Prefill FLOP rate / peak of the dot-product unit for the weight format.
@@ -98,7 +110,8 @@ struct BenchFigures: Encodable {
     init(
         prefillSeconds: [Double], prefillSplit: ModelBenchmark.Split, decodeSecondsPerToken: [Double],
         decodeSplit: ModelBenchmark.Split, promptTokens: Int, prefillFLOPs: Double, weightBytesPerToken: Int,
-        triad: Double, triadBest: Double, sgemm: Double, dotUnit: DotUnitPeak?, measurement: MachineMeasurement
+        triad: Double, triadBest: Double, triadBesideDecode: [Double], sgemm: Double, dotUnit: DotUnitPeak?,
+        measurement: MachineMeasurement
     ) {
         let seconds = Spread(prefillSeconds)
         let rate = prefillFLOPs / seconds.median / 1e9
@@ -107,10 +120,16 @@ struct BenchFigures: Encodable {
             flops: prefillFLOPs, gflops: rate, split_ms: SplitMilliseconds(prefillSplit))
         let perToken = Spread(decodeSecondsPerToken)
         let bandwidth = Double(weightBytesPerToken) / perToken.median / 1e9
+        let byRepeat = zip(decodeSecondsPerToken, triadBesideDecode).map { seconds, triad in
+            let effective = Double(weightBytesPerToken) / seconds / 1e9
+            return DecodeRepeat(
+                ms_per_token: seconds * 1e3, effective_gb_per_s: effective, triad_gb_per_s: triad,
+                bandwidth_fraction: triad > 0 ? effective / triad : 0)
+        }
         decode = Decode(
             ms_per_token: Spread(decodeSecondsPerToken.map { $0 * 1e3 }),
             split_ms_per_token: SplitMilliseconds(decodeSplit), weight_bytes_per_token: weightBytesPerToken,
-            effective_gb_per_s: bandwidth)
+            effective_gb_per_s: bandwidth, by_repeat: byRepeat)
         let peak = dotUnit?.gigaOpsPerSecond ?? 0
         machine = Machine(
             triad_gb_per_s: triad, triad_best_gb_per_s: triadBest, triad_passes: measurement.triadPasses,
@@ -119,6 +138,7 @@ struct BenchFigures: Encodable {
             sgemm_size: measurement.sgemmSize, dot_units: measurement.dotUnits)
         ratios = Ratios(
             decode_bandwidth_fraction: triad > 0 ? bandwidth / triad : 0,
+            decode_bandwidth_fraction_paired: byRepeat.isEmpty ? 0 : Spread(byRepeat.map(\.bandwidth_fraction)).median,
             prefill_sgemm_fraction: sgemm > 0 ? rate / sgemm : 0,
             prefill_dot_unit_fraction: peak > 0 ? rate / peak : 0)
     }
@@ -129,7 +149,8 @@ struct BenchFigures: Encodable {
             prefillSeconds: r.timings.prefillSeconds, prefillSplit: r.timings.prefillSplit,
             decodeSecondsPerToken: r.timings.decodeSecondsPerToken, decodeSplit: r.timings.decodeSplit,
             promptTokens: promptTokens, prefillFLOPs: r.prefillFLOPs, weightBytesPerToken: r.weightBytesPerToken,
-            triad: r.machine.triadGBPerSecond, triadBest: r.machine.triadBestGBPerSecond, sgemm: r.machine.sgemmGFLOPS,
+            triad: r.machine.triadGBPerSecond, triadBest: r.machine.triadBestGBPerSecond,
+            triadBesideDecode: r.triadBesideDecode, sgemm: r.machine.sgemmGFLOPS,
             dotUnit: r.machine.dotUnit(for: format),
             measurement: r.machine)
     }
@@ -165,6 +186,7 @@ struct BenchFigures: Encodable {
             weightBytesPerToken: ranks.reduce(0) { $0 + $1.weightBytesPerToken },
             triad: ranks.reduce(0) { $0 + $1.machine.triadGBPerSecond },
             triadBest: ranks.reduce(0) { $0 + $1.machine.triadBestGBPerSecond },
+            triadBesideDecode: (0..<repeats).map { i in ranks.reduce(0) { $0 + $1.triadBesideDecode[i] } },
             sgemm: ranks.reduce(0) { $0 + $1.machine.sgemmGFLOPS }, dotUnit: unit, measurement: ranks[0].machine)
     }
 }
@@ -323,17 +345,23 @@ struct BenchReport: Encodable {
         }
         out += "\nMachine limits (measured in this run, on these ranks at once) and ratios:\n\n"
         out +=
-            "| | triad GB/s | sgemm GFLOP/s | dot unit | peak GOP/s | decode/triad | prefill/sgemm | prefill/peak |\n"
-        out += "|---|---:|---:|---|---:|---:|---:|---:|\n"
+            "| | triad GB/s | sgemm GFLOP/s | dot unit | peak GOP/s | decode/triad | decode/triad beside | "
+        out += "prefill/sgemm | prefill/peak |\n"
+        out += "|---|---:|---:|---|---:|---:|---:|---:|---:|\n"
         for (name, figures) in rows {
             let m = figures.machine
             let r = figures.ratios
             out += "| \(name) | \(f(m.triad_gb_per_s)) | \(f(m.sgemm_gflops)) | \(m.dot_unit) | "
             out += "\(f(m.dot_unit_peak_gflops)) | \(f(r.decode_bandwidth_fraction, 2)) | "
+            out += "\(f(r.decode_bandwidth_fraction_paired, 2)) | "
             out += "\(f(r.prefill_sgemm_fraction, 2)) | \(f(r.prefill_dot_unit_fraction, 2)) |\n"
         }
         out += "\nTriad: median of \(job.machine.triad_passes) passes interleaved with the repeats (best "
-        out += "\(f(job.machine.triad_best_gb_per_s)) GB/s).\n"
+        out += "\(f(job.machine.triad_best_gb_per_s)) GB/s). Decode/triad beside: the median over repeats of each "
+        out += "repeat's decode against the triad passes just before and after it ("
+        out += job.decode.by_repeat.map { "\(f($0.effective_gb_per_s)) / \(f($0.triad_gb_per_s)) GB/s" }.joined(
+            separator: ", ")
+        out += ").\n"
         out += "\nCPU: \(job.machine.cpu_features); triad arrays \(job.machine.triad_array_mib) MiB each, sgemm "
         out += "\(job.machine.sgemm_size)³; all dot units on rank 0: "
         out += job.machine.dot_units.map { "\($0.name) \(f($0.gigaOpsPerSecond)) GOP/s" }.joined(

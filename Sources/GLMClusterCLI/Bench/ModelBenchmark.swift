@@ -42,9 +42,10 @@ struct ModelBenchmark {
         }
     }
 
-    /// Runs warm-up and the repeats; `afterRepeat(i)` runs after repeat i, on every rank (the bench samples the
-    /// machine's limits there, between repeats, under the same conditions as the model).
-    func run(afterRepeat: (Int) -> Void = { _ in }) -> Timings {
+    /// Runs warm-up and the repeats; `beforeDecode(i)` runs between repeat i's prefill and its decode, untimed,
+    /// and `afterRepeat(i)` after repeat i, on every rank (the bench samples the machine's limits there, between
+    /// the timed parts, under the same conditions as the model).
+    func run(beforeDecode: (Int) -> Void = { _ in }, afterRepeat: (Int) -> Void = { _ in }) -> Timings {
         let prompt = PartitionedRandomWeights.tokens(
             count: promptTokens, vocabularySize: model.configuration.vocabSize, seed: seed)
         // [gMASK]-style layout: plain positions; the prompt is bidirectional, generated tokens causal.
@@ -75,6 +76,8 @@ struct ModelBenchmark {
             timings.prefillSeconds.append(prefill)
             timings.prefillSplit.add(profile, sampling: 0, wall: prefill, scale: perRepeat)
             var token = sampler.next(localLogits: logits, vocabularyOffset: model.vocabRange.lowerBound)
+            beforeDecode(repeatIndex)
+            synchronise()
 
             profile.reset()
             var sampling = 0.0

@@ -102,19 +102,37 @@ struct BenchCommand: ClusterCommand {
         let slowest = Self.slowest(over: runtime)
         var peakResident = 0
         var triadPasses: [Double] = []
-        let timings = benchmark.run { repeatIndex in
-            // The model's own high-water mark (loading, prefill, decode), before the probes allocate arrays.
-            if repeatIndex == 0 { peakResident = ProcessResources.peakResidentBytes ?? 0 }
-            triadPasses += MachineProbes.triadPasses(
-                arrayBytes: triadBytes, count: 2, synchronise: synchronise, slowest: slowest)
-        }
+        // Per repeat, the triad right beside its decode: the mean of the pass just before it (from the second
+        // repeat on: the first pass would allocate the arrays before the peak RSS is read) and the pass just after.
+        // On hosts whose bandwidth jumps within seconds (the KVM guest of BENCHMARKS session 8 went between ~35
+        // and ~63 GB/s) it is the bandwidth that decode actually had.
+        var triadBesideDecode: [Double] = []
+        var triadBefore: Double?
+        let timings = benchmark.run(
+            beforeDecode: { repeatIndex in
+                guard repeatIndex > 0 else { return }
+                let pass = MachineProbes.triadPasses(
+                    arrayBytes: triadBytes, count: 1, synchronise: synchronise, slowest: slowest)
+                triadPasses += pass
+                triadBefore = pass.first
+            },
+            afterRepeat: { repeatIndex in
+                // The model's own high-water mark (loading, prefill, decode), before the probes allocate arrays.
+                if repeatIndex == 0 { peakResident = ProcessResources.peakResidentBytes ?? 0 }
+                let passes = MachineProbes.triadPasses(
+                    arrayBytes: triadBytes, count: 2, synchronise: synchronise, slowest: slowest)
+                triadPasses += passes
+                let beside = [triadBefore, passes.first].compactMap { $0 }
+                triadBesideDecode.append(beside.reduce(0, +) / Double(max(1, beside.count)))
+                triadBefore = nil
+            })
         let machine = MachineProbes.measure(
             interleavedTriad: triadPasses, triadArrayBytes: triadBytes, sgemmSize: sgemmSize,
             synchronise: synchronise, slowest: slowest)
 
         let mine = RankBenchResult(
             rank: runtime.rank, host: communicator.processorName, threads: runtime.threads, timings: timings,
-            machine: machine, weightBytesPerToken: weights.decodeBytesPerToken,
+            machine: machine, triadBesideDecode: triadBesideDecode, weightBytesPerToken: weights.decodeBytesPerToken,
             prefillFLOPs: ModelBenchmark.prefillFLOPs(model: glm, promptTokens: promptTokens),
             weightBytes: weights.byteCount,
             kvCacheBytes: KVCache.byteCount(
