@@ -76,7 +76,7 @@ public final class ClusterRuntime: @unchecked Sendable {
     public func logStartup() {
         log(
             "pid \(getpid()), \(threads) compute threads, CPUs \(ProcessResources.allowedCPUList ?? "unknown"), "
-                + "vector units \(CPUFeatures.summary)")
+                + "vector units \(CPUFeatures.summary), OpenBLAS kernels \(BLAS.kernelName)")
     }
 
     /// Runs `body` on every rank, then agrees: if it threw anywhere, rank 0 throws `failedOnRanks` naming every
@@ -131,8 +131,8 @@ public final class ClusterRuntime: @unchecked Sendable {
     public func gatherReports(weightBytes: Int, cacheBytes: Int) -> [RankResources] {
         let mine = RankResources(
             rank: rank, host: communicator.processorName, threads: threads,
-            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes
-        )
+            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes,
+            blasKernels: BLAS.kernelName)
         log(mine.summary)
         let encoded = Array((try? JSONEncoder().encode(mine)) ?? Data())
         return communicator.gather(encoded).compactMap { try? JSONDecoder().decode(RankResources.self, from: Data($0)) }
@@ -147,12 +147,15 @@ public struct RankResources: Codable, Sendable, Equatable {
     public var peakResidentBytes: Int
     public var weightBytes: Int
     public var cacheBytes: Int
+    /// OpenBLAS's kernel set on this rank (`BLAS.kernelName`): sgemm speed differs 5x between them.
+    public var blasKernels: String
 
     enum CodingKeys: String, CodingKey {
         case rank, host, threads
         case peakResidentBytes = "peak_rss_bytes"
         case weightBytes = "weight_bytes"
         case cacheBytes = "kv_cache_bytes"
+        case blasKernels = "blas_kernels"
     }
 
     public var summary: String {

@@ -16,6 +16,7 @@ struct GLMCluster: ParsableCommand {
     /// Like ArgumentParser's `main`, but under `mpirun` only rank 0 prints errors and usage: every rank parses the
     /// same arguments and fails the same way, so one message is enough. Every rank exits with the same code.
     static func main() {
+        BLASRelaunch.relaunchIfNeeded()
         let world = Communicator.world
         do {
             var command = try parseAsRoot()

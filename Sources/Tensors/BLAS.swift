@@ -22,3 +22,9 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 }
+
+extension BLAS {
+    /// The name of the kernel set OpenBLAS chose when it loaded ("SkylakeX", "Haswell", "Zen", ... or a fallback
+    /// such as "Prescott" on CPUs newer than the library).
+    public static var kernelName: String { String(cString: openblas_get_corename()) }
+}

@@ -23,10 +23,14 @@ enum CommandRunner {
         return packageRoot.appendingPathComponent(".build/debug/glmcluster").path
     }()
 
-    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 600) throws -> Result {
+    /// Runs `executable` with this process's environment, or with `environment` in its place.
+    static func run(
+        _ executable: String, _ arguments: [String], timeout: TimeInterval = 600, environment: [String: String]? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -87,16 +91,18 @@ enum CommandRunner {
 }
 
 extension CommandRunner {
-    /// `glmcluster` under `mpirun -np ranks`, allowed to run as root and oversubscribe (CI has 2 cores).
-    static func mpirun(_ ranks: Int, _ arguments: [String], timeout: TimeInterval = 300) throws -> Result {
+    /// `glmcluster` under `mpirun -np ranks`, allowed to run as root and oversubscribe (CI has 2 cores);
+    /// `mpirunOptions` go before the binary, `environment` replaces the inherited one.
+    static func mpirun(
+        _ ranks: Int, _ arguments: [String], timeout: TimeInterval = 300, mpirunOptions: [String] = [],
+        environment: [String: String]? = nil
+    ) throws -> Result {
         try run(
             "/usr/bin/env",
             [
                 "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
                 "--hostfile", packageRoot.appendingPathComponent("hostfiles/localhost").path, "-np", "\(ranks)",
-                glmcluster,
-            ]
-                + arguments, timeout: timeout)
+            ] + mpirunOptions + [glmcluster] + arguments, timeout: timeout, environment: environment)
     }
 }
 

@@ -86,6 +86,7 @@ struct BenchFigures: Encodable {
         var dot_unit: String
         var dot_unit_peak_gflops: Double
         var cpu_features: String
+        var blas_kernels: String
         var triad_array_mib: Int
         var sgemm_size: Int
         var dot_units: [DotUnitPeak]
@@ -134,7 +135,7 @@ struct BenchFigures: Encodable {
         machine = Machine(
             triad_gb_per_s: triad, triad_best_gb_per_s: triadBest, triad_passes: measurement.triadPasses,
             sgemm_gflops: sgemm, dot_unit: dotUnit?.name ?? "none", dot_unit_peak_gflops: peak,
-            cpu_features: measurement.cpuFeatures, triad_array_mib: measurement.triadArrayMiB,
+            cpu_features: measurement.cpuFeatures, blas_kernels: measurement.blasKernels, triad_array_mib: measurement.triadArrayMiB,
             sgemm_size: measurement.sgemmSize, dot_units: measurement.dotUnits)
         ratios = Ratios(
             decode_bandwidth_fraction: triad > 0 ? bandwidth / triad : 0,
@@ -363,7 +364,7 @@ struct BenchReport: Encodable {
             separator: ", ")
         out += ").\n"
         out += "\nCPU: \(job.machine.cpu_features); triad arrays \(job.machine.triad_array_mib) MiB each, sgemm "
-        out += "\(job.machine.sgemm_size)³; all dot units on rank 0: "
+        out += "\(job.machine.sgemm_size)³ (OpenBLAS \(job.machine.blas_kernels) kernels); all dot units on rank 0: "
         out += job.machine.dot_units.map { "\($0.name) \(f($0.gigaOpsPerSecond)) GOP/s" }.joined(
             separator: ", ")
         out += ".\n\nPeak RSS before the probes: "

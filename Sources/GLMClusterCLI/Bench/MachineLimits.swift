@@ -32,6 +32,8 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
     var sgemmSize: Int
     var dotUnits: [DotUnitPeak]
     var cpuFeatures: String
+    /// OpenBLAS's kernel set (`BLAS.kernelName`), which the sgemm figure depends on.
+    var blasKernels: String
 
     enum CodingKeys: String, CodingKey {
         case triadGBPerSecond = "triad_gb_per_s"
@@ -42,6 +44,7 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
         case sgemmSize = "sgemm_size"
         case dotUnits = "dot_units"
         case cpuFeatures = "cpu_features"
+        case blasKernels = "blas_kernels"
     }
 
     /// The unit the prefill kernels for `format` would use at best, falling back to the fp32 FMA unit.
@@ -77,7 +80,7 @@ enum MachineProbes {
         return MachineMeasurement(
             triadGBPerSecond: median(passes), triadBestGBPerSecond: passes.max() ?? 0, triadPasses: passes.count,
             triadArrayMiB: triadArrayBytes >> 20, sgemmGFLOPS: sgemm, sgemmSize: sgemmSize, dotUnits: units,
-            cpuFeatures: CPUFeatures.summary)
+            cpuFeatures: CPUFeatures.summary, blasKernels: BLAS.kernelName)
     }
 
     /// The median of triad passes (the mean of the middle two for an even count); 0 for none.
