@@ -4,8 +4,8 @@
 /// which stream the compact weights once and accumulate exactly in fp32; more rows take the reference path
 /// (weights widened to fp32 tile by tile, OpenBLAS sgemm). With `.fast` precision, up to
 /// `DecodeKernels.fastPrecisionRows` rows of int8/int4 weights take the vpdpbusd GEMV with per-row int8
-/// activations, and more rows go to the matrix kernels of the fastest dot-product unit present (bf16 or per-row
-/// int8 activations).
+/// activations, and more rows go to the matrix kernels of the dot-product units (bf16 or per-row int8 activations)
+/// where those outrun the exact path (`PrefillKernels.isFastest`).
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
     into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
@@ -14,7 +14,9 @@ public func linear(
     if fast, n <= DecodeKernels.fastPrecisionRows, QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y)
     {
         // done by the int8 dot-product GEMV (int8/int4 weights, activations quantised per row)
-    } else if fast, n > DecodeKernels.fastPrecisionRows, PrefillKernels.multiply(x, rows: n, weight: weight, into: y) {
+    } else if fast, n > DecodeKernels.fastPrecisionRows, PrefillKernels.isFastest(for: weight.format),
+        PrefillKernels.multiply(x, rows: n, weight: weight, into: y)
+    {
         // done by the matrix kernels of the dot-product units
     } else if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
         // done by the exact GEMV kernels

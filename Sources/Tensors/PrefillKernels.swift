@@ -1,4 +1,5 @@
 import CKernels
+import Glibc
 
 /// Blocked, multithreaded GEMM over compact weights for prefill and batches (compute-bound), on the fastest
 /// dot-product unit present (AVX512-BF16, AVX512-VNNI).
@@ -30,6 +31,45 @@ public enum PrefillKernels {
         case .float16, .bfloat16: return features.avx512bf16 != 0
         case .int8, .int4: return features.avx512vnni != 0
         }
+    }
+
+    /// Whether `format`'s kernel here is also faster than the exact path (OpenBLAS sgemm on fp32 FMAs), so that
+    /// `.fast` precision should take it.
+    public static func isFastest(for format: WeightFormat) -> Bool {
+        switch format {
+        case .float32: return false
+        case .float16, .bfloat16: return handles(format) && bf16OutrunsFP32
+        case .int8, .int4: return handles(format)
+        }
+    }
+
+    /// Whether `vdpbf16ps` outruns the fp32 FMA unit on this CPU (measured once, a few milliseconds); where it does
+    /// not, fp16/bf16 weights take the exact path (OpenBLAS sgemm), which is then both faster and exact.
+    ///
+    /// vdpbf16ps does twice the products of an fp32 FMA per instruction, but Intel's AVX-512 cores issue it at a
+    /// quarter of the FMA rate: on a 2-core Emerald Rapids guest (2026-12-06) its peak loop ran at 169 GOP/s
+    /// against 351 for `vfmadd231ps zmm`, and the bf16 kernel prefilled the ~1B fp16 model at 70 tokens/s against
+    /// 114 for the sgemm path. Zen 4 double-pumps its zmm FMAs instead: 228 against 115 GOP/s (session 2), where
+    /// the bf16 kernel wins. The two differ by 2x either way, so the choice does not flip with noise.
+    public static let bf16OutrunsFP32: Bool = {
+        guard CPUFeatures.detected.avx512bf16 != 0 else { return false }
+        return unitRate(.bf16AVX512) > unitRate(.fmaAVX512)
+    }()
+
+    /// Operations per second of `unit`'s peak loop on the calling thread, the best of five short runs.
+    private static func unitRate(_ unit: MachineProbeKernels.DotProductUnit) -> Double {
+        let iterations = 20_000
+        var best = Double.infinity
+        for _ in 0..<5 {
+            var start = timespec()
+            var end = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            unit.runPeakLoop(iterations: iterations)
+            clock_gettime(CLOCK_MONOTONIC, &end)
+            let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
+            best = min(best, max(seconds, 1e-9))
+        }
+        return Double(unit.operationsPerIteration * iterations) / best
     }
 
     /// Computes `y = x W^T` (no bias) and returns true, or returns false when no kernel handles the format here.

@@ -167,6 +167,31 @@ import Testing
         }
     }
 
+    /// Fast precision takes a format's kernel exactly where `isFastest` says so, and the exact sgemm path
+    /// elsewhere (fp16/bf16 weights on CPUs whose vdpbf16ps is slower than their fp32 FMAs, e.g. Intel's).
+    @Test(arguments: formats)
+    func fastPrecisionTakesTheKernelOnlyWhereItIsFastest(format: WeightFormat) {
+        let (n, k, outputs) = (40, 96, 50)
+        let x = KernelTests.randomValues(n * k, seed: 9)
+        let (weight, _) = KernelTests.randomWeight(format, rows: outputs, columns: k, groups: 2, seed: 10)
+        func run(_ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+            var y = [Float](repeating: .nan, count: n * outputs)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { body(xp.baseAddress!, $0.baseAddress!) }
+            }
+            return y
+        }
+        let fast = run { linear($0, rows: n, weight: weight, bias: nil, into: $1, precision: .fast) }
+        let exact = run { referenceLinear($0, rows: n, weight: weight, into: $1) }
+        if PrefillKernels.isFastest(for: format) {
+            let kernel = run { _ = PrefillKernels.multiply($0, rows: n, weight: weight, into: $1) }
+            #expect(fast == kernel, "\(format): fast precision did not take the kernel")
+            #expect(fast != exact, "\(format): the kernel's rounding should show against the exact path")
+        } else {
+            #expect(fast == exact, "\(format): fast precision left the exact path where the kernel is slower")
+        }
+    }
+
     @Test(.enabled(if: unitsPresent, "no AVX512-BF16/VNNI on this CPU"))
     func multipleThreadsGiveTheSameResult() throws {
         let saved = ComputeThreads.count

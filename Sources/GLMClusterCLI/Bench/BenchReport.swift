@@ -145,20 +145,20 @@ struct BenchFigures: Encodable {
     }
 
     /// One rank's figures.
-    init(rank r: RankBenchResult, promptTokens: Int, format: WeightFormat) {
+    init(rank r: RankBenchResult, promptTokens: Int, format: WeightFormat, prefillKernels: Bool) {
         self.init(
             prefillSeconds: r.timings.prefillSeconds, prefillSplit: r.timings.prefillSplit,
             decodeSecondsPerToken: r.timings.decodeSecondsPerToken, decodeSplit: r.timings.decodeSplit,
             promptTokens: promptTokens, prefillFLOPs: r.prefillFLOPs, weightBytesPerToken: r.weightBytesPerToken,
             triad: r.machine.triadGBPerSecond, triadBest: r.machine.triadBestGBPerSecond,
             triadBesideDecode: r.triadBesideDecode, sgemm: r.machine.sgemmGFLOPS,
-            dotUnit: r.machine.dotUnit(for: format),
+            dotUnit: r.machine.dotUnit(for: format, prefillKernels: prefillKernels),
             measurement: r.machine)
     }
 
     /// The job's figures: each repeat takes as long as its slowest rank; bytes, FLOPs and machine limits (measured
     /// on all ranks at once) add up over ranks; the time split is the mean over ranks.
-    init(job ranks: [RankBenchResult], promptTokens: Int, format: WeightFormat) {
+    init(job ranks: [RankBenchResult], promptTokens: Int, format: WeightFormat, prefillKernels: Bool) {
         let repeats = ranks[0].timings.prefillSeconds.count
         func slowest(_ values: (RankBenchResult) -> [Double]) -> [Double] {
             (0..<repeats).map { i in ranks.map { values($0)[i] }.max()! }
@@ -176,7 +176,7 @@ struct BenchFigures: Encodable {
             }
             return total
         }
-        let units = ranks.map { $0.machine.dotUnit(for: format) }
+        let units = ranks.map { $0.machine.dotUnit(for: format, prefillKernels: prefillKernels) }
         var unit = units[0]
         unit?.gigaOpsPerSecond = units.reduce(0) { $0 + ($1?.gigaOpsPerSecond ?? 0) }
         self.init(
@@ -294,11 +294,13 @@ struct BenchReport: Encodable {
         gen_tokens = generatedTokens
         `repeat` = repeats
         self.weights = weights
-        job = BenchFigures(job: results, promptTokens: promptTokens, format: format)
+        // Prefill runs on the dot-product kernels only in fast precision and where they beat sgemm.
+        let prefillKernels = precision == MatmulPrecision.fast.rawValue && PrefillKernels.isFastest(for: format)
+        job = BenchFigures(job: results, promptTokens: promptTokens, format: format, prefillKernels: prefillKernels)
         ranks = results.map {
             Rank(
                 rank: $0.rank, host: $0.host, threads: $0.threads,
-                figures: BenchFigures(rank: $0, promptTokens: promptTokens, format: format),
+                figures: BenchFigures(rank: $0, promptTokens: promptTokens, format: format, prefillKernels: prefillKernels),
                 weight_bytes: $0.weightBytes, kv_cache_bytes: $0.kvCacheBytes, peak_rss_bytes: $0.peakResidentBytes)
         }
     }

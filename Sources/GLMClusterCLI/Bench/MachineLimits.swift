@@ -47,8 +47,9 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
         case blasKernels = "blas_kernels"
     }
 
-    /// The unit the prefill kernels for `format` would use at best, falling back to the fp32 FMA unit.
-    func dotUnit(for format: WeightFormat) -> DotUnitPeak? {
+    /// The unit prefill runs on: with `prefillKernels` (fast precision, where `PrefillKernels.isFastest`) the
+    /// kernels' unit for `format`, otherwise (and where the unit is missing) the fastest fp32 FMA unit, sgemm's.
+    func dotUnit(for format: WeightFormat, prefillKernels: Bool) -> DotUnitPeak? {
         let wanted: String =
             switch format {
             case .float32: "fp32"
@@ -56,6 +57,7 @@ struct MachineMeasurement: Codable, Sendable, Equatable {
             case .int8, .int4: "int8"
             }
         let fp32 = dotUnits.filter { $0.kind == "fp32" }.max { $0.gigaOpsPerSecond < $1.gigaOpsPerSecond }
+        guard prefillKernels else { return fp32 }
         return dotUnits.first { $0.kind == wanted } ?? fp32
     }
 }

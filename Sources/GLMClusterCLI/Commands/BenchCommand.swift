@@ -230,8 +230,13 @@ struct BenchCommand: ClusterCommand {
         }
         let decode = handled(rows: 1) { DecodeKernels.multiply($0, rows: $1, weight: $2, into: $3) }
         let prefill = handled(rows: 64) { PrefillKernels.multiply($0, rows: $1, weight: $2, into: $3) }
+        let prefillUse =
+            !prefill
+            ? "reference path (widen + OpenBLAS sgemm)"
+            : PrefillKernels.isFastest(for: format)
+                ? "GEMM kernels" : "GEMM kernels, left for sgemm (faster on this CPU)"
         return "; \(format.rawValue) kernels in this build: decode \(decode ? "GEMV kernels" : "reference path"), "
-            + "prefill \(prefill ? "GEMM kernels" : "reference path (widen + OpenBLAS sgemm)")"
+            + "prefill \(prefillUse)"
     }
 
     /// A probe's seconds as the slowest rank's (the probes' `slowest`; the identity on one process).
