@@ -9,8 +9,9 @@
 //   k = 2048: one thread 12.0-13.7 -> 18.3-20.7, two threads 21.1-22.5 -> 30.4-31.6
 //   k = 1024: one thread  7.5-9.2  -> 18.9-21.0, two threads 13.6-16.0 -> 24.5-30.4
 // (distances 16-128 KiB were alike; into L1 (prefetcht0) it lost 20-40%, as a 2 KiB per-row prefetcht0 did on the
-// AVX-512 machine of 2026-11-23, whose kernels are left without prefetch.) Prefetches never fault, so running past
-// the end of the weights is harmless. Build with -DCK_L2_AHEAD=0 to compare without.
+// AVX-512 machine of 2026-11-23.) The AVX-512 kernels use it too since 2026-12-06 (CK_AHEAD512 in gemv.c: +15-45%
+// on Emerald Rapids). Prefetches never fault, so running past the end of the weights is harmless. Build with
+// -DCK_L2_AHEAD=0 to compare without.
 #ifndef CK_PREFETCH_H
 #define CK_PREFETCH_H
 #ifndef CK_L2_AHEAD
