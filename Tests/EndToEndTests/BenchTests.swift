@@ -65,6 +65,7 @@ import Testing
             var sgemm_gflops: Double
             var dot_unit: String
             var dot_unit_peak_gflops: Double
+            var blas_kernels: String
             var cpu_features: String
         }
         struct Ratios: Decodable {
@@ -125,6 +126,10 @@ import Testing
         #expect(machine.triad_best_gb_per_s >= machine.triad_gb_per_s, "\(label)")
         #expect(machine.triad_passes >= 5, "\(label)")
         #expect(!machine.dot_unit.isEmpty && machine.dot_unit_peak_gflops > 0, "\(label)")
+        // Every bench here runs exact precision, whose prefill is OpenBLAS sgemm on the fp32 FMAs whatever the
+        // weight format, so that is the unit its prefill ratio is taken against.
+        #expect(machine.dot_unit.hasPrefix("vfmadd231ps"), "\(label): prefill unit \(machine.dot_unit)")
+        #expect(!machine.blas_kernels.isEmpty, "\(label)")
         // Each repeat's decode against the triad beside it: the per-repeat times are the spread's, each fraction is
         // that repeat's bytes over its time over its triad, and the paired ratio is their median.
         let repeats = decode.by_repeat
