@@ -3,7 +3,8 @@
 #
 # Runs Benchmarks/pytorch/glm_torch_bench.py in fp32 and bf16, then `glmcluster bench --config FILE` for each
 # GLMCluster variant, and prints the ratio table (Benchmarks/pytorch/compare_report.py): GLMCluster decode
-# speed-up vs PyTorch bf16 and fp32, prefill ratio vs PyTorch bf16 (and fp32). Runs one engine at a time.
+# speed-up vs PyTorch bf16 and fp32, prefill ratio vs PyTorch bf16 (and fp32). Runs one engine at a time. Both
+# decode greedily (argmax), so a token's time is the same work on each side.
 #
 # Usage: Benchmarks/pytorch/compare.sh [options]
 #   --config FILE        model config (default Benchmarks/configs/glm-1b.json, the issue's ~1B model)
@@ -110,8 +111,9 @@ if [ "$glm_ok" = 1 ]; then
     for v in $variants; do
         dtype="${v%%:*}"
         quant=""; [ "$v" != "$dtype" ] && quant="${v#*:}"
+        # --greedy: PyTorch takes the argmax of each token's logits, so GLMCluster decodes greedily too.
         args=(bench --config "$config" --dtype "$dtype" --prompt-tokens "$P" --gen-tokens "$G" --repeat "$R"
-              --threads "$rank_threads" --format json)
+              --threads "$rank_threads" --greedy --format json)
         [ -n "$quant" ] && args+=(--quantize "$quant")
         # shellcheck disable=SC2206
         extra=(${GLM_BENCH_EXTRA:-})

@@ -84,6 +84,7 @@ import Testing
         }
         var model: Model
         var dtype: String
+        var sampling: String
         var quantize: String?
         var tp: Int
         var threads: Int
@@ -253,6 +254,7 @@ import Testing
     @Test func twoRanksReportPerRankAndForTheJob() throws {
         let report = try Self.bench(ranks: 2, ["--dtype", "fp32"])
         #expect(report.tp == 2 && report.dtype == "fp32")
+        #expect(report.sampling == "top-p 0.7", "the official sampling unless --greedy")
         #expect(report.ranks.map(\.rank) == [0, 1])
         Self.checkSane(report.decode, report.prefill, report.machine, report.ratios, label: "job")
         for rank in report.ranks {
@@ -273,8 +275,9 @@ import Testing
     }
 
     @Test func bfloat16AndQuantizedWeights() throws {
-        let bf16 = try Self.bench(ranks: 1, ["--dtype", "bf16", "--repeat", "1"])
+        let bf16 = try Self.bench(ranks: 1, ["--dtype", "bf16", "--repeat", "1", "--greedy"])
         #expect(bf16.dtype == "bf16" && bf16.decode.weight_bytes_per_token == Self.tinyDecodeBytes(bytesPerWeight: 2))
+        #expect(bf16.sampling == "greedy")
         Self.checkSane(bf16.decode, bf16.prefill, bf16.machine, bf16.ratios, label: "bf16")
 
         let int8 = try Self.bench(ranks: 1, ["--quantize", "int8", "--repeat", "1"])
@@ -331,6 +334,10 @@ import Testing
             (
                 ["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--tp", "2"],
                 "--tp 2 needs 2 MPI ranks"
+            ),
+            (
+                ["--config", "CONFIG", "--prompt-tokens", "4", "--gen-tokens", "2", "--batch-sizes", "1", "--greedy"],
+                "--greedy belongs to the prefill/decode benchmark"
             ),
         ] as [([String], String)])
     func badOptionsFailClearly(arguments: [String], mentions: String) throws {

@@ -240,6 +240,8 @@ struct BenchReport: Encodable {
     var precision: String
     /// The KV cache element type (`fp32` or `fp16`).
     var kv_cache: String
+    /// How each decoded token is chosen: `greedy` (argmax) or `top-p 0.7` (the official default sampling).
+    var sampling: String
     var tp: Int
     var threads: Int
     var prompt_tokens: Int
@@ -251,7 +253,8 @@ struct BenchReport: Encodable {
     var weights: String
 
     enum CodingKeys: String, CodingKey {
-        case model, dtype, quantize, precision, kv_cache, tp, threads, prompt_tokens, gen_tokens, `repeat`, prefill,
+        case model, dtype, quantize, precision, kv_cache, sampling, tp, threads, prompt_tokens, gen_tokens, `repeat`,
+            prefill,
             decode,
             machine, ratios
         case ranks, weights
@@ -264,6 +267,7 @@ struct BenchReport: Encodable {
         try c.encode(quantize, forKey: .quantize)  // null when not quantized
         try c.encode(precision, forKey: .precision)
         try c.encode(kv_cache, forKey: .kv_cache)
+        try c.encode(sampling, forKey: .sampling)
         try c.encode(tp, forKey: .tp)
         try c.encode(threads, forKey: .threads)
         try c.encode(prompt_tokens, forKey: .prompt_tokens)
@@ -279,7 +283,7 @@ struct BenchReport: Encodable {
 
     init(
         configuration: ModelConfiguration, format: WeightFormat, dtype: String, quantize: String?, precision: String,
-        kvCache: String, promptTokens: Int,
+        kvCache: String, sampling: String, promptTokens: Int,
         generatedTokens: Int, repeats: Int, weights: String, results: [RankBenchResult]
     ) {
         let parameters = WeightSpec.all(for: configuration).reduce(0) { $0 + $1.shape.reduce(1, *) }
@@ -288,6 +292,7 @@ struct BenchReport: Encodable {
         self.quantize = quantize
         self.precision = precision
         kv_cache = kvCache
+        self.sampling = sampling
         tp = results.count
         threads = results[0].threads
         prompt_tokens = promptTokens
@@ -326,7 +331,7 @@ struct BenchReport: Encodable {
         out += "\(c.innerHiddenSize), vocab \(c.vocabSize): "
         out += parameters >= 1e9 ? "\(f(parameters / 1e9, 2))B parameters. " : "\(f(parameters / 1e6, 2))M parameters. "
         out += "Weights \(dtype)\(quantize.map { " quantized \($0)" } ?? "") (\(weights)), \(precision) precision, "
-        out += "\(kv_cache) KV cache; "
+        out += "\(kv_cache) KV cache, \(sampling) sampling; "
         out += "TP \(tp), \(threads) "
         out += "thread\(threads == 1 ? "" : "s") per rank; prompt \(prompt_tokens) tokens, \(gen_tokens) generated, "
         out += "\(`repeat`) repeat\(`repeat` == 1 ? "" : "s") (median (min–max)).\n\n"

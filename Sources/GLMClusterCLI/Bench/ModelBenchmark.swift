@@ -10,6 +10,8 @@ struct ModelBenchmark {
     let generatedTokens: Int
     let repeats: Int
     let seed: UInt64
+    /// Argmax decoding instead of the official top-p 0.7 sampling.
+    let greedy: Bool
     /// A barrier across the ranks, so every repeat starts together.
     let synchronise: () -> Void
 
@@ -66,7 +68,8 @@ struct ModelBenchmark {
         let perRepeat = 1 / Double(repeats)
         for repeatIndex in 0..<repeats {
             cache.truncate(to: 0)
-            var sampler = DistributedSampler(parameters: SamplingParameters(seed: seed), collectives: collectives)
+            let parameters = greedy ? SamplingParameters.greedy : SamplingParameters(seed: seed)
+            var sampler = DistributedSampler(parameters: parameters, collectives: collectives)
             synchronise()
 
             profile.reset()

@@ -50,6 +50,10 @@ struct BenchCommand: ClusterCommand {
     var format: OutputFormat = .md
     @Option(name: .long, help: "Seed of the random weights and prompt tokens.")
     var seed: UInt64 = 1
+    @Flag(
+        name: .long,
+        help: "Decode greedily (argmax, as Benchmarks/pytorch does) instead of the official top-p 0.7 sampling.")
+    var greedy = false
     @Option(name: .long, help: "MiB per triad array (three arrays per rank; reduced if memory is short).")
     var triadMib: Int = 256
     @Option(name: .long, help: "n of the n x n x n sgemm probe.")
@@ -71,6 +75,9 @@ struct BenchCommand: ClusterCommand {
         if concurrency.contains(where: { $0 < 1 }) { throw ValidationError("--concurrency must be positive") }
         if (!concurrency.isEmpty || svg != nil) && batchSizes.isEmpty {
             throw ValidationError("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
+        }
+        if greedy && !batchSizes.isEmpty {
+            throw ValidationError("--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")
         }
         if (model == nil) == (config == nil) { throw ValidationError("give exactly one of --model and --config") }
         if preset != nil && model == nil { throw ValidationError("--preset only applies to --model") }
@@ -96,7 +103,7 @@ struct BenchCommand: ClusterCommand {
 
         let benchmark = ModelBenchmark(
             model: glm, collectives: runtime.group, promptTokens: promptTokens, generatedTokens: genTokens,
-            repeats: `repeat`, seed: seed, synchronise: { communicator.barrier() })
+            repeats: `repeat`, seed: seed, greedy: greedy, synchronise: { communicator.barrier() })
         let triadBytes = MachineProbes.triadArrayBytes(requested: triadMib << 20, ranksHere: runtime.size)
         let synchronise = { communicator.barrier() }
         let slowest = Self.slowest(over: runtime)
@@ -146,7 +153,7 @@ struct BenchCommand: ClusterCommand {
         let report = BenchReport(
             configuration: configuration, format: quantize?.scheme.format ?? dtype.format, dtype: dtype.rawValue,
             quantize: quantize?.rawValue, precision: cluster.precision.rawValue,
-            kvCache: glm.cacheFormat.rawValue, promptTokens: promptTokens,
+            kvCache: glm.cacheFormat.rawValue, sampling: greedy ? "greedy" : "top-p 0.7", promptTokens: promptTokens,
             generatedTokens: genTokens, repeats: `repeat`,
             weights: source, results: results)
         print(format == .json ? try report.json() : report.markdown())
