@@ -33,7 +33,6 @@
 #ifndef CK_PF
 #define CK_PF 0
 #endif
-/// Weight rows per pass when n <= 2 (8 streams in flight per thread; 4 for larger n, where accumulators run out).
 /// The AVX-512 kernels take the AVX2 kernels' block-ahead L2 prefetch (prefetch.h, CK_L2_AHEAD past the point the
 /// block of rows has reached). On a 2-core Emerald Rapids guest (2026-12-06) the hardware prefetchers alone left a
 /// token's 64 layer GEMVs (Benchmarks/kernels/decode_layers.sh 1|3|4 2 30, alternating runs, means) at fp16 exact
@@ -45,6 +44,7 @@
 #ifndef CK_AHEAD512
 #define CK_AHEAD512 1
 #endif
+/// Weight rows per pass when n <= 2 (8 streams in flight per thread; 4 for larger n, where accumulators run out).
 #ifndef CK_NR8
 #define CK_NR8 8
 #endif

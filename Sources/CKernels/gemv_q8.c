@@ -18,15 +18,16 @@
 #include "ckernels_gemv_q8.h"
 #include "ckernels_gemv.h"
 #include "ckernels_cpu.h"
+#include <math.h>
+#include <string.h>
+#include "prefetch.h"
+
 /// The VNNI loops prefetch CK_L2_AHEAD bytes ahead into L2 like the exact kernels (gemv.c, CK_AHEAD512 has the
 /// figures): on Emerald Rapids the 64 layer GEMVs of a fast int4 token went from 16-19 to 24-26 GB/s, int8 from 22
 /// to 27-29. Build with -DCK_AHEAD512=0 to compare.
 #ifndef CK_AHEAD512
 #define CK_AHEAD512 1
 #endif
-#include <math.h>
-#include <string.h>
-#include "prefetch.h"
 
 #ifndef CK_Q8_ROWS_PER_PASS
 #define CK_Q8_ROWS_PER_PASS 1

@@ -221,8 +221,6 @@ INLINE void layer_norm_body(
     }
 }
 
-/// Element `index` of a K/V row stored as fp32 (`half` 0) or IEEE fp16 (`half` 1); `half` is a constant at every
-/// call, so each instantiation reads one type (fp16 widens with vcvtph2ps where the target has F16C).
 /// Decode attention streams each head's keys, then its values, once per token; each step asks for the K/V row
 /// this many bytes ahead into L2. ~1B model, int4 fast, fp16 cache, P = 512, Emerald Rapids guest (2026-12-06,
 /// alternating runs): attention 4.33-4.46 -> 3.09-3.27 ms/token (2 KiB ahead: 3.47-3.52).
@@ -230,6 +228,14 @@ INLINE void layer_norm_body(
 #define CK_ATTENTION_AHEAD 8192
 #endif
 
+/// Asks for the `bytes` of a K/V row CK_ATTENTION_AHEAD past `row` into L2 (prefetches never fault).
+INLINE void prefetch_ahead(const void *row, long bytes) {
+    if (CK_ATTENTION_AHEAD)
+        for (long b = 0; b < bytes; b += 64) __builtin_prefetch((const char *)row + CK_ATTENTION_AHEAD + b, 0, 2);
+}
+
+/// Element `index` of a K/V row stored as fp32 (`half` 0) or IEEE fp16 (`half` 1); `half` is a constant at every
+/// call, so each instantiation reads one type (fp16 widens with vcvtph2ps where the target has F16C).
 INLINE float kv_at(const void *row, long index, int half) {
     if (!half) return ((const float *)row)[index];
     _Float16 h;  // the cache holds uint16_t bits: copy, not an aliasing load
@@ -256,10 +262,9 @@ INLINE void attention_body(
         float *restrict s = scores + i * total;
         long allowed = allowed_columns(total, first_query + i, prefix);
         for (long c = 0; c < allowed; c++) {
-            if (CK_ATTENTION_AHEAD)
-                for (long b = 0; b < d * element; b += 64)
-                    __builtin_prefetch((const char *)keys + c * d * element + CK_ATTENTION_AHEAD + b, 0, 2);
-            s[c] = scale * dot(q + i * d, (const char *)keys + c * d * element, d, half);
+            const void *restrict k = (const char *)keys + c * d * element;
+            prefetch_ahead(k, d * element);
+            s[c] = scale * dot(q + i * d, k, d, half);
         }
         softmax_row(s, total, allowed);
         float *restrict o = out + i * ldo;
@@ -268,9 +273,7 @@ INLINE void attention_body(
         for (long c = 0; c < allowed; c++) {
             float p = s[c];
             const void *restrict v = (const char *)values + c * d * element;
-            if (CK_ATTENTION_AHEAD)
-                for (long b = 0; b < d * element; b += 64)
-                    __builtin_prefetch((const char *)v + CK_ATTENTION_AHEAD + b, 0, 2);
+            prefetch_ahead(v, d * element);
             for (long j = 0; j < d; j++) o[j] += p * kv_at(v, j, half);
         }
     }

@@ -1,4 +1,5 @@
 import CKernels
+import Glibc
 
 /// The machine-limit probe loops of `Sources/CKernels/peak.c` (a STREAM triad and one peak loop per dot-product
 /// unit), typed for Swift, so that the benchmark above this module measures its limits without importing the C
@@ -56,6 +57,17 @@ public enum MachineProbeKernels {
         /// a CPU without it).
         public func runPeakLoop(iterations: Int) {
             _ = ck_peak_run(unit, iterations)
+        }
+
+        /// Operations per second of one `runPeakLoop(iterations:)` on the calling thread.
+        public func operationsPerSecond(iterations: Int) -> Double {
+            var start = timespec()
+            var end = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            runPeakLoop(iterations: iterations)
+            clock_gettime(CLOCK_MONOTONIC, &end)
+            let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
+            return Double(operationsPerIteration * iterations) / max(seconds, 1e-9)
         }
     }
 

@@ -1,5 +1,4 @@
 import CKernels
-import Glibc
 
 /// Blocked, multithreaded GEMM over compact weights for prefill and batches (compute-bound), on the fastest
 /// dot-product unit present (AVX512-BF16, AVX512-VNNI).
@@ -53,24 +52,12 @@ public enum PrefillKernels {
     /// the bf16 kernel wins. The two differ by 2x either way, so the choice does not flip with noise.
     public static let bf16OutrunsFP32: Bool = {
         guard CPUFeatures.detected.avx512bf16 != 0 else { return false }
-        return unitRate(.bf16AVX512) > unitRate(.fmaAVX512)
-    }()
-
-    /// Operations per second of `unit`'s peak loop on the calling thread, the best of five short runs.
-    private static func unitRate(_ unit: MachineProbeKernels.DotProductUnit) -> Double {
-        let iterations = 20_000
-        var best = Double.infinity
-        for _ in 0..<5 {
-            var start = timespec()
-            var end = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &start)
-            unit.runPeakLoop(iterations: iterations)
-            clock_gettime(CLOCK_MONOTONIC, &end)
-            let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9
-            best = min(best, max(seconds, 1e-9))
+        // The best of five short runs of each unit's peak loop on this thread.
+        func rate(_ unit: MachineProbeKernels.DotProductUnit) -> Double {
+            (0..<5).map { _ in unit.operationsPerSecond(iterations: 20_000) }.max()!
         }
-        return Double(unit.operationsPerIteration * iterations) / best
-    }
+        return rate(.bf16AVX512) > rate(.fmaAVX512)
+    }()
 
     /// Computes `y = x W^T` (no bias) and returns true, or returns false when no kernel handles the format here.
     public static func multiply(

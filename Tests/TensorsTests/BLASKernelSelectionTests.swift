@@ -22,5 +22,4 @@ import Testing
         #expect(BLASKernelSelection.replacementForThisProcess(environment: "Prescott") == nil)
         #expect(BLASKernelSelection.replacementForThisProcess(environment: "") == nil)
     }
-
 }

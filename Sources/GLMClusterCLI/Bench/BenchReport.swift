@@ -135,8 +135,9 @@ struct BenchFigures: Encodable {
         machine = Machine(
             triad_gb_per_s: triad, triad_best_gb_per_s: triadBest, triad_passes: measurement.triadPasses,
             sgemm_gflops: sgemm, dot_unit: dotUnit?.name ?? "none", dot_unit_peak_gflops: peak,
-            cpu_features: measurement.cpuFeatures, blas_kernels: measurement.blasKernels, triad_array_mib: measurement.triadArrayMiB,
-            sgemm_size: measurement.sgemmSize, dot_units: measurement.dotUnits)
+            cpu_features: measurement.cpuFeatures, blas_kernels: measurement.blasKernels,
+            triad_array_mib: measurement.triadArrayMiB, sgemm_size: measurement.sgemmSize,
+            dot_units: measurement.dotUnits)
         ratios = Ratios(
             decode_bandwidth_fraction: triad > 0 ? bandwidth / triad : 0,
             decode_bandwidth_fraction_paired: byRepeat.isEmpty ? 0 : Spread(byRepeat.map(\.bandwidth_fraction)).median,
@@ -253,11 +254,8 @@ struct BenchReport: Encodable {
     var weights: String
 
     enum CodingKeys: String, CodingKey {
-        case model, dtype, quantize, precision, kv_cache, sampling, tp, threads, prompt_tokens, gen_tokens, `repeat`,
-            prefill,
-            decode,
-            machine, ratios
-        case ranks, weights
+        case model, dtype, quantize, precision, kv_cache, sampling, tp, threads, prompt_tokens, gen_tokens, `repeat`
+        case prefill, decode, machine, ratios, ranks, weights
     }
 
     func encode(to encoder: Encoder) throws {
@@ -305,7 +303,8 @@ struct BenchReport: Encodable {
         ranks = results.map {
             Rank(
                 rank: $0.rank, host: $0.host, threads: $0.threads,
-                figures: BenchFigures(rank: $0, promptTokens: promptTokens, format: format, prefillKernels: prefillKernels),
+                figures: BenchFigures(
+                    rank: $0, promptTokens: promptTokens, format: format, prefillKernels: prefillKernels),
                 weight_bytes: $0.weightBytes, kv_cache_bytes: $0.kvCacheBytes, peak_rss_bytes: $0.peakResidentBytes)
         }
     }

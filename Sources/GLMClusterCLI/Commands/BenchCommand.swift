@@ -77,7 +77,8 @@ struct BenchCommand: ClusterCommand {
             throw ValidationError("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
         }
         if greedy && !batchSizes.isEmpty {
-            throw ValidationError("--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")
+            throw ValidationError(
+                "--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")
         }
         if (model == nil) == (config == nil) { throw ValidationError("give exactly one of --model and --config") }
         if preset != nil && model == nil { throw ValidationError("--preset only applies to --model") }
