@@ -33,6 +33,10 @@ let package = Package(
         // error text, a JSON value.
         .target(name: "Basics"),
 
+        // The coordinator protocol: how rank 0 shares what it builds and decides from every rank's report, in one
+        // binary encoding.
+        .target(name: "Coordination"),
+
         // Typed Swift wrappers over the shims.
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "SentencePiece", dependencies: ["CSentencePiece"]),
@@ -47,11 +51,13 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["Basics", "SentencePiece", "Configuration"]),
         .target(
             name: "GLM", dependencies: ["Basics", "Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
-        .target(name: "Generation", dependencies: ["Basics", "GLM", "Tokenization", "Tensors"]),
+        .target(name: "Generation", dependencies: ["Basics", "Coordination", "GLM", "Tokenization", "Tensors"]),
         .target(name: "BatchJobs", dependencies: ["Basics"]),
         .target(
             name: "Distributed",
-            dependencies: ["Basics", "Communication", "Configuration", "Checkpoint", "GLM", "Generation"]),
+            dependencies: [
+                "Basics", "Communication", "Configuration", "Checkpoint", "Coordination", "GLM", "Generation",
+            ]),
 
         // The executable only wires the modules together.
         .executableTarget(
@@ -63,7 +69,8 @@ let package = Package(
             ]),
 
         // What several test targets share (logit comparisons).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Coordination", "Generation"], path: "Tests/TestSupport"),
+        .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"]),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["reference_reader.py"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration"]),

@@ -1,13 +1,11 @@
 import Generation
 
-/// The sampler's collectives over the tensor-parallel group's communicator, rooted at rank 0 (`rank` and `size`
+/// The sampler's and the coordinator's collectives over the tensor-parallel group's communicator, rooted at rank 0 (`rank` and `size`
 /// come from the group itself).
 extension TensorParallelGroup: SamplingCollectives {
     public func allreduceMaxLocation(value: Float, index: Int) -> (value: Float, index: Int) {
         communicator.allreduceMaxLocation(value: value, index: index)
     }
-
-    public func allreduceSum(_ values: [Double]) -> [Double] { communicator.allreduceSum(values) }
 
     public func gather(_ bytes: [UInt8]) -> [[UInt8]] { communicator.gather(bytes, root: 0) }
 

@@ -1,3 +1,4 @@
+import Coordination
 import GLM
 import Glibc
 import Tokenization
@@ -32,9 +33,9 @@ public struct BeamSearchParameters: Sendable, Equatable, Codable {
 /// of them, or at the length budget; then, as the official code does, only the best live beam joins the finished
 /// ones. With several blanks, the next blank continues from the best beam (official `fill_blanks`).
 ///
-/// Under tensor parallelism each rank holds a vocabulary slice: ranks send their log-sum-exp parts and local
-/// top candidates to rank 0, which picks the global candidates and broadcasts them, so every rank updates the
-/// same beams. Scores are computed in fp64.
+/// Under tensor parallelism each rank holds a vocabulary slice: every rank reports its log-sum-exp parts and local
+/// top candidates, rank 0 picks the global candidates (`Coordinator.decide`) and every rank receives them, so
+/// every rank updates the same beams. Scores are computed in fp64.
 public final class BeamSearchTask: GenerationTask {
     public let model: GLMModel
     public let prompt: BlankPrompt
@@ -131,11 +132,11 @@ public final class BeamSearchTask: GenerationTask {
     // MARK: - One step
 
     /// The candidate (beam, token, score) triples of this step, best first, identical on every rank.
-    private func selectCandidates(blank: Blank, logits: [[Float]]) -> [(beam: Int, token: Int, score: Double)] {
+    private func selectCandidates(blank: Blank, logits: [[Float]]) -> [BeamCandidate] {
         let wanted = (max(1, endTokens.count) + 1) * parameters.beams
         let offset = model.vocabRange.lowerBound
         // Per beam on this rank: max, Σ exp(x - max) and the local top `wanted` (value, global id).
-        var payload: [Double] = []
+        var report: [BeamSliceSummary] = []
         for (b, beam) in blank.beams.enumerated() where b < logits.count {
             var row = logits[b].map(Double.init)
             for token in bannedTokens(blank: blank, beam: beam) {
@@ -145,55 +146,30 @@ public final class BeamSearchTask: GenerationTask {
             let largest = row.max() ?? -Double.infinity
             var sum = 0.0
             for v in row { sum += exp(v - largest) }
-            let top = Self.top(row, count: wanted)
-            payload += [largest, sum, Double(top.count)]
-            for i in top { payload += [row[i], Double(i + offset)] }
+            let top = Self.top(row, count: wanted).map { BeamSliceSummary.Entry(value: row[$0], token: $0 + offset) }
+            report.append(BeamSliceSummary(maximum: largest, sumOfExponentials: sum, top: top))
         }
-        let encoded = payload.withUnsafeBytes { Array($0) }
-        let gathered = collectives.gather(encoded)
-        var decision: [UInt8] = []
-        if collectives.rank == 0 {
-            let parts = gathered.map { bytes in
-                bytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
-            }
-            let beams = min(blank.beams.count, logits.count)
-            var all: [(beam: Int, token: Int, score: Double)] = []
-            var cursors = [Int](repeating: 0, count: parts.count)
+        let beams = min(blank.beams.count, logits.count)
+        return Coordinator(channel: collectives).decide(report: report) { reports in
+            var all: [BeamCandidate] = []
             for b in 0..<beams {
                 // log-sum-exp over every rank's slice, then each rank's candidates of this beam.
-                var largest = -Double.infinity
-                var entries: [(m: Double, s: Double, top: [(Double, Int)])] = []
-                for (r, part) in parts.enumerated() {
-                    var c = cursors[r]
-                    let (m, s, count) = (part[c], part[c + 1], Int(part[c + 2]))
-                    c += 3
-                    var top: [(Double, Int)] = []
-                    for _ in 0..<count {
-                        top.append((part[c], Int(part[c + 1])))
-                        c += 2
-                    }
-                    cursors[r] = c
-                    entries.append((m, s, top))
-                    largest = max(largest, m)
-                }
+                let slices = reports.map { $0[b] }
+                let largest = slices.map(\.maximum).max() ?? -Double.infinity
                 var total = 0.0
-                for e in entries { total += e.s * exp(e.m - largest) }
+                for slice in slices { total += slice.sumOfExponentials * exp(slice.maximum - largest) }
                 let logSumExp = largest + log(total)
-                for e in entries {
-                    for (value, token) in e.top {
-                        all.append((b, token, blank.beams[b].score + (value - logSumExp)))
+                for slice in slices {
+                    for entry in slice.top {
+                        all.append(
+                            BeamCandidate(
+                                beam: b, token: entry.token, score: blank.beams[b].score + (entry.value - logSumExp)))
                     }
                 }
             }
             all.sort { ($0.score, -$0.beam, -$0.token) > ($1.score, -$1.beam, -$1.token) }
-            let chosen = all.prefix(wanted)
-            var flat: [Double] = []
-            for c in chosen { flat += [Double(c.beam), Double(c.token), c.score] }
-            decision = flat.withUnsafeBytes { Array($0) }
+            return Array(all.prefix(wanted))
         }
-        let shared = collectives.broadcast(decision)
-        let flat = shared.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
-        return stride(from: 0, to: flat.count, by: 3).map { (Int(flat[$0]), Int(flat[$0 + 1]), flat[$0 + 2]) }
     }
 
     /// Indices of the `count` largest values, largest first (ties: lower index first).
@@ -231,7 +207,7 @@ public final class BeamSearchTask: GenerationTask {
     }
 
     /// Walks the candidates: finished beams and the next live beams, caches reassigned, the done test.
-    private func step(_ blank: inout Blank, candidates: [(beam: Int, token: Int, score: Double)]) {
+    private func step(_ blank: inout Blank, candidates: [BeamCandidate]) {
         var live: [(parent: Int, beam: Beam)] = []
         for candidate in candidates {
             let parent = blank.beams[candidate.beam]
@@ -349,5 +325,70 @@ public enum BeamSearchError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalid(let message): message
         }
+    }
+}
+
+// MARK: - What the ranks exchange each step
+
+/// One rank's summary of one beam's logits slice: its maximum, the sum of `exp(x - maximum)` over the slice, and
+/// its best entries (value, global token id), best first.
+struct BeamSliceSummary: WireMessage, Equatable {
+    struct Entry: Equatable {
+        var value: Double
+        var token: Int
+    }
+
+    var maximum: Double
+    var sumOfExponentials: Double
+    var top: [Entry]
+
+    init(maximum: Double, sumOfExponentials: Double, top: [Entry]) {
+        self.maximum = maximum
+        self.sumOfExponentials = sumOfExponentials
+        self.top = top
+    }
+
+    func write(to writer: inout WireWriter) {
+        writer.write(maximum)
+        writer.write(sumOfExponentials)
+        writer.write(count: top.count)
+        for entry in top {
+            writer.write(entry.value)
+            writer.write(entry.token)
+        }
+    }
+
+    init(reading reader: inout WireReader) throws(WireError) {
+        maximum = try reader.read(Double.self)
+        sumOfExponentials = try reader.read(Double.self)
+        let count = try reader.readCount(elementSize: 16)
+        top = []
+        top.reserveCapacity(count)
+        for _ in 0..<count { top.append(Entry(value: try reader.read(Double.self), token: try reader.read(Int.self))) }
+    }
+}
+
+/// A global candidate of one step, chosen by rank 0: extend `beam` with `token`, reaching `score`.
+struct BeamCandidate: WireMessage, Equatable {
+    var beam: Int
+    var token: Int
+    var score: Double
+
+    init(beam: Int, token: Int, score: Double) {
+        self.beam = beam
+        self.token = token
+        self.score = score
+    }
+
+    func write(to writer: inout WireWriter) {
+        writer.write(beam)
+        writer.write(token)
+        writer.write(score)
+    }
+
+    init(reading reader: inout WireReader) throws(WireError) {
+        beam = try reader.read(Int.self)
+        token = try reader.read(Int.self)
+        score = try reader.read(Double.self)
     }
 }

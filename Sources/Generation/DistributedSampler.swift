@@ -1,3 +1,4 @@
+import Coordination
 import FoundationEssentials
 import Tensors
 
@@ -61,7 +62,6 @@ public struct DistributedSampler: Sendable {
             let local = Self.localArgmax(localLogits, vocabularyOffset: vocabularyOffset)
             return collectives.allreduceMaxLocation(value: local.value, index: local.index).index
         }
-        let isCoordinator = collectives.rank == 0
         Self.scale(localLogits, temperature: parameters.temperature, into: &scaledLogits)
         let scaled = scaledLogits
         var globalMaximum: Float?
@@ -72,33 +72,31 @@ public struct DistributedSampler: Sendable {
         let report = Self.rankReport(
             scaled: scaled, vocabularyOffset: vocabularyOffset, parameters: parameters,
             candidateCount: candidateCount, globalMaximum: globalMaximum)
-        let reports = collectives.gather(report.encoded())
 
-        var decision: [UInt8] = []
+        // Rank 0 merges the candidates, draws u and decides; the merged list and u stay for a fallback.
+        let coordinator = Coordinator(channel: collectives)
         var merged: MergedCandidates?
         var u = 0.0
-        if isCoordinator {
+        let decision = coordinator.decide(report: report) { reports in
             u = random.nextUnit()
-            let candidates = Self.merge(reports.map(RankReport.init(decoding:)))
+            let candidates = Self.merge(reports)
             merged = candidates
-            decision = Self.decide(Self.filter(candidates, parameters: parameters), u: u).encoded()
+            return Self.decide(Self.filter(candidates, parameters: parameters), u: u)
         }
-        switch Decision(decoding: collectives.broadcast(decision)) {
+        switch decision {
         case .token(let token):
             return token
         case .fallback:
             fallbackCount += 1
-            let slices = collectives.gather(Self.encodeSlice(scaled, vocabularyOffset: vocabularyOffset))
-            var final: [UInt8] = []
-            if isCoordinator, let merged {
+            let slice = VocabularySlice(offset: vocabularyOffset, values: scaled)
+            let resolved = coordinator.decide(report: slice) { slices in
+                guard let merged else { preconditionFailure("a fallback without rank 0's merged candidates") }
                 let complete = Self.completeCandidates(
-                    slices: slices.map(Self.decodeSlice), totalMass: merged.totalMass)
-                let resolved = Self.decide(Self.filter(complete, parameters: parameters), u: u)
-                precondition(resolved != .fallback, "the whole vocabulary always settles the draw")
-                final = resolved.encoded()
+                    slices: slices.map { ($0.offset, $0.values) }, totalMass: merged.totalMass)
+                return Self.decide(Self.filter(complete, parameters: parameters), u: u)
             }
-            guard case .token(let token) = Decision(decoding: collectives.broadcast(final)) else {
-                preconditionFailure("rank 0 broadcast no token after the fallback")
+            guard case .token(let token) = resolved else {
+                preconditionFailure("the whole vocabulary always settles the draw")
             }
             return token
         }
@@ -174,8 +172,7 @@ extension DistributedSampler {
 
     /// The mass of a whole slice relative to the global maximum, summed in `ComputeThreads.count` slices at once
     /// (the sum is exact, so the slicing cannot change it). It is most of a sampled token's cost: one `exp` per
-    /// vocabulary entry. Vectorised in C (`SamplingKernels`): 150k entries on one thread 0.50 ms, against 0.97
-    /// for the libm `exp` loop it replaced (C harness, 2026-12-03).
+    /// vocabulary entry, vectorised in C (`SamplingKernels`; measured: docs/BENCHMARKS.md, "Sampling").
     static func mass(of scaled: [Float], maximum: Float) -> ExactMass {
         let slices = max(1, min(ComputeThreads.count, scaled.count / 8192))
         var partials = [ExactMass](repeating: ExactMass(), count: slices)
@@ -479,118 +476,77 @@ struct ExactMass: Equatable, Sendable {
 
 // MARK: - Wire formats
 
-extension DistributedSampler.RankReport {
-    /// localCount (UInt64), a mass flag (UInt8), mass.high and mass.low, candidate count (UInt64 each), then
-    /// per candidate the value's bits and the id (UInt32 each), little-endian.
-    func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 33 + 8 * candidates.count)
-        writer.append(UInt64(localCount))
-        writer.append(UInt8(mass == nil ? 0 : 1))
-        writer.append(mass?.high ?? 0)
-        writer.append(mass?.low ?? 0)
-        writer.append(UInt64(candidates.count))
+extension DistributedSampler.RankReport: WireMessage {
+    /// localCount, the mass (a flag, then high and low), then the candidates: count, and per candidate the
+    /// value's bits and the id as UInt32 (8 bytes each: a rank sends 256 of them per sampled token).
+    func write(to writer: inout WireWriter) {
+        writer.write(localCount)
+        writer.write(mass != nil)
+        if let mass {
+            writer.write(mass.high)
+            writer.write(mass.low)
+        }
+        writer.write(count: candidates.count)
         for candidate in candidates {
             precondition(candidate.id >= 0 && candidate.id <= Int(UInt32.max), "token id \(candidate.id) out of range")
-            writer.append(candidate.value.bitPattern)
-            writer.append(UInt32(candidate.id))
+            writer.write(candidate.value)
+            writer.write(UInt32(candidate.id))
         }
-        return writer.bytes
     }
 
-    init(decoding bytes: [UInt8]) {
-        var reader = ByteReader(bytes)
-        localCount = Int(reader.read(UInt64.self))
-        let hasMass = reader.read(UInt8.self) != 0
-        let high = reader.read(UInt64.self)
-        let low = reader.read(UInt64.self)
-        mass = hasMass ? ExactMass(high: high, low: low) : nil
-        let count = Int(reader.read(UInt64.self))
-        candidates = (0..<count).map { _ in
-            let value = Float(bitPattern: reader.read(UInt32.self))
-            return DistributedSampler.Candidate(value: value, id: Int(reader.read(UInt32.self)))
+    init(reading reader: inout WireReader) throws(WireError) {
+        localCount = try reader.read(Int.self)
+        mass = try reader.read(Bool.self) ? ExactMass(high: try reader.read(), low: try reader.read()) : nil
+        let count = try reader.readCount(elementSize: 8)
+        candidates = []
+        candidates.reserveCapacity(count)
+        for _ in 0..<count {
+            let value = try reader.read(Float.self)
+            candidates.append(DistributedSampler.Candidate(value: value, id: Int(try reader.read(UInt32.self))))
         }
     }
 }
 
-extension DistributedSampler.Decision {
-    /// A kind byte (0 token, 1 fallback), then the token id as UInt64.
-    func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 9)
+extension DistributedSampler.Decision: WireMessage {
+    /// A kind byte (0 token, 1 fallback), then the token id.
+    func write(to writer: inout WireWriter) {
         switch self {
         case .token(let token):
-            writer.append(UInt8(0))
-            writer.append(UInt64(token))
+            writer.write(UInt8(0))
+            writer.write(token)
         case .fallback:
-            writer.append(UInt8(1))
+            writer.write(UInt8(1))
         }
-        return writer.bytes
     }
 
-    init(decoding bytes: [UInt8]) {
-        var reader = ByteReader(bytes)
-        switch reader.read(UInt8.self) {
-        case 0: self = .token(Int(reader.read(UInt64.self)))
+    init(reading reader: inout WireReader) throws(WireError) {
+        switch try reader.read(UInt8.self) {
+        case 0: self = .token(try reader.read(Int.self))
         case 1: self = .fallback
-        case let kind: preconditionFailure("unknown sampler decision \(kind)")
+        case let kind: throw .invalid("unknown sampler decision \(kind)")
         }
     }
 }
 
 extension DistributedSampler {
-    /// The offset and count (UInt64), then the values' bits (UInt32 each), all little-endian.
-    static func encodeSlice(_ scaled: [Float], vocabularyOffset: Int) -> [UInt8] {
-        var writer = ByteWriter(capacity: 16 + 4 * scaled.count)
-        writer.append(UInt64(vocabularyOffset))
-        writer.append(UInt64(scaled.count))
-        #if _endian(little)
-            scaled.withUnsafeBytes { writer.bytes.append(contentsOf: $0) }
-        #else
-            for value in scaled { writer.append(value.bitPattern) }
-        #endif
-        return writer.bytes
-    }
+    /// A rank's whole slice after the temperature, sent when the candidates cannot settle the draw.
+    struct VocabularySlice: WireMessage, Equatable {
+        var offset: Int
+        var values: [Float]
 
-    static func decodeSlice(_ bytes: [UInt8]) -> (offset: Int, values: [Float]) {
-        var reader = ByteReader(bytes)
-        let offset = Int(reader.read(UInt64.self))
-        let count = Int(reader.read(UInt64.self))
-        precondition(bytes.count == 16 + 4 * count, "sampler slice message of the wrong length")
-        #if _endian(little)
-            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                bytes.withUnsafeBytes {
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[16...]))
-                }
-                initialized = count
-            }
-        #else
-            let values = (0..<count).map { _ in Float(bitPattern: reader.read(UInt32.self)) }
-        #endif
-        return (offset, values)
-    }
-}
+        func write(to writer: inout WireWriter) {
+            writer.write(offset)
+            writer.write(floats: values)
+        }
 
-private struct ByteWriter {
-    var bytes: [UInt8] = []
+        init(offset: Int, values: [Float]) {
+            self.offset = offset
+            self.values = values
+        }
 
-    init(capacity: Int) { bytes.reserveCapacity(capacity) }
-
-    mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-}
-
-private struct ByteReader {
-    let bytes: [UInt8]
-    var offset = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func read<T: FixedWidthInteger>(_: T.Type) -> T {
-        let size = MemoryLayout<T>.size
-        precondition(offset + size <= bytes.count, "sampler message truncated")
-        var value = T.zero
-        for i in 0..<size { value |= T(bytes[offset + i]) << (8 * i) }
-        offset += size
-        return value
+        init(reading reader: inout WireReader) throws(WireError) {
+            offset = try reader.read(Int.self)
+            values = try reader.read(floats: [Float].self)
+        }
     }
 }

@@ -1,5 +1,7 @@
+import Coordination
 import Foundation
 import Tensors
+import TestSupport
 import Testing
 
 @testable import Generation
@@ -82,11 +84,15 @@ import Testing
                 Sampler.rankReport(
                     scaled: $0.values, vocabularyOffset: $0.offset, parameters: parameters,
                     candidateCount: candidateCount, globalMaximum: globalMaximum
-                ).encoded()
+                ).wireBytes()
             }
-            merged = Sampler.merge(reports.map(Sampler.RankReport.init(decoding:)))
+            merged = Sampler.merge(reports.map { try! Sampler.RankReport(wireBytes: $0) })
             complete = Sampler.completeCandidates(
-                slices: parts.map { Sampler.decodeSlice(Sampler.encodeSlice($0.values, vocabularyOffset: $0.offset)) },
+                slices: parts.map {
+                    let slice = try! Sampler.VocabularySlice(
+                        wireBytes: Sampler.VocabularySlice(offset: $0.offset, values: $0.values).wireBytes())
+                    return (slice.offset, slice.values)
+                },
                 totalMass: merged.totalMass)
         }
 
@@ -378,103 +384,5 @@ import Testing
             ComputeThreads.count = threads
             #expect(Sampler.mass(of: scaled, maximum: maximum) == sequential, "\(threads) threads")
         }
-    }
-}
-
-// MARK: - One thread per rank
-
-/// A fake tensor-parallel group for threads in one process: every collective is an exchange in which each rank
-/// deposits its part and, once all have, reads every part. A rank that calls a different collective than the
-/// others stops the test process instead of hanging it.
-final class SimulatedWorld: @unchecked Sendable {
-    let size: Int
-    private let condition = NSCondition()
-    private var pending: [(kind: String, value: Any)?]
-    private var published: [Any] = []
-    private var arrived = 0
-    private var generation = 0
-
-    init(size: Int) {
-        self.size = size
-        pending = Array(repeating: nil, count: size)
-    }
-
-    func exchange(rank: Int, kind: String, _ value: Any) -> [Any] {
-        condition.lock()
-        defer { condition.unlock() }
-        pending[rank] = (kind, value)
-        arrived += 1
-        let generation = self.generation
-        if arrived == size {
-            let kinds = Set(pending.map { $0!.kind })
-            precondition(kinds.count == 1, "ranks called different collectives: \(kinds)")
-            published = pending.map { $0!.value }
-            pending = Array(repeating: nil, count: size)
-            arrived = 0
-            self.generation += 1
-            condition.broadcast()
-        } else {
-            while self.generation == generation {
-                precondition(condition.wait(until: Date().addingTimeInterval(120)), "a collective timed out")
-            }
-        }
-        return published
-    }
-
-    /// Runs `body` on `ranks` threads, one per rank, and returns their results in rank order.
-    static func run<Result: Sendable>(ranks: Int, _ body: @escaping @Sendable (SimulatedRank) -> Result) -> [Result] {
-        let world = SimulatedWorld(size: ranks)
-        let results = ResultBox<Result>(count: ranks)
-        let done = DispatchGroup()
-        for rank in 0..<ranks {
-            done.enter()
-            let thread = Thread {
-                results.set(rank, body(SimulatedRank(world: world, rank: rank)))
-                done.leave()
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        done.wait()
-        return results.values
-    }
-}
-
-final class ResultBox<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [Value?]
-
-    init(count: Int) { storage = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Value) { lock.withLock { storage[index] = value } }
-
-    var values: [Value] { lock.withLock { storage.map { $0! } } }
-}
-
-struct SimulatedRank: SamplingCollectives {
-    let world: SimulatedWorld
-    let rank: Int
-
-    var size: Int { world.size }
-
-    func allreduceMaxLocation(value: Float, index: Int) -> (value: Float, index: Int) {
-        let all = world.exchange(rank: rank, kind: "maxloc", (value, index)).map { $0 as! (Float, Int) }
-        return all.dropFirst().reduce(all[0]) { best, next in
-            next.0 > best.0 || (next.0 == best.0 && next.1 < best.1) ? next : best
-        }
-    }
-
-    func allreduceSum(_ values: [Double]) -> [Double] {
-        let all = world.exchange(rank: rank, kind: "sum", values).map { $0 as! [Double] }
-        return all.dropFirst().reduce(all[0]) { zip($0, $1).map(+) }
-    }
-
-    func gather(_ bytes: [UInt8]) -> [[UInt8]] {
-        let all = world.exchange(rank: rank, kind: "gather", bytes).map { $0 as! [UInt8] }
-        return rank == 0 ? all : []
-    }
-
-    func broadcast(_ bytes: [UInt8]) -> [UInt8] {
-        world.exchange(rank: rank, kind: "broadcast", bytes)[0] as! [UInt8]
     }
 }
