@@ -12,7 +12,10 @@
 // even and odd halves (ck_gemv_split_pairs), so high nibbles multiply the even half and low nibbles the odd half.
 // AVX-512 maps a nibble to its fp32 value with one vpermps through a 16-entry table (no shift-extend-convert).
 //
-// Why C and not Swift SIMD: see the GEMV_NUMBERS comment at the end of this file.
+// Why C and not Swift SIMD: for fp32/fp16/bf16 a Swift SIMD loop streams about as fast, so C buys no speed there;
+// it buys run-time ISA selection without a -target-cpu for the whole module (a cluster may mix CPUs), AVX-512
+// masked tails, the int8 paths and the int4 path's vpermps nibble table, which Swift loops fall far behind
+// (measured: docs/BENCHMARKS.md, 'Decode kernels').
 
 #include "ckernels_gemv.h"
 #include "ckernels_cpu.h"
@@ -26,21 +29,19 @@
 #define T256 __attribute__((target("avx2,fma,f16c")))
 #endif
 
-/// Software prefetch distance on each weight row stream (bytes; 0 = none). On the shared machine a 2 KB prefetch
-/// looked like a gain (fp16 n = 1 from DRAM ~15 -> ~30 GB/s, best of 40 under load); on the idle machine it costs:
-/// fp16 n = 1, 2 threads, 32768 x 4096 from DRAM: 29-30 GB/s without, 23-25 GB/s with, beside a 31-37 GB/s triad
-/// and a 29-33 GB/s plain read loop (2026-11-23, alternating runs). The hardware prefetchers do better alone.
+/// Software prefetch distance on each weight row stream (bytes; 0 = none). Off: on Zen 4 a 2 KiB per-row
+/// prefetcht0 makes the fp16 GEMV from DRAM slower than the hardware prefetchers alone, which keep it at the speed
+/// of a plain read loop (measured: docs/BENCHMARKS.md, 'Decode kernels'); the block-ahead L2 prefetch below is the
+/// one the kernels use.
 #ifndef CK_PF
 #define CK_PF 0
 #endif
 /// The AVX-512 kernels take the AVX2 kernels' block-ahead L2 prefetch (prefetch.h, CK_L2_AHEAD past the point the
-/// block of rows has reached). On a 2-core Emerald Rapids guest (2026-12-06) the hardware prefetchers alone left a
-/// token's 64 layer GEMVs (Benchmarks/kernels/decode_layers.sh 1|3|4 2 30, alternating runs, means) at fp16 exact
-/// 23.1-24.2 GB/s against a 25-27.5 GB/s read loop through the same pool calls; with it fp16 exact 25.2-28.7,
-/// fast int8 21.5-21.8 -> 26.6-28.9, fast int4 16.1-18.7 -> 24.4-26.4 (distances 16-128 KiB alike; a 512-byte
-/// per-row prefetcht0 gained about as much for fp16). In the model (~1B, TP=1, P=512): fp16 exact 115.3 -> 94.2
-/// ms/token, int8 exact 92.9 -> 67.0, int4 exact 71.0 -> 51.8. The per-row prefetcht0 of 2 KiB (CK_PF) that lost
-/// on Zen 4 (2026-11-23) stays off. Build with -DCK_AHEAD512=0 to compare.
+/// block of rows has reached): with the hardware prefetchers alone a token's layer GEMVs
+/// (Benchmarks/kernels/decode_layers.sh) stay under a plain read loop through the same pool calls; with it the
+/// exact fp16 and the fast int8/int4 kernels reach the read loop, and whole-model decode gets faster in every
+/// format (distances of 16-128 KiB do alike; measured: docs/BENCHMARKS.md, 'Decode kernels'). The per-row
+/// prefetcht0 (CK_PF) stays off. Build with -DCK_AHEAD512=0 to compare.
 #ifndef CK_AHEAD512
 #define CK_AHEAD512 1
 #endif
@@ -50,10 +51,10 @@
 #endif
 /// AVX2 shape for n > 2 activation rows: 3 weight rows x 4 activation rows per pass (12 accumulators, 3 weight
 /// vectors, 1 activation vector: all 16 ymm registers), so each weight vector is widened once per 4 activation rows
-/// instead of once per 2 (the 4 x 2 shape of n <= 2). C microbenchmark, fp16, n = 16, 5640 x 2048 weights, 2
-/// threads, 15 alternating runs (2026-12-03): 4 x 2 68-74 GFLOP/s median, 3 x 4 90 (one thread 42 -> 52), against an
-/// AVX2 FMA peak of ~180; 2 x 6 (75-80), 2 x 5 (71-75) and 1 x 8 (51) lost. int4 keeps 4 x 2 (two weight vectors
-/// per step). Build with -DCK_NR256=4 -DCK_XB256=2 to compare.
+/// instead of once per 2 (the 4 x 2 shape of n <= 2). A GEMV over a batch is bound by the core (widening and
+/// FMAs), not by memory, so widening less per FMA raises its FLOP rate; the 2 x 6, 2 x 5 and 1 x 8 shapes are
+/// slower (measured: docs/BENCHMARKS.md, 'Decode kernels'). int4 keeps 4 x 2 (two weight vectors per step).
+/// Build with -DCK_NR256=4 -DCK_XB256=2 to compare.
 #ifndef CK_NR256
 #define CK_NR256 3
 #endif
@@ -381,8 +382,8 @@ CK_DOT256(ck_dot256_i8, int8_t, W256_I8, CK_GEMV_I8)
 /// widened by one shift, as q * 2^28 (the byte sign-extended and shifted left 28: exact in int32 and in fp32), its
 /// sum scaled back by 2^-28 at the end (exact). Against the shared-chain form below (shift-shift for the low
 /// nibble, both FMAs on one accumulator): 7 instead of 8 vector ops per 16 weights and no FMA chained on the one
-/// before it. C microbenchmark, 64 MiB of 2048-column rows from DRAM, 2026-12-03: one thread 5.5 -> 6.8 GB/s, two
-/// threads 10.6 -> 13.1 (read loop 19 / 28); in L2 6.4 -> 8.4 GB/s.
+/// before it. Exact int4 is compute-bound on AVX2, below a plain read loop from DRAM, so every operation saved per
+/// weight raises its bandwidth (measured: docs/BENCHMARKS.md, 'Decode kernels').
 T256 INLINE void ck_dot256_i4_one(const float *x, const uint8_t *w, long ldw, long p0, long p1, const int NR,
                                   float out[8][4], long half) {
     __m256 high[8], low[8];
@@ -568,19 +569,3 @@ void ck_gemv(ck_gemv_problem problem, long row_begin, long row_end, int isa) {
 #endif
     kernel(&problem, row_begin, row_end);
 }
-
-// GEMV_NUMBERS. AMD EPYC Zen 4 (2 cores, ~3.5 GHz, 1 zmm FMA/cycle), clang -O3, 2026-11-23, while other jobs
-// loaded the machine (load average 2-9), so DRAM figures are noisy; in-cache figures are best of 300-400 runs.
-// In cache, 64 x 4096 weights, n = 1, one thread, GB/s of weight bytes (AVX-512 / AVX2):
-//   fp32 77 / 79 (L2-bound), fp16 66 / 53, bf16 60 / 43, int8 30 / 28, int4 15 / 10 (vpermps; a vpternlogd
-//   magic-number decode measured the same: both are bound by ~2 zmm vector ops per cycle, int4 needs ~3 per 16
-//   weights). n = 8 is FMA-bound: ~6 cycles per 16 weights for every format.
-// Swift vs C, fp16 n = 1 one thread (`GEMV_BENCH=1`, DecodeKernelBenchmark): in cache the Swift SIMD16 loop
-// (DecodeKernels.swiftBaselineFloat16, -target-cpu haswell) gives 69 GB/s, this kernel 64 GB/s; from DRAM both
-// sit at the memory limit. So for fp16/bf16/fp32 C buys no speed: it buys run-time ISA selection without a
-// -target-cpu for the whole module (a cluster may mix CPUs), AVX-512 masked tails, and the int4 (vpermps nibble
-// table, 15 GB/s in cache vs 3.5-9 GB/s for Swift loops, STYLE.md) and int8 paths.
-// DRAM, 16384 x 4096, n = 1, GB/s (best of 12) beside a STREAM triad of 13.8-16.6 (1T) / 11.3-14.9 (2T) GB/s
-// in the same runs: AVX-512 fp32 10-12, fp16 8-12, bf16 8-18, int8 7-26, int4 6-15, i.e. 50-100% of the triad,
-// varying run to run with the other jobs; re-measure on an idle machine.
-

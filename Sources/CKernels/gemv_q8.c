@@ -9,10 +9,9 @@
 // Shape: one weight row at a time (each thread reads one sequential stream), activation rows in blocks of 4, 64
 // weight bytes per step (int8: 64 weights, int4: 128), masked tails. Unlike the exact kernels, which share each
 // activation load among 8 rows because they are compute-heavy, this one has cycles to spare, and a single stream
-// is what the hardware prefetchers follow best: 32768 x 4096 weights from DRAM, n = 1, 2 threads, idle Zen 4
-// (2026-11-23, alternating runs, beside a 31-37 GB/s triad): int4 26-41 GB/s one row per pass vs 18-22 GB/s eight
-// rows per pass (short int4 rows of k / 2 bytes make eight short streams per pass); int8 27-45 vs 22-29. In cache
-// (64 x 4096, one thread): int8 83 GB/s, int4 63 GB/s, against 32 and 15 for the exact kernels.
+// is what the hardware prefetchers follow best: eight rows per pass (short int4 rows of k / 2 bytes make eight
+// short streams per pass) read DRAM markedly slower, and in cache this kernel streams two to four times faster than
+// the exact ones (measured: docs/BENCHMARKS.md, 'Decode kernels').
 // (Build with -DCK_Q8_ROWS_PER_PASS=8 to compare.)
 
 #include "ckernels_gemv_q8.h"
@@ -22,9 +21,9 @@
 #include <string.h>
 #include "prefetch.h"
 
-/// The VNNI loops prefetch CK_L2_AHEAD bytes ahead into L2 like the exact kernels (gemv.c, CK_AHEAD512 has the
-/// figures): on Emerald Rapids the 64 layer GEMVs of a fast int4 token went from 16-19 to 24-26 GB/s, int8 from 22
-/// to 27-29. Build with -DCK_AHEAD512=0 to compare.
+/// The VNNI loops prefetch CK_L2_AHEAD bytes ahead into L2 like the exact kernels (gemv.c, CK_AHEAD512): without
+/// it a fast int8/int4 token's layer GEMVs stay well under a plain read loop, with it they reach about its speed
+/// (measured: docs/BENCHMARKS.md, 'Decode kernels'). Build with -DCK_AHEAD512=0 to compare.
 #ifndef CK_AHEAD512
 #define CK_AHEAD512 1
 #endif
@@ -248,8 +247,8 @@ static void ck_gemv_q8_pack_x_scalar(const float *x, long n, long k, long groups
 
 /// One weight row against one activation row (decode at batch 1), 64 bytes per step in two accumulators and
 /// without the software prefetch of the blocked loops: one sequential stream is what the hardware prefetcher
-/// follows best. C microbenchmark (128 MiB of int8 rows from DRAM, k = 2048 and 5632, 2 threads, alternating runs,
-/// 2026-12-03): 20-23 -> 22-29 GB/s, against a plain read loop at 24-29 in the same runs. Returns the bytes done.
+/// follows best, and the L2 prefetch slows it down; without it the loop reads DRAM at close to a plain read
+/// loop's rate (measured: docs/BENCHMARKS.md, 'Decode kernels'). Returns the bytes done.
 T2 INLINE long ck_q8a_i8_one(const int8_t *xq, const int8_t *w, long p0, long p1, __m256i *acc) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i first = *acc, second = _mm256_setzero_si256();
@@ -270,8 +269,9 @@ T2 INLINE long ck_q8a_i8_one(const int8_t *xq, const int8_t *w, long p0, long p1
 
 /// int4 as ck_q8a_i8_one, for the split activation layout: one xor makes both nibbles of a byte unsigned (v + 8)
 /// before they are split, and two steps' products are summed in s16 (each maddubs pair is at most 2 * 15 * 127,
-/// four of them 15240) before one vpmaddwd: 8.5 instead of 10 vector operations per 32 bytes. Same microbenchmark:
-/// 14-16 -> 16-19 GB/s (the loop is compute-bound here: 12 -> 14 GB/s on one thread with the weights in L2).
+/// four of them 15240) before one vpmaddwd: 8.5 instead of 10 vector operations per 32 bytes. The loop is
+/// compute-bound on AVX2 (with the weights in L2 too), so fewer operations per byte are more bandwidth (measured:
+/// docs/BENCHMARKS.md, 'Decode kernels').
 T2 INLINE long ck_q8a_i4_one(const int8_t *xq, const uint8_t *w, long p0, long p1, long half, __m256i *acc) {
     const __m256i ones = _mm256_set1_epi16(1), nibble = _mm256_set1_epi8(0x0F);
     const __m256i both = _mm256_set1_epi8((char)0x88);
@@ -391,11 +391,10 @@ T2 INLINE void ck_q8a_block(const ck_gemv_q8_problem *p, long r, long i0, const 
 }
 
 /// Decode at batch 1: one activation row, weight rows one after another with one accumulator in a register. The
-/// general ck_q8a_block (accumulator and tail arrays sized for 8 x 4, a group-size division per row) spent 41% of
-/// its samples outside the inner loop at batch 1 (perf, int4, k = 2048: 1 KiB per row). The 64 GEMVs of the 1B
-/// model's layers (Benchmarks/kernels/decode_layers.sh 4 2 40, clang, alternating runs, 2026-12-03, before the
-/// spinning worker pool): int4 12.1-14.7 -> 20.8-21.4 GB/s; in the model (vocabulary 2048, so the layers are all
-/// of it) int4 30.5 -> 21.0 ms/token, int8 52.1 -> 33.9. Software prefetch 256-2048 bytes ahead changed nothing.
+/// general ck_q8a_block (accumulator and tail arrays sized for 8 x 4, a group-size division per row) spends much
+/// of a batch-1 call outside its inner loop when a row is short (int4, k = 2048: 1 KiB per row); this loop keeps
+/// the layer GEMVs near memory speed (Benchmarks/kernels/decode_layers.sh; measured: docs/BENCHMARKS.md, 'Decode
+/// kernels'). Software prefetch 256-2048 bytes ahead makes no difference here.
 T2 static void ck_q8a_rows_one(const ck_gemv_q8_problem *p, long row_begin, long row_end) {
     const int i4 = p->format == CK_GEMV_I4;
     const long k = p->k, groups = p->groups, half = k / 2, ldw = i4 ? half : k, group_bytes = ldw / groups;
@@ -422,9 +421,8 @@ T2 static void ck_q8a_rows_one(const ck_gemv_q8_problem *p, long row_begin, long
 }
 
 /// Batch 1 as above; else one weight row per pass (one sequential stream per thread, as the VNNI path), activation
-/// rows in blocks of 4.
-/// Measured (TP=1, 2 threads, ~1B model, int4 / int8 decode ms per token, three alternating rounds, 2026-12-03):
-/// one row 65-78 / 72-105, two rows 84-102 / 113-125, four rows 85-120 / 98-118.
+/// rows in blocks of 4. Two or four weight rows per pass decode the model more slowly (measured:
+/// docs/BENCHMARKS.md, 'Decode kernels').
 T2 static void ck_gemv_q8_avx2(ck_gemv_q8_problem problem, long row_begin, long row_end) {
     const long n = problem.n;
     if (n == 1) {

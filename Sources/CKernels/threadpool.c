@@ -1,13 +1,12 @@
 #include "ckernels_pool.h"
 
-// A persistent worker pool for ck_pool_run. Measured on the 2-core Zen 4: DispatchQueue.concurrentPerform often ran
-// both chunks of a GEMV on one thread (2 threads as slow as 1 for int8/int4), so ComputeThreads uses this instead.
+// A persistent worker pool for ck_pool_run. DispatchQueue.concurrentPerform often runs both chunks of a GEMV on one
+// thread (then 2 threads are as slow as 1 for int8/int4), so ComputeThreads uses this instead.
 //
-// Waking a sleeping thread costs a futex call and, in a VM, waking the idle virtual CPU: on the 2-core KVM guest a
-// job of two 100 µs chunks took 180 µs and one of two 20 µs chunks 58 µs when the worker slept between jobs;
-// spinning first: 103 and 22 µs (Benchmarks/kernels/pool_latency.sh, 2026-12-03). Decoding runs ~150 such jobs
-// per token a few µs apart, so workers (and a caller waiting for them) spin for a while before sleeping: a new
-// job is then seen within a cache-line transfer.
+// Waking a sleeping thread costs a futex call and, in a virtual machine, waking the idle virtual CPU: tens of µs,
+// as long as a short job itself. Decoding runs ~150 such jobs per token a few µs apart, so workers (and a caller
+// waiting for them) spin for a while before sleeping: a new job is then seen within a cache-line transfer
+// (Benchmarks/kernels/pool_latency.sh; measured: docs/BENCHMARKS.md, 'Worker pool').
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,7 +19,7 @@
 
 enum {
     CK_POOL_MAX = 64,
-    // Pause loops before a waiting thread sleeps: 130 µs on this Zen 4 guest (32 ns a pause), a few hundred µs
+    // Pause loops before a waiting thread sleeps: about 130 µs where a pause takes 32 ns (Zen 4), a few hundred µs
     // where a pause takes ~140 cycles (recent Intel); longer than the gaps between a decode step's jobs, short
     // against an idle pool's lifetime.
     CK_POOL_SPINS = 4096,

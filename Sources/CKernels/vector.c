@@ -222,8 +222,8 @@ INLINE void layer_norm_body(
 }
 
 /// Decode attention streams each head's keys, then its values, once per token; each step asks for the K/V row
-/// this many bytes ahead into L2. ~1B model, int4 fast, fp16 cache, P = 512, Emerald Rapids guest (2026-12-06,
-/// alternating runs): attention 4.33-4.46 -> 3.09-3.27 ms/token (2 KiB ahead: 3.47-3.52).
+/// this many bytes ahead into L2. With the prefetch decode attention takes markedly less time per token than with
+/// the hardware prefetchers alone, and 8 KiB ahead does better than 2 KiB (measured: docs/BENCHMARKS.md, 'Decode').
 #ifndef CK_ATTENTION_AHEAD
 #define CK_ATTENTION_AHEAD 8192
 #endif

@@ -1,12 +1,12 @@
 /// Which OpenBLAS kernel set to ask for when the one OpenBLAS picked itself is far below the CPU.
 ///
 /// A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU's model number when the library loads. A build older
-/// than the CPU does not know the model and falls back to its SSE3 "Prescott" kernels: Debian 12's 0.3.21 on an
-/// Emerald Rapids guest (family 6, model 207; AVX-512, AVX512-BF16) ran sgemm 2048³ at 64 GFLOP/s on 2 cores
-/// against 313 with `OPENBLAS_CORETYPE=SkylakeX` (2026-12-06, docs/BENCHMARKS.md session 9; `bench` reports both
-/// `sgemm_gflops` and `blas_kernels`), and the ~1B fp16 model's prefill at 28 against 119 tokens/s. The variable
-/// is read only while the library loads, before `main`, so the command line starts itself again with it set
-/// (`BLASRelaunch`, first in `GLMCluster.main`); a value the user set is always kept.
+/// than the CPU does not know the model and falls back to its SSE3 "Prescott" kernels, as Debian 12's 0.3.21 does
+/// on Emerald Rapids (family 6, model 207; AVX-512, AVX512-BF16): sgemm then runs at about a fifth of the
+/// SkylakeX kernels' rate, and prefill slows down about as much (measured: docs/BENCHMARKS.md, 'Machine limits';
+/// `bench` reports both `sgemm_gflops` and `blas_kernels`). The variable is read only while the library loads,
+/// before `main`, so the command line starts itself again with it set (`BLASRelaunch`, first in
+/// `GLMCluster.main`); a value the user set is always kept.
 public enum BLASKernelSelection {
     /// The environment variable OpenBLAS reads for its kernel set.
     public static let environmentVariable = "OPENBLAS_CORETYPE"

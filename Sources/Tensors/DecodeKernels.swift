@@ -10,13 +10,13 @@ import Glibc
 public enum DecodeKernels {
     /// Row counts up to this go to these kernels (exact precision). Small batches stay here too: the kernels read
     /// each weight once per call and are FMA-bound from about 8 rows, while the reference path widens every weight
-    /// to fp32 before its sgemm. Measured (~1B model, TP=2, one thread per rank, fp16, 2026-11-23): a decode step
-    /// of 16 sequences took 593 ms through widen + sgemm and 259 ms here.
+    /// to fp32 before its sgemm, which makes a decode step of 16 sequences about twice as slow (measured:
+    /// docs/BENCHMARKS.md, 'Throughput').
     public static let maximumRows = 32
 
     /// With `.fast` precision, row counts above this go to the dot-product GEMM (`PrefillKernels`) instead. The
-    /// same 32: below it the GEMM's 12-row blocks and per-call weight packing cost more than they save (a batch of
-    /// 16 took 371 ms per step there against 272 ms in the exact fp16 GEMV, same setup as above).
+    /// same 32: below it the GEMM's 12-row blocks and per-call weight packing cost more than they save (a step of
+    /// 16 sequences is slower there than in the exact fp16 GEMV; measured: docs/BENCHMARKS.md, 'Throughput').
     public static let fastPrecisionRows = 32
 
     /// Fewest weight rows a thread is given: below this the thread start-up costs more than it saves.
@@ -200,7 +200,7 @@ extension DecodeKernels {
 
     /// The plain Swift SIMD loop the C kernels were measured against (fp16 weights, one activation row, 4 weight
     /// rows per pass, `SIMD16` accumulators, lane-loop conversion): `y[r] = sum_j x[j] * W[r, j]`. Kept so the
-    /// comparison in gemv.c can be re-run (`GEMV_BENCH=1`); not used by the model.
+    /// comparison (docs/BENCHMARKS.md, 'Decode kernels') can be re-run (`GEMV_BENCH=1`); not used by the model.
     public static func swiftBaselineFloat16(
         _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float16>, rows: Int, columns k: Int,
         into y: UnsafeMutablePointer<Float>

@@ -55,9 +55,8 @@ public func referenceLinear(
     let tileRows = max(1, min(outputs, (1 << 19) / max(inner, 1)))
     let tiles = (outputs + tileRows - 1) / tileRows
     // Each compute thread widens its own tiles and multiplies them with a one-thread sgemm. OpenBLAS's own threads
-    // on one 256-row tile at a time spent much of a prefill synchronising and re-packing (sgemm_oncopy 17% and
-    // sched_yield ~9% of a fp16 prefill's cycles), and the widening ran on one thread meanwhile. Measured
-    // (~1B model, fp16, TP=1, 2 threads, P=512, alternating runs, 2026-12-03): see docs/BENCHMARKS.md, session 5.
+    // on one shared tile at a time spend much of a prefill synchronising and re-packing, while the widening runs
+    // on one thread meanwhile (measured: docs/BENCHMARKS.md, 'Prefill').
     // One OpenBLAS thread per tile whatever the rank's setting, so a tile's bits do not depend on --threads.
     let savedBLASThreads = BLAS.threadCount
     if savedBLASThreads != 1 { BLAS.threadCount = 1 }

@@ -45,11 +45,11 @@ public enum PrefillKernels {
     /// Whether `vdpbf16ps` outruns the fp32 FMA unit on this CPU (measured once, a few milliseconds); where it does
     /// not, fp16/bf16 weights take the exact path (OpenBLAS sgemm), which is then both faster and exact.
     ///
-    /// vdpbf16ps does twice the products of an fp32 FMA per instruction, but Intel's AVX-512 cores issue it at a
-    /// quarter of the FMA rate: on a 2-core Emerald Rapids guest (2026-12-06) its peak loop ran at 169 GOP/s
-    /// against 351 for `vfmadd231ps zmm`, and the bf16 kernel prefilled the ~1B fp16 model at 70 tokens/s against
-    /// 114 for the sgemm path. Zen 4 double-pumps its zmm FMAs instead: 228 against 115 GOP/s (session 2), where
-    /// the bf16 kernel wins. The two differ by 2x either way, so the choice does not flip with noise.
+    /// vdpbf16ps does twice the products of an fp32 FMA per instruction, but Intel's AVX-512 cores (Emerald Rapids
+    /// among them) issue it at a quarter of the FMA rate, so its peak is half that of `vfmadd231ps zmm` and the bf16
+    /// kernel prefills more slowly than the sgemm path. Zen 4 double-pumps its zmm FMAs instead, so there vdpbf16ps
+    /// peaks at twice the FMA rate and the bf16 kernel wins. The two differ by 2x either way, so the choice does not
+    /// flip with noise (measured: docs/BENCHMARKS.md, 'Machine limits').
     public static let bf16OutrunsFP32: Bool = {
         guard CPUFeatures.detected.avx512bf16 != 0 else { return false }
         // The best of five short runs of each unit's peak loop on this thread.

@@ -10,7 +10,7 @@ extern "C" {
 ///
 /// Why C: Swift SIMD cannot reach the AVX-512 conversions (`vcvtph2ps zmm`, masked tails, `vpermps` nibble
 /// tables) without `-target-cpu` for the whole module, and a cluster may mix CPUs; here each ISA is a function with
-/// its own `target` attribute, chosen at run time. Measured numbers are in gemv.c.
+/// its own `target` attribute, chosen at run time. Measured: docs/BENCHMARKS.md, 'Decode kernels'.
 
 /// Weight storage format of `ck_gemv_problem.w`.
 typedef enum {

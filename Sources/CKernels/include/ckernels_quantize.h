@@ -12,8 +12,8 @@ extern "C" {
 /// or NaN is not quantized here: `nonfinite[r]` is set to 1 (else 0) and the caller handles it.
 /// Returns 0 without touching anything when the CPU lacks AVX2/F16C (the caller then runs the scalar path).
 /// Why C: Swift's per-element loop (a scalar division, two fp16 conversions and NaN/range traps per weight, not
-/// vectorised) made `--quantize int8` start-up of the ~1B benchmark model take 22.0 s on two threads against
-/// 11.6 s unquantized; with this kernel 10.5 s (int4 22.7 -> 11.3 s), i.e. quantization went from ~10 s to noise.
+/// vectorised) about doubles the start-up of a model quantized at load; with this kernel quantizing costs no more
+/// than the noise of loading (measured: docs/BENCHMARKS.md, 'Memory and start-up').
 int ck_quantize_rows_f16(const uint16_t *w, long row_begin, long row_end, long columns, int level, int8_t *levels,
                          uint16_t *scales, uint8_t *nonfinite);
 

@@ -1,8 +1,8 @@
 #ifndef CKERNELS_SAMPLING_H
 #define CKERNELS_SAMPLING_H
 // Sampling weights for the distributed sampler (Sources/Generation/DistributedSampler.swift): one exp per
-// vocabulary entry is most of a sampled token's cost, and libm's exp is a call per element (2.1-2.4 ms per token
-// for a 150k vocabulary on two threads). Here the exp is a vectorisable polynomial, computed without FMA
+// vocabulary entry is most of a sampled token's cost, and libm's exp is a call per element (measured:
+// docs/BENCHMARKS.md, 'Sampling'). Here the exp is a vectorisable polynomial, computed without FMA
 // contraction so every path (and the scalar ck_sampling_weight) gives the same bits: the exact mass sums must not
 // depend on the instruction set or on how the vocabulary is sliced.
 #include <stdint.h>
