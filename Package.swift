@@ -27,60 +27,90 @@ let package = Package(
             name: "CSentencePiece", path: "Sources/CSentencePiece",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
             linkerSettings: [.linkedLibrary("sentencepiece"), .linkedLibrary("sentencepiece_train")]),
+        .target(
+            name: "CKernels", path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
 
         // What full Foundation would give, for modules that import only FoundationEssentials (libFoundation and ICU
         // would cost each MPI rank about 6 MiB resident): printf formatting, whitespace trimming, stderr lines,
-        // error text, a JSON value.
+        // error text, a JSON value, input errors, float32 files.
         .target(name: "Basics"),
-
         // The coordinator protocol: how rank 0 shares what it builds and decides from every rank's report, in one
         // binary encoding.
         .target(name: "Coordination"),
+        // How tensors split across ranks (partitions, layouts, a model's tensor list): shared by the model, the
+        // checkpoint code and the weight stream.
+        .target(name: "Partitioning"),
 
         // Typed Swift wrappers over the shims.
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "SentencePiece", dependencies: ["CSentencePiece"]),
-        .target(
-            name: "CKernels", path: "Sources/CKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
         .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: kernelFlags),
 
         // Domain modules.
-        .target(name: "Configuration", dependencies: ["Basics"]),
-        .target(name: "Checkpoint", dependencies: ["Basics"]),
+        .target(name: "Configuration", dependencies: ["Basics", "Coordination"]),
+        .target(name: "Checkpoint", dependencies: ["Basics", "Partitioning", "Tensors"]),
         .target(name: "Tokenization", dependencies: ["Basics", "SentencePiece", "Configuration"]),
+        // The model: kernels and configuration only, no file formats.
         .target(
-            name: "GLM", dependencies: ["Basics", "Tensors", "Checkpoint", "Configuration"], swiftSettings: kernelFlags),
+            name: "GLM", dependencies: ["Basics", "Tensors", "Configuration", "Partitioning"],
+            swiftSettings: kernelFlags),
+        // Stored tensors into model weights: a model source, checkpoints to GLMWeights, checkpoint conversion.
+        .target(
+            name: "ModelLoading",
+            dependencies: ["Basics", "Checkpoint", "Configuration", "GLM", "Partitioning", "Tensors"]),
         .target(name: "Generation", dependencies: ["Basics", "Coordination", "GLM", "Tokenization", "Tensors"]),
-        .target(name: "BatchJobs", dependencies: ["Basics"]),
+
+        // The engine: a model opened on every rank from plain settings, and what it runs.
         .target(
             name: "Distributed",
             dependencies: [
                 "Basics", "Communication", "Configuration", "Checkpoint", "Coordination", "GLM", "Generation",
+                "ModelLoading", "Partitioning", "Tokenization",
+            ]),
+        .target(
+            name: "BatchJobs", dependencies: ["Basics", "Distributed", "GLM", "Generation", "Tokenization"]),
+        .target(
+            name: "Benchmarking",
+            dependencies: [
+                "Basics", "Configuration", "Coordination", "Distributed", "GLM", "Generation", "ModelLoading",
+                "Partitioning", "Tensors", "Tokenization",
+            ]),
+        // The demo model (random weights, a tokenizer trained on the project's corpus): linked by `create-model`
+        // and the tests, never by the engine.
+        .target(
+            name: "Demo",
+            dependencies: [
+                "Basics", "Checkpoint", "Configuration", "GLM", "Partitioning", "SentencePiece", "Tensors",
+                "Tokenization",
             ]),
 
-        // The executable only wires the modules together.
+        // The front-end: parses options, calls one library entry point per command, prints.
         .executableTarget(
             name: "GLMClusterCLI",
             dependencies: [
-                "Basics", "Communication", "Configuration", "Checkpoint", "GLM", "Distributed", "Tokenization",
-                "Generation", "Tensors", "BatchJobs",
+                "BatchJobs", "Basics", "Benchmarking", "Demo", "Distributed", "Generation", "GLM", "ModelLoading",
+                "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // What several test targets share (logit comparisons).
-        .target(name: "TestSupport", dependencies: ["Coordination", "Generation"], path: "Tests/TestSupport"),
-        .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"]),
+        // What several test targets share (logit comparisons, the simulated rank group, the reference sampler).
+        .target(
+            name: "TestSupport", dependencies: ["Coordination", "Generation", "Tensors"], path: "Tests/TestSupport"),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], exclude: ["reference_reader.py"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration"]),
+        .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"]),
+        .testTarget(
+            name: "CheckpointTests", dependencies: ["Checkpoint", "Partitioning"], exclude: ["reference_reader.py"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration", "Demo"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(
             name: "GLMTests",
             dependencies: [
                 "GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization", "TestSupport",
+                "ModelLoading", "Partitioning",
             ]),
-        .testTarget(name: "BatchJobsTests", dependencies: ["BatchJobs"]),
+        .testTarget(name: "BatchJobsTests", dependencies: ["BatchJobs", "Generation"]),
+        .testTarget(name: "DemoTests", dependencies: ["Demo", "SentencePiece", "Tokenization"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Basics
 import FoundationEssentials
+import Generation
 
 /// A request id as written in the input: a JSON string or integer, echoed back with its type.
 public enum RequestId: Hashable, Sendable, Codable, CustomStringConvertible {
@@ -29,29 +30,6 @@ public enum RequestId: Hashable, Sendable, Codable, CustomStringConvertible {
         case .integer(let value): String(value)
         }
     }
-}
-
-/// Per-request generation settings an input line may carry; absent ones take the command-line values.
-public struct RequestParameters: Sendable, Equatable, Codable {
-    public var maxNewTokens: Int?
-    public var maxLength: Int?
-    public var temperature: Double?
-    public var topK: Int?
-    public var topP: Double?
-    public var seed: UInt64?
-    public var greedy: Bool?
-    public var numBeams: Int?
-    public var lengthPenalty: Double?
-    public var noRepeatNgramSize: Int?
-    public var minGenLength: Int?
-
-    public init() {}
-
-    /// The input field names, in the order `keys` lists them.
-    public static let keys = [
-        "max_new_tokens", "max_length", "temperature", "top_k", "top_p", "seed", "greedy", "num_beams",
-        "length_penalty", "no_repeat_ngram_size", "min_gen_length",
-    ]
 }
 
 /// One request line of a batch input file.

@@ -129,10 +129,6 @@ void ck_gemv_split_pairs(const float *x, long n, long k, float *xs) {
     }
 }
 
-void ck_triad(float *a, const float *b, const float *c, float s, long begin, long end) {
-    for (long i = begin; i < end; i++) a[i] = b[i] + s * c[i];
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Portable path: widen a chunk of one weight row to fp32 on the stack, then dot it with every activation row.
 

@@ -15,7 +15,6 @@ static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype cmpi_float_int(void) { return MPI_FLOAT_INT; }
 static inline MPI_Op cmpi_op_sum(void) { return MPI_SUM; }
 static inline MPI_Op cmpi_op_maxloc(void) { return MPI_MAXLOC; }
-static inline MPI_Op cmpi_op_lor(void) { return MPI_LOR; }
 static inline MPI_Op cmpi_op_max(void) { return MPI_MAX; }
 static inline MPI_Op cmpi_op_min(void) { return MPI_MIN; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }

@@ -50,6 +50,20 @@ public struct CheckpointDirectory: Sendable {
         try self.init(url: URL(fileURLWithPath: path))
     }
 
+    /// The files that make `url` hold a checkpoint, whether complete or not: `latest` (first, when present) and
+    /// every `mp_rank_XX_model_states.pt` of its numeric iteration folders. Other files are not listed.
+    public static func existingFiles(in url: URL) -> [URL] {
+        let manager = FileManager.default
+        let latest = url.appendingPathComponent("latest")
+        let folders = (try? manager.contentsOfDirectory(atPath: url.path)) ?? []
+        let shards = folders.filter { Int($0) != nil }.sorted().flatMap { folder -> [URL] in
+            let folderURL = url.appendingPathComponent(folder)
+            let names = (try? manager.contentsOfDirectory(atPath: folderURL.path)) ?? []
+            return names.filter { rank(ofShardNamed: $0) != nil }.sorted().map { folderURL.appendingPathComponent($0) }
+        }
+        return (manager.fileExists(atPath: latest.path) ? [latest] : []) + shards
+    }
+
     /// `mp_rank_03_model_states.pt` for rank 3 (two digits, as the official saver pads them).
     public static func shardName(rank: Int) -> String {
         let digits = String(rank)

@@ -1,3 +1,5 @@
+import Partitioning
+
 /// Reading official weight-only quantized checkpoints, as THUDM/GLM-130B `tools/convert_tp.py
 /// --quantization-bit-width 8|4` writes them: for the quantized weights (QKV, attention.dense, dense_h_to_4h,
 /// dense_4h_to_h) the weight key holds an int8 tensor - `[out/p, in]` levels, or for 4 bits `[out/p, in/2]` bytes

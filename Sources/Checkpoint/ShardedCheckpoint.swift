@@ -1,34 +1,6 @@
 import FoundationEssentials
+import Partitioning
 import Synchronization
-
-/// How a tensor is split across the model-parallel shards of a checkpoint (spec section 3).
-public enum ShardLayout: Sendable, Equatable {
-    /// Identical on every shard (LayerNorms, row-parallel biases); shard 0 is read.
-    case replicated
-    /// Dimension 0 split into contiguous blocks (embeddings, QKV weight and bias).
-    case rows
-    /// Dimension 0 holds the halves `[x1 ; x2]` of a GLU projection; each shard is `[its x1 block ; its x2 block]`
-    /// (`dense_h_to_4h` weight and bias). Concatenating shards plainly would interleave the halves wrongly.
-    case rowsGLU
-    /// Dimension 1 split into contiguous blocks (dimension 0 for 1-D tensors): `attention.dense`, `dense_4h_to_h`.
-    case columns
-}
-
-/// One part of a tensor split `count` ways; `index` is the part (the tensor-parallel rank that will own it).
-public struct Partition: Sendable, Equatable, CustomStringConvertible {
-    public var index: Int
-    public var count: Int
-
-    public init(index: Int, count: Int) {
-        self.index = index
-        self.count = count
-    }
-
-    /// The whole tensor.
-    public static let whole = Partition(index: 0, count: 1)
-
-    public var description: String { "partition \(index) of \(count)" }
-}
 
 /// A checkpoint saved with M model-parallel shards, read as if it were one tensor per key and re-split into any
 /// partition count that divides the split dimension. Shard files are mapped lazily, and only the rows or columns

@@ -70,14 +70,6 @@ public final class Communicator: @unchecked Sendable {
         return (pair.value, Int(pair.index))
     }
 
-    /// True on every rank when `flag` is true on any rank.
-    public func allreduceAny(_ flag: Bool) -> Bool {
-        guard size > 1 else { return flag }
-        var value: Int32 = flag ? 1 : 0
-        MPI_Allreduce(cmpi_in_place(), &value, 1, cmpi_int32(), cmpi_op_lor(), comm)
-        return value != 0
-    }
-
     /// Rank `root`'s bytes, on every rank (the length travels first, so other ranks may pass anything).
     public func broadcast(_ bytes: [UInt8], root: Int = 0) -> [UInt8] {
         guard size > 1 else { return bytes }
@@ -86,13 +78,6 @@ public final class Communicator: @unchecked Sendable {
         var buffer = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
         broadcastChunks(&buffer, root: root)
         return buffer
-    }
-
-    /// Rank `root`'s integers, on every rank.
-    public func broadcast(_ values: [Int], root: Int = 0) -> [Int] {
-        let bytes = values.withUnsafeBytes { Array($0) }
-        let received = broadcast(bytes, root: root)
-        return received.withUnsafeBytes { Array($0.bindMemory(to: Int.self)) }
     }
 
     /// Each rank's bytes (any length), concatenated per rank, on rank `root`; other ranks get an empty array.
@@ -114,27 +99,6 @@ public final class Communicator: @unchecked Sendable {
         }
         guard rank == root else { return [] }
         return (0..<size).map { Array(received[Int(displacements[$0])..<Int(displacements[$0] + counts[$0])]) }
-    }
-
-    /// Each rank's bytes on every rank, in rank order.
-    public func allGather(_ bytes: [UInt8]) -> [[UInt8]] {
-        guard size > 1 else { return [bytes] }
-        let gathered = gather(bytes, root: 0)
-        var flat: [UInt8] = []
-        var lengths: [Int] = []
-        for part in gathered {
-            lengths.append(part.count)
-            flat += part
-        }
-        let allLengths = broadcast(lengths)
-        let allBytes = broadcast(flat)
-        var result: [[UInt8]] = []
-        var offset = 0
-        for length in allLengths {
-            result.append(Array(allBytes[offset..<offset + length]))
-            offset += length
-        }
-        return result
     }
 
     /// Sends bytes to rank `destination` (point to point; the receiver calls `receive(from:)`).

@@ -1,4 +1,5 @@
 import Basics
+import Coordination
 import FoundationEssentials
 
 /// The GLM architecture hyper-parameters, read from `config.json` beside a checkpoint's `latest` file.
@@ -60,6 +61,15 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         return sizes.first { $0.1 % degree != 0 }.map { (field: $0.0, value: $0.1) }
     }
 
+    /// Checks that `degree` parts give every rank an equal share of the heads, the FFN and the vocabulary.
+    /// `degreeName` says where the degree came from ("tensor-parallel degree", "--tp", "--mp"), `source` where this
+    /// configuration came from (a config.json path or a preset).
+    public func checkDivisible(by degree: Int, degreeName: String, source: String) throws(ConfigurationError) {
+        if let (field, value) = fieldNotDivided(by: degree) {
+            throw .notDivisible(degreeName: degreeName, degree: degree, field: field, value: value, source: source)
+        }
+    }
+
     /// Named presets accepted by `--preset`.
     public static let presets: [String: ModelConfiguration] = ["glm-130b": .glm130B]
 
@@ -108,6 +118,9 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         try encoder.encode(self).write(to: url)
     }
 }
+
+/// Rank 0 sends its configuration to ranks that cannot read config.json (`--weights-from coordinator`).
+extension ModelConfiguration: WireMessage {}
 
 /// The icetk text tokenizer's layout inside the embedding table.
 public struct TokenizerConfiguration: Codable, Sendable, Equatable {
@@ -169,6 +182,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
     case malformed(file: String, reason: String)
     case invalidValue(file: String, field: String, expected: String)
     case unknownPreset(String)
+    /// A tensor-parallel (or model-parallel) degree that would give the ranks unequal shares.
+    case notDivisible(degreeName: String, degree: Int, field: String, value: Int, source: String)
 
     public var description: String {
         switch self {
@@ -178,6 +193,9 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
             "invalid configuration \(file): field \"\(field)\" must be \(expected)"
         case .unknownPreset(let name):
             "unknown preset \"\(name)\"; known presets: \(ModelConfiguration.presets.keys.sorted().joined(separator: ", "))"
+        case .notDivisible(let degreeName, let degree, let field, let value, let source):
+            "\(degreeName) \(degree) does not divide \(field) = \(value) (from \(source)); valid degrees divide "
+                + "num_attention_heads, inner_hidden_size and vocab_size, so that each rank holds an equal share"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Basics
 import Communication
+import Coordination
 import FoundationEssentials
 import Glibc
 import Tensors
@@ -62,6 +63,9 @@ public final class ClusterRuntime: @unchecked Sendable {
         ComputeThreads.count = threads
     }
 
+    /// Rank 0's decisions for the whole job go through this (`share`, `decide`, `collect`).
+    public var coordinator: Coordinator { Coordinator(channel: group) }
+
     public var rank: Int { group.rank }
     public var size: Int { group.size }
     public var isCoordinator: Bool { group.isCoordinator }
@@ -85,47 +89,44 @@ public final class ClusterRuntime: @unchecked Sendable {
     /// else failed.
     public func agree<T>(_ phase: String, _ body: () throws -> T) throws -> T {
         let outcome = Result { try body() }
-        guard case .failure(let error) = outcome else {
-            if communicator.allreduceAny(false) { try reportFailures(phase, own: nil) }
-            return try outcome.get()
+        if size == 1, case .failure(let error) = outcome { throw error }  // a single rank reports its own error
+        var report = PhaseReport()
+        if case .failure(let error) = outcome {
+            report.failure = "\(error)"
+            report.isEcho = (error as? EchoedFailure)?.isEcho ?? false
         }
-        if size == 1 { throw error }  // a single rank reports its own error unchanged
-        _ = communicator.allreduceAny(true)
-        try reportFailures(phase, own: error)
+        let failures = coordinator.decide(report: report) { reports -> [RankFailure] in
+            let failed = reports.enumerated().filter { $1.failure != nil }
+            let primary = failed.filter { !$1.isEcho }
+            return (primary.isEmpty ? failed : primary).map { RankFailure(rank: $0, message: $1.failure!) }
+        }
+        guard failures.isEmpty else {
+            guard isCoordinator else { throw ClusterError.stoppedByCoordinator }
+            throw ClusterError.failedOnRanks(
+                phase: phase, errors: Dictionary(uniqueKeysWithValues: failures.map { ($0.rank, $0.message) }))
+        }
+        return try outcome.get()
     }
 
-    /// Gathers every rank's error of a failed phase and throws on every rank.
-    private func reportFailures(_ phase: String, own error: Error?) throws -> Never {
-        var message: [UInt8] = []
-        if let error {
-            let echo = (error as? EchoedFailure)?.isEcho ?? false
-            message = [echo ? 1 : 0] + Array("\(error)".utf8)
-        }
-        let messages = communicator.gather(message)
-        guard isCoordinator else { throw ClusterError.stoppedByCoordinator }
-        var primary: [Int: String] = [:]
-        var echoes: [Int: String] = [:]
-        for (rank, bytes) in messages.enumerated() where !bytes.isEmpty {
-            let text = String(decoding: bytes.dropFirst(), as: UTF8.self)
-            if bytes[0] == 1 { echoes[rank] = text } else { primary[rank] = text }
-        }
-        throw ClusterError.failedOnRanks(phase: phase, errors: primary.isEmpty ? echoes : primary)
+    /// Runs `build` on rank 0 only, agrees on its outcome as `agree` does, and gives every rank rank 0's value.
+    public func share<Value: WireMessage>(_ phase: String, _ build: () throws -> Value) throws -> Value {
+        let built = try agree(phase) { isCoordinator ? try build() : nil }
+        return coordinator.share { built! }
     }
 
     /// Checks that every rank computed the same `fingerprint` of `what` (e.g. the configuration).
     public func checkSame(_ what: String, fingerprint: String) throws {
         guard size > 1 else { return }
-        let all = communicator.allGather(Array(fingerprint.utf8)).map { String(decoding: $0, as: UTF8.self) }
-        guard Set(all).count > 1 else { return }
+        let differing = coordinator.decide(report: fingerprint) { all -> [String] in
+            Set(all).count > 1 ? all : []
+        }
+        guard !differing.isEmpty else { return }
         if isCoordinator {
             throw ClusterError.mismatch(
-                what: what, fingerprints: Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0, $1) }))
+                what: what, fingerprints: Dictionary(uniqueKeysWithValues: differing.enumerated().map { ($0, $1) }))
         }
         throw ClusterError.stoppedByCoordinator
     }
-
-    /// Rank 0's bytes on every rank.
-    public func broadcast(_ bytes: [UInt8]) -> [UInt8] { communicator.broadcast(bytes) }
 
     /// Every rank's resource report, gathered on the coordinator (empty elsewhere).
     public func gatherReports(weightBytes: Int, cacheBytes: Int) -> [RankResources] {
@@ -134,13 +135,24 @@ public final class ClusterRuntime: @unchecked Sendable {
             peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes,
             blasKernels: BLAS.kernelName)
         log(mine.summary)
-        let encoded = Array((try? JSONEncoder().encode(mine)) ?? Data())
-        return communicator.gather(encoded).compactMap { try? JSONDecoder().decode(RankResources.self, from: Data($0)) }
+        return coordinator.collect(report: mine) ?? []
     }
 }
 
+/// What one rank reports at the end of an agreed phase: nothing, or its error.
+struct PhaseReport: Codable, WireMessage {
+    var failure: String?
+    var isEcho = false
+}
+
+/// A rank's error, in rank 0's decision that a phase failed.
+struct RankFailure: Codable, WireMessage {
+    var rank: Int
+    var message: String
+}
+
 /// One rank's memory use after a command: peak RSS against what it must hold.
-public struct RankResources: Codable, Sendable, Equatable {
+public struct RankResources: Codable, Sendable, Equatable, WireMessage {
     public var rank: Int
     public var host: String
     public var threads: Int

@@ -1,14 +1,17 @@
 import Checkpoint
 import Communication
 import Configuration
+import Coordination
 import FoundationEssentials
 import GLM
+import ModelLoading
+import Partitioning
 
 /// Loading for clusters whose workers cannot see the checkpoint (`--weights-from coordinator`): rank 0 alone reads
 /// it and sends every other rank its tensor-parallel part over MPI.
 ///
 /// Protocol (point to point from rank 0, tag `WeightDistribution.tag`): for each `WeightSpec` in checkpoint order,
-/// rank 0 reads partition r of N for each rank r and sends rank r a JSON header (key and shape, or an error
+/// rank 0 reads partition r of N for each rank r and sends rank r a header (wire-encoded) (key and shape, or an error
 /// message) followed, when the header is not an error, by the fp16 values as raw bytes in the ranks' shared
 /// native byte order. Rank 0 reads, sends and drops one partition at a time, so beyond its own weights it holds
 /// at most one partition of one tensor (and its byte copy for sending).
@@ -21,7 +24,7 @@ import GLM
 /// - A rank that receives a tensor of the wrong key or shape keeps receiving (so rank 0 never blocks on it) and
 ///   reports at the end, in a collective that makes every rank throw `.rankFailed` naming it.
 public enum WeightDistribution {
-    /// MPI tag of every message of the weight stream and the configuration broadcast.
+    /// MPI tag of every message of the weight stream.
     public static let tag = 7130
 
     /// This rank's part of every weight: read from `checkpoint` on rank 0, received from rank 0 elsewhere.
@@ -51,48 +54,6 @@ public enum WeightDistribution {
         return try assemble(configuration, &parts)
     }
 
-    /// Rank 0's configuration on every rank, so workers without config.json can build the model.
-    ///
-    /// Collective. `load` runs on rank 0 only (reading config.json or a preset); its result travels as JSON. When it
-    /// throws, rank 0 rethrows and every other rank throws `.coordinatorFailed` with its message.
-    public static func broadcastConfiguration(
-        communicator: Communicator, load: () throws -> ModelConfiguration
-    ) throws -> ModelConfiguration {
-        if communicator.rank == 0 {
-            let configuration: ModelConfiguration
-            do { configuration = try load() } catch {
-                _ = communicator.broadcast([1] + Array(String(describing: error).utf8))
-                throw error
-            }
-            _ = communicator.broadcast([0] + Array(try JSONEncoder().encode(configuration)))
-            return configuration
-        }
-        let bytes = communicator.broadcast([UInt8]())
-        guard let status = bytes.first else {
-            throw WeightDistributionError.protocolViolation(
-                rank: communicator.rank, detail: "empty configuration message")
-        }
-        let body = Data(bytes.dropFirst())
-        if status != 0 {
-            throw WeightDistributionError.coordinatorFailed(key: nil, message: String(decoding: body, as: UTF8.self))
-        }
-        do {
-            return try JSONDecoder().decode(ModelConfiguration.self, from: body)
-        } catch {
-            throw WeightDistributionError.protocolViolation(
-                rank: communicator.rank, detail: "cannot decode rank 0's configuration: \(error)")
-        }
-    }
-
-    /// The shape of `partition` of `spec` (the whole shape for replicated tensors), as `ShardedCheckpoint` returns it.
-    public static func partitionShape(of spec: WeightSpec, _ partition: Partition) -> [Int] {
-        guard spec.layout != .replicated, !spec.shape.isEmpty else { return spec.shape }
-        var shape = spec.shape
-        let dimension = spec.layout == .columns && shape.count >= 2 ? 1 : 0
-        shape[dimension] /= partition.count
-        return shape
-    }
-
     // MARK: - Rank 0
 
     private static func sendAll(
@@ -105,13 +66,13 @@ public enum WeightDistribution {
                 parts[spec.key] = try read(spec, checkpoint, Partition(index: 0, count: count))
                 for rank in 1..<max(count, 1) {
                     let part = try read(spec, checkpoint, Partition(index: rank, count: count))
-                    communicator.send(try encode(Header(key: spec.key, shape: part.shape)), to: rank, tag: tag)
+                    communicator.send(Header(key: spec.key, shape: part.shape).wireBytes(), to: rank, tag: tag)
                     communicator.send(part.values.withUnsafeBytes { Array($0) }, to: rank, tag: tag)
                 }
             } catch {
                 // Each other rank waits for exactly one message, the header of this tensor or of the next: an error
                 // header as that message ends the stream everywhere.
-                let header = try encode(Header(key: spec.key, error: String(describing: error)))
+                let header = Header(key: spec.key, error: String(describing: error)).wireBytes()
                 for rank in 1..<max(count, 1) { communicator.send(header, to: rank, tag: tag) }
                 throw error
             }
@@ -136,7 +97,7 @@ public enum WeightDistribution {
         for spec in specs {
             let header: Header
             do {
-                header = try JSONDecoder().decode(Header.self, from: Data(communicator.receive(from: 0, tag: tag)))
+                header = try Header(wireBytes: communicator.receive(from: 0, tag: tag))
             } catch {
                 // Without a readable header the stream cannot be followed any further.
                 throw WeightDistributionError.protocolViolation(
@@ -147,7 +108,7 @@ public enum WeightDistribution {
             }
             let bytes = communicator.receive(from: 0, tag: tag)
             guard failure == nil else { continue }
-            let expected = partitionShape(of: spec, partition)
+            let expected = spec.shape(of: partition)
             let shape = header.shape ?? []
             let count = expected.reduce(1, *)
             if header.key != spec.key || shape != expected || bytes.count != count * MemoryLayout<Float16>.size {
@@ -169,7 +130,7 @@ public enum WeightDistribution {
     // MARK: - Collective checks
 
     /// What each rank brings, compared against rank 0's before the stream starts.
-    private struct Setup: Codable {
+    private struct Setup: Codable, WireMessage {
         var configuration: ModelConfiguration
         var index: Int
         var count: Int
@@ -181,28 +142,37 @@ public enum WeightDistribution {
     ) throws {
         let mine = Setup(
             configuration: configuration, index: partition.index, count: partition.count, hasCheckpoint: hasCheckpoint)
-        let all = try communicator.allGather(encode(mine)).map { try JSONDecoder().decode(Setup.self, from: Data($0)) }
-        var problems: [String] = []
-        if !all[0].hasCheckpoint { problems.append("rank 0 has no checkpoint to read") }
-        for (rank, setup) in all.enumerated() {
-            if setup.index != rank || setup.count != communicator.size {
-                problems.append(
-                    "rank \(rank) asks for partition \(setup.index) of \(setup.count); it must be partition \(rank) "
-                        + "of \(communicator.size) (one part per rank)")
+        let size = communicator.size
+        let problems = coordinator(communicator).decide(report: mine) { all -> [String] in
+            var problems: [String] = []
+            if !all[0].hasCheckpoint { problems.append("rank 0 has no checkpoint to read") }
+            for (rank, setup) in all.enumerated() {
+                if setup.index != rank || setup.count != size {
+                    problems.append(
+                        "rank \(rank) asks for partition \(setup.index) of \(setup.count); it must be partition "
+                            + "\(rank) of \(size) (one part per rank)")
+                }
+                if setup.configuration != all[0].configuration {
+                    problems.append("rank \(rank)'s configuration differs from rank 0's")
+                }
             }
-            if setup.configuration != all[0].configuration {
-                problems.append("rank \(rank)'s configuration differs from rank 0's")
-            }
+            return problems
         }
         if !problems.isEmpty { throw WeightDistributionError.setupMismatch(problems) }
     }
 
     /// Every rank throws when any rank's `failure` is non-nil, so all leave loading together.
     private static func agreeOnSuccess(_ failure: String?, communicator: Communicator) throws {
-        let reports = communicator.allGather(Array((failure ?? "").utf8))
-        for (rank, report) in reports.enumerated() where !report.isEmpty {
-            throw WeightDistributionError.rankFailed(rank: rank, message: String(decoding: report, as: UTF8.self))
+        let firstFailure = coordinator(communicator).decide(report: failure) { reports -> RankFailure? in
+            reports.enumerated().first { $1 != nil }.map { RankFailure(rank: $0, message: $1!) }
         }
+        if let firstFailure {
+            throw WeightDistributionError.rankFailed(rank: firstFailure.rank, message: firstFailure.message)
+        }
+    }
+
+    private static func coordinator(_ communicator: Communicator) -> Coordinator {
+        Coordinator(channel: TensorParallelGroup(communicator: communicator))
     }
 
     private static func assemble(
@@ -220,14 +190,10 @@ public enum WeightDistribution {
 
     // MARK: - Messages
 
-    private struct Header: Codable {
+    private struct Header: Codable, WireMessage {
         var key: String
         var shape: [Int]?
         var error: String?
-    }
-
-    private static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        Array(try JSONEncoder().encode(value))
     }
 }
 

@@ -1,5 +1,5 @@
-import Checkpoint
 import Configuration
+import Partitioning
 import Tensors
 
 /// Sums a buffer element-wise across the tensor-parallel group (MPI allreduce); the identity on one rank.

@@ -1,14 +1,9 @@
-import Checkpoint
 import Configuration
+import Partitioning
 
-/// One tensor of the official GLM-130B state dict: its key, its global (MP=1) shape and how tensor parallelism
-/// splits it (spec sections 3 and 4).
-public struct WeightSpec: Sendable, Equatable {
-    public let key: String
-    public let shape: [Int]
-    public let layout: ShardLayout
-
-    /// Every key of a GLM checkpoint in state-dict order, with global shapes and split layouts.
+extension WeightSpec {
+    /// Every key of a GLM checkpoint in state-dict order, with global (MP=1) shapes and split layouts (spec
+    /// sections 3 and 4); the official quantized layers are marked quantizable.
     public static func all(for c: ModelConfiguration) -> [WeightSpec] {
         let h = c.hiddenSize
         let f = c.innerHiddenSize
@@ -34,6 +29,19 @@ public struct WeightSpec: Sendable, Equatable {
             WeightSpec(key: "transformer.final_layernorm.weight", shape: [h], layout: .replicated),
             WeightSpec(key: "transformer.final_layernorm.bias", shape: [h], layout: .replicated),
         ]
-        return specs
+        return specs.map {
+            WeightSpec(key: $0.key, shape: $0.shape, layout: $0.layout, isQuantizable: isOfficiallyQuantized($0.key))
+        }
+    }
+
+    /// The official quantized layers (`QUANTIZED_LAYERS` of `tools/convert_tp.py`): the QKV, attention.dense,
+    /// dense_h_to_4h and dense_4h_to_h weights. Embeddings, LayerNorms and biases stay fp16.
+    public static let quantizedLayerNames = [
+        "attention.dense.weight", "attention.query_key_value.weight", "mlp.dense_h_to_4h.weight",
+        "mlp.dense_4h_to_h.weight",
+    ]
+
+    private static func isOfficiallyQuantized(_ key: String) -> Bool {
+        key.hasPrefix("transformer.layers.") && quantizedLayerNames.contains { key.hasSuffix("." + $0) }
     }
 }

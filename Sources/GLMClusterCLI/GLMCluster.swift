@@ -1,8 +1,9 @@
 import ArgumentParser
-import Communication
+import Distributed
 import Glibc
 
-/// `glmcluster`: GLM-130B inference on CPU clusters. Subcommands only parse options and wire modules together.
+/// `glmcluster`: GLM-130B inference on CPU clusters. Subcommands parse options, call one library entry point and
+/// print its result.
 @main
 struct GLMCluster: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +18,14 @@ struct GLMCluster: ParsableCommand {
     /// same arguments and fails the same way, so one message is enough. Every rank exits with the same code.
     static func main() {
         BLASRelaunch.relaunchIfNeeded()
-        let world = Communicator.world
+        let isCoordinator = ClusterJob.isCoordinatorProcess
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let agreed as AgreedExit {
+            Glibc.exit(agreed.code)
         } catch {
-            if world.isCoordinator { exit(withError: error) }
+            if isCoordinator { exit(withError: error) }
             Glibc.exit(exitCode(for: error).rawValue)
         }
     }

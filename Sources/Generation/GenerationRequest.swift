@@ -1,4 +1,4 @@
-import FoundationEssentials
+import Coordination
 import Tokenization
 
 /// What the coordinator broadcasts so that every rank can follow one generation in lockstep: the prompt ids and
@@ -23,10 +23,7 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
             ids: promptIds, generationMask: CommandToken(rawValue: generationMask) ?? .gMask, useGMask: useGMask,
             displayText: "", isEnglish: false)
     }
-
-    public func encoded() -> [UInt8] { Array(try! JSONEncoder().encode(self)) }
-
-    public static func decode(_ bytes: [UInt8]) throws -> GenerationRequest {
-        try JSONDecoder().decode(GenerationRequest.self, from: Data(bytes))
-    }
 }
+
+/// Rank 0 sends requests to the other ranks in the wire encoding.
+extension GenerationRequest: WireMessage {}

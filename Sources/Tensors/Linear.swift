@@ -1,28 +1,14 @@
 /// `y[n, out] = x[n, in] * W^T + bias` for a weight `W[out, in]` in any `WeightFormat`; `y` has row stride `out`.
 ///
-/// Dispatch: up to `DecodeKernels.maximumRows` rows (decoding, small batches) go to the multithreaded GEMV kernels,
-/// which stream the compact weights once and accumulate exactly in fp32; more rows take the reference path
-/// (weights widened to fp32 tile by tile, OpenBLAS sgemm). With `.fast` precision, up to
-/// `DecodeKernels.fastPrecisionRows` rows of int8/int4 weights take the vpdpbusd GEMV with per-row int8
-/// activations, and more rows go to the matrix kernels of the dot-product units (bf16 or per-row int8 activations)
-/// where those outrun the exact path (`PrefillKernels.isFastest`).
+/// The kernel is a route chosen from the row count, the weight, the precision and the CPU (`MatmulRoute.choose`):
+/// decode-sized products stream the compact weights once through the GEMV kernels, longer blocks take widen +
+/// OpenBLAS sgemm, and with `.fast` precision the dot-product units' kernels where they are faster.
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
     into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
 ) {
-    let fast = precision == .fast
-    if fast, n <= DecodeKernels.fastPrecisionRows, QuantizedDecodeKernels.multiply(x, rows: n, weight: weight, into: y)
-    {
-        // done by the int8 dot-product GEMV (int8/int4 weights, activations quantised per row)
-    } else if fast, n > DecodeKernels.fastPrecisionRows, PrefillKernels.isFastest(for: weight.format),
-        PrefillKernels.multiply(x, rows: n, weight: weight, into: y)
-    {
-        // done by the matrix kernels of the dot-product units
-    } else if n <= DecodeKernels.maximumRows, DecodeKernels.multiply(x, rows: n, weight: weight, into: y) {
-        // done by the exact GEMV kernels
-    } else {
-        referenceLinear(x, rows: n, weight: weight, into: y)
-    }
+    MatmulRoute.choose(rows: n, weight: weight.routeWeight, precision: precision, cpu: .detected)
+        .run(x, rows: n, weight: weight, into: y)
     if let bias { addBias(bias, rows: n, into: y) }
 }
 

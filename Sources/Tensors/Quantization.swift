@@ -251,3 +251,9 @@ public enum Quantization {
         }
     }
 }
+
+/// A quantization request that cannot be honoured (a checkpoint quantized with another bit width).
+public struct QuantizationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(description: String) { self.description = description }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Partitioning
 import Testing
 
 @testable import Checkpoint

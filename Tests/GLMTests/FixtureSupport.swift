@@ -2,6 +2,8 @@ import Checkpoint
 import Configuration
 import Foundation
 import GLM
+import ModelLoading
+import Partitioning
 import Testing
 import Tokenization
 

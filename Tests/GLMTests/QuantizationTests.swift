@@ -2,6 +2,8 @@ import Checkpoint
 import Configuration
 import Foundation
 import GLM
+import ModelLoading
+import Partitioning
 import Tensors
 import TestSupport
 import Testing
@@ -173,7 +175,7 @@ import Tokenization
     static func quantizedCheckpoint(parts: Int, _ scheme: QuantizationScheme) throws -> (ShardedCheckpoint, URL) {
         let directory = try temporaryDirectory("\(scheme)-mp\(parts)")
         try CheckpointRepartition.convert(
-            from: ShardedCheckpoint(url: fixture), configuration: configuration, parts: parts, quantization: scheme,
+            from: ShardedCheckpoint(url: fixture), specs: WeightSpec.all(for: configuration), parts: parts, quantization: scheme,
             to: directory)
         return (try ShardedCheckpoint(url: directory), directory)
     }
@@ -297,7 +299,7 @@ import Tokenization
         let again = try Self.temporaryDirectory("again")
         defer { try? FileManager.default.removeItem(at: again) }
         #expect(throws: QuantizationError.self) {
-            try CheckpointRepartition.convert(from: converted, configuration: c, parts: 1, to: again)
+            try CheckpointRepartition.convert(from: converted, specs: WeightSpec.all(for: c), parts: 1, to: again)
         }
     }
 

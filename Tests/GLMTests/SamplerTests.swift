@@ -1,6 +1,7 @@
 import Foundation
 import Generation
 import Tensors
+import TestSupport
 import Testing
 
 /// The sampler against a naive transcription of the official `BaseStrategy` + `top_k_logits`.

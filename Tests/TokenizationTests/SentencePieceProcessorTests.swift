@@ -1,3 +1,4 @@
+import Demo
 import Foundation
 import SentencePiece
 import Testing
@@ -43,7 +44,7 @@ import Tokenization
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let corpus = directory.appendingPathComponent("corpus.txt")
-        try Data(Tokenization.DemoCorpus.text.utf8).write(to: corpus)
+        try Data(Demo.DemoCorpus.text.utf8).write(to: corpus)
         let prefix = directory.appendingPathComponent("m").path
         try SentencePieceTrainer.train(
             arguments: "--input=\(corpus.path) --model_prefix=\(prefix) --vocab_size=800 --num_threads=1")

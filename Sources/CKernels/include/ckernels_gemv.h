@@ -62,9 +62,6 @@ int ck_gemv_resolve_isa(int isa);
 /// contiguous activation vector.
 void ck_gemv_split_pairs(const float *x, long n, long k, float *xs);
 
-/// A STREAM triad `a[i] = b[i] + s * c[i]` over `[begin, end)`, for measuring memory bandwidth beside the kernels.
-void ck_triad(float *a, const float *b, const float *c, float s, long begin, long end);
-
 
 #ifdef __cplusplus
 }

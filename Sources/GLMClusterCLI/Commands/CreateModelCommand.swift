@@ -1,10 +1,7 @@
 import ArgumentParser
 import Basics
-import Communication
-import Configuration
-import FoundationEssentials
-import GLM
-import Tokenization
+import Demo
+import Distributed
 
 /// `glmcluster create-model`: a random-weights GLM in the official checkpoint layout, with a small SentencePiece
 /// tokenizer trained on the project's own corpus. For tests and the demo only.
@@ -25,33 +22,22 @@ struct CreateModelCommand: ParsableCommand {
     @Option(name: .long, help: "Scale of the eos embedding row; above 1, generations end sooner (tests, demos).")
     var eosScale: Float = 1
 
+    var demo: DemoModel {
+        var demo = DemoModel(configurationFile: config, directory: out)
+        demo.seed = seed
+        demo.modelParallelDegree = mp
+        demo.vocabularySize = vocabularySize
+        demo.eosScale = eosScale
+        return demo
+    }
+
     func validate() throws {
-        if mp < 1 { throw ValidationError("--mp must be positive, got \(mp)") }
-        if vocabularySize < 16 { throw ValidationError("--vocabulary-size must be at least 16, got \(vocabularySize)") }
+        do { try demo.validate() } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {
         // Under mpirun one writer is enough: rank 0 creates the model, the others have nothing to do.
-        guard Communicator.world.isCoordinator else { return }
-        var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: config))
-        let c = configuration
-        if let (field, value) = c.fieldNotDivided(by: mp) {
-            throw ValidationError("--mp \(mp) must divide \(field) = \(value) in \(config)")
-        }
-        let directory = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-
-        configuration.tokenizer.model = "ice_text.model"
-        try TokenizerTrainer.trainDemoModel(
-            vocabularySize: vocabularySize, outputPrefix: directory.appendingPathComponent("ice_text"))
-        try configuration.write(to: directory.appendingPathComponent("config.json"))
-        let tokenizer = try IcetkTokenizer(configuration: configuration.tokenizer, directory: directory)
-
-        let tensors = RandomWeights.generate(
-            configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount, eosScale: eosScale)
-        try CheckpointRepartition.write(global: tensors, configuration: configuration, parts: mp, to: directory)
-        StandardError.writeLine(
-            "created \(out): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), MP=\(mp), \(tokenizer.pieceCount) tokenizer pieces"
-        )
+        guard ClusterJob.isCoordinatorProcess else { return }
+        StandardError.writeLine(try demo.create())
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Tokenization
+import Distributed
 
 /// `glmcluster tokenize`: text to icetk ids (no masks, eos or `<sop>` added). Under `mpirun`, rank 0 answers.
 struct TokenizeCommand: ClusterCommand {
@@ -11,10 +11,8 @@ struct TokenizeCommand: ClusterCommand {
     var text: String
 
     func execute() throws {
-        let session = try ModelSession(model: model, cluster: cluster)
-        if let tokenizer = session.tokenizer {
-            print(tokenizer.tokenize(text).map(String.init).joined(separator: ","))
-        }
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        if let ids = session.tokenize(text) { print(ids.map(String.init).joined(separator: ",")) }
     }
 }
 
@@ -28,10 +26,7 @@ struct DetokenizeCommand: ClusterCommand {
     var ids: String
 
     func execute() throws {
-        let session = try ModelSession(model: model, cluster: cluster)
-        let text = try session.onCoordinator("reading the ids") { tokenizer in
-            tokenizer.detokenize(try IdList.parse(ids, vocabularySize: session.configuration.vocabSize))
-        }
-        if let text { print(text) }
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        if let text = try session.detokenize(ids: ids) { print(text) }
     }
 }

@@ -1,16 +1,10 @@
 import ArgumentParser
+import Distributed
 import GLM
 import Tensors
 
 /// How this process takes part in a tensor-parallel job (`mpirun -np N glmcluster ...`) and how it computes.
 struct ClusterOptions: ParsableArguments {
-    enum WeightSource: String, ExpressibleByArgument, CaseIterable {
-        /// Every rank memory-maps its own slice from a filesystem all ranks see.
-        case shared
-        /// Rank 0 reads the checkpoint and sends each rank its slice over MPI.
-        case coordinator
-    }
-
     @Option(name: .long, help: "Tensor-parallel degree; must equal the number of MPI ranks (default: the world size).")
     var tp: Int?
 
@@ -20,7 +14,7 @@ struct ClusterOptions: ParsableArguments {
     @Option(
         name: .long, help: "Where ranks get their weights: shared (each reads its slice) or coordinator (rank 0 sends)."
     )
-    var weightsFrom: WeightSource = .shared
+    var weightsFrom: ClusterSettings.WeightSource = .shared
 
     @Option(
         name: .long,
@@ -36,11 +30,13 @@ struct ClusterOptions: ParsableArguments {
     )
     var kvCache: KVCache.Format = .fp32
 
+    var settings: ClusterSettings {
+        ClusterSettings(
+            tensorParallelDegree: tp, threads: threads, weightSource: weightsFrom, precision: precision,
+            kvCacheFormat: kvCache)
+    }
+
     func validate() throws {
-        if let tp, tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be positive, got \(threads)") }
+        do { try settings.validate() } catch { throw ValidationError(error.description) }
     }
 }
-
-extension MatmulPrecision: ExpressibleByArgument {}
-extension KVCache.Format: ExpressibleByArgument {}

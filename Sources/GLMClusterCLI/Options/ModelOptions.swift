@@ -1,5 +1,5 @@
 import ArgumentParser
-import FoundationEssentials
+import ModelLoading
 
 /// Where the model comes from: a checkpoint directory with `latest`, and its `config.json` or a preset.
 struct ModelOptions: ParsableArguments {
@@ -13,5 +13,5 @@ struct ModelOptions: ParsableArguments {
 
     @OptionGroup var quantization: QuantizationOptions
 
-    var directory: URL { URL(fileURLWithPath: model) }
+    var source: ModelSource { ModelSource(path: model, preset: preset, quantization: quantization.quantize) }
 }

@@ -4,23 +4,10 @@ import Tensors
 /// `--quantize int8|int4`: weight-only quantization of the loaded model, the official GLM-130B scheme (symmetric,
 /// one fp16 scale per output row of each rank's local shard, round half to even, int4 packed two per byte).
 struct QuantizationOptions: ParsableArguments {
-    enum Mode: String, ExpressibleByArgument, CaseIterable {
-        case int8, int4
-
-        var scheme: QuantizationScheme {
-            switch self {
-            case .int8: .int8
-            case .int4: .int4
-            }
-        }
-    }
-
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Quantize the QKV, attention dense and MLP weights of each rank's shard at load time: int8 or int4 "
                 + "(the official scheme). Official quantized checkpoints are recognised without it."))
-    var quantize: Mode?
-
-    var scheme: QuantizationScheme? { quantize?.scheme }
+    var quantize: QuantizationScheme?
 }

@@ -1,9 +1,8 @@
-import BatchJobs
 import FoundationEssentials
 import Generation
 
 /// One line of `glmcluster batch`'s output (`--output`), keys sorted.
-struct BatchResultLine: Encodable {
+public struct BatchResultLine: Encodable {
     struct Blank: Encodable {
         var text: String
         var generated_ids: [Int]
@@ -40,15 +39,15 @@ struct BatchResultLine: Encodable {
     var beams: [Beam]?
     var timings: Timings?
     /// Set instead of the results when the request could not run (it is not retried on a rerun).
-    var error: String?
+    public var error: String?
 
-    init(id: RequestId, prompt: String, error: String) {
+    public init(id: RequestId, prompt: String, error: String) {
         self.id = id
         self.prompt = prompt
         self.error = error
     }
 
-    init(id: RequestId, prompt: String, promptTokens: Int, result: GenerationResult, timing: BatchTiming) {
+    public init(id: RequestId, prompt: String, promptTokens: Int, result: GenerationResult, timing: BatchTiming) {
         self.id = id
         self.prompt = prompt
         answer = result.answer.answer
@@ -79,7 +78,7 @@ struct BatchResultLine: Encodable {
             decode_tokens_per_second: decodeSeconds > 0 ? Double(timing.tokenTimes.count - 1) / decodeSeconds : 0)
     }
 
-    func jsonData() throws -> Data {
+    public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(self)

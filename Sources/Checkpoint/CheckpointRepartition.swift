@@ -1,17 +1,16 @@
 import Basics
-import Checkpoint
-import Configuration
 import FoundationEssentials
+import Partitioning
 import Tensors
 
-/// Writes a GLM checkpoint in the official layout at any model-parallel degree (what the official
+/// Writes a checkpoint in the official GLM layout at any model-parallel degree (what the official
 /// `tools/convert_tp.py` does), from global tensors or from another checkpoint.
 public enum CheckpointRepartition {
     /// Writes global (MP=1) tensors as `parts` shards: `dir/latest` and `dir/<iteration>/mp_rank_XX`. For more
     /// than one part the MP=1 checkpoint is written to a temporary directory first and re-partitioned from there,
     /// so splitting has one implementation (`ShardedCheckpoint`).
     public static func write(
-        global tensors: [(key: String, tensor: HalfTensor)], configuration: ModelConfiguration, parts: Int,
+        global tensors: [(key: String, tensor: HalfTensor)], specs: [WeightSpec], parts: Int,
         to directory: URL, iteration: Int = 1
     ) throws {
         let shard = tensors.map { ($0.key, $0.tensor) }
@@ -22,12 +21,12 @@ public enum CheckpointRepartition {
         let staging = FileManager.default.temporaryDirectory.appendingPathComponent("glmcluster-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: staging) }
         try TorchCheckpointWriter.writeCheckpointDirectory(shards: [shard], to: staging, iteration: iteration)
-        try convert(from: ShardedCheckpoint(url: staging), configuration: configuration, parts: parts, to: directory)
+        try convert(from: ShardedCheckpoint(url: staging), specs: specs, parts: parts, to: directory)
     }
 
     /// Re-partitions an existing checkpoint of any MP degree into `parts` shards, keeping its iteration.
     ///
-    /// Only the keys of `WeightSpec.all(for:)` are written, in that order: extra keys such as
+    /// Only the keys of `specs` (the model's `WeightSpec.all(for:)`) are written, in that order: extra keys such as
     /// `attention.rotary_emb.inv_freq` are dropped (the engine recomputes them). Output shards are built and written
     /// one at a time, so peak memory is about one output shard (the source shards are memory-mapped and only the
     /// rows or columns a part needs are copied). `latest` is written last: a directory left by a failed run never
@@ -43,12 +42,11 @@ public enum CheckpointRepartition {
     ///
     /// - Parameter progress: called after each output shard is written with its index and file.
     public static func convert(
-        from checkpoint: ShardedCheckpoint, configuration: ModelConfiguration, parts: Int,
+        from checkpoint: ShardedCheckpoint, specs: [WeightSpec], parts: Int,
         quantization: QuantizationScheme? = nil, to directory: URL,
         progress: (_ index: Int, _ file: URL) -> Void = { _, _ in }
     ) throws {
         precondition(parts >= 1, "CheckpointRepartition.convert: parts must be positive, got \(parts)")
-        let specs = WeightSpec.all(for: configuration)
         for spec in specs where spec.isQuantizable {
             if quantization == .int4, spec.shape[1] % (spec.layout == .columns ? 2 * parts : 2) != 0 {
                 throw QuantizationError(

@@ -1,6 +1,7 @@
 import Basics
 import FoundationEssentials
 import SentencePiece
+import Tokenization
 
 /// Trains the small SentencePiece unigram models used by the project's tiny demo and test checkpoints.
 public enum TokenizerTrainer {

@@ -1,8 +1,9 @@
 import Foundation
 import SentencePiece
 import Testing
+import Tokenization
 
-@testable import Tokenization
+@testable import Demo
 
 @Suite struct TokenizerTrainerTests {
     @Test func demoTrainingIsDeterministicAndRoundTrips() throws {

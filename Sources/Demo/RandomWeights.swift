@@ -1,5 +1,7 @@
 import Checkpoint
 import Configuration
+import GLM
+import Partitioning
 import Tensors
 
 /// Random GLM weights in the official state-dict layout, for tests and the demo model.

@@ -1,11 +1,14 @@
 import Basics
+import Coordination
 import Configuration
 import FoundationEssentials
 import GLM
+import ModelLoading
+import Partitioning
 import Tensors
 
 /// What one rank measured, sent to rank 0 as JSON.
-struct RankBenchResult: Codable, Sendable {
+struct RankBenchResult: Codable, Sendable, WireMessage {
     var rank: Int
     var host: String
     var threads: Int
@@ -252,10 +255,17 @@ struct BenchReport: Encodable {
     var ranks: [Rank]
     /// Which weight source and kernels produced the numbers, for the reader.
     var weights: String
+    /// The kernel routes the layer matrices took (`MatmulRoute`): decode's one row, prefill's row chunks.
+    var routes: Routes
+
+    struct Routes: Encodable {
+        var decode: String
+        var prefill: String
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, dtype, quantize, precision, kv_cache, sampling, tp, threads, prompt_tokens, gen_tokens, `repeat`
-        case prefill, decode, machine, ratios, ranks, weights
+        case prefill, decode, machine, ratios, ranks, weights, routes
     }
 
     func encode(to encoder: Encoder) throws {
@@ -277,12 +287,13 @@ struct BenchReport: Encodable {
         try c.encode(job.ratios, forKey: .ratios)
         try c.encode(ranks, forKey: .ranks)
         try c.encode(weights, forKey: .weights)
+        try c.encode(routes, forKey: .routes)
     }
 
     init(
         configuration: ModelConfiguration, format: WeightFormat, dtype: String, quantize: String?, precision: String,
-        kvCache: String, sampling: String, promptTokens: Int,
-        generatedTokens: Int, repeats: Int, weights: String, results: [RankBenchResult]
+        kvCache: String, sampling: String, promptTokens: Int, generatedTokens: Int, repeats: Int, weights: String,
+        routes: (decode: MatmulRoute, prefill: MatmulRoute), results: [RankBenchResult]
     ) {
         let parameters = WeightSpec.all(for: configuration).reduce(0) { $0 + $1.shape.reduce(1, *) }
         model = ModelSummary(configuration: configuration, parameters: parameters)
@@ -297,8 +308,9 @@ struct BenchReport: Encodable {
         gen_tokens = generatedTokens
         `repeat` = repeats
         self.weights = weights
-        // Prefill runs on the dot-product kernels only in fast precision and where they beat sgemm.
-        let prefillKernels = precision == MatmulPrecision.fast.rawValue && PrefillKernels.isFastest(for: format)
+        self.routes = Routes(decode: routes.decode.description, prefill: routes.prefill.description)
+        // The unit prefill's figures are rated against: the dot-product GEMM's where prefill takes it.
+        let prefillKernels = routes.prefill.kernel == .dotProductGEMM
         job = BenchFigures(job: results, promptTokens: promptTokens, format: format, prefillKernels: prefillKernels)
         ranks = results.map {
             Rank(
@@ -329,7 +341,8 @@ struct BenchReport: Encodable {
         let parameters = Double(model.parameters)
         out += "\(c.innerHiddenSize), vocab \(c.vocabSize): "
         out += parameters >= 1e9 ? "\(f(parameters / 1e9, 2))B parameters. " : "\(f(parameters / 1e6, 2))M parameters. "
-        out += "Weights \(dtype)\(quantize.map { " quantized \($0)" } ?? "") (\(weights)), \(precision) precision, "
+        out += "Weights \(dtype)\(quantize.map { " quantized \($0)" } ?? "") (\(weights)), \(precision) precision "
+        out += "(routes: decode \(routes.decode); prefill \(routes.prefill)), "
         out += "\(kv_cache) KV cache, \(sampling) sampling; "
         out += "TP \(tp), \(threads) "
         out += "thread\(threads == 1 ? "" : "s") per rank; prompt \(prompt_tokens) tokens, \(gen_tokens) generated, "

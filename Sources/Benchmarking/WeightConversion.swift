@@ -1,19 +1,5 @@
-import ArgumentParser
 import GLM
 import Tensors
-
-/// `--dtype`: how the benchmark stores its weight matrices (activations are always fp32).
-enum BenchDType: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case fp32, fp16, bf16
-
-    var format: WeightFormat {
-        switch self {
-        case .fp32: .float32
-        case .fp16: .float16
-        case .bf16: .bfloat16
-        }
-    }
-}
 
 /// Why weights cannot be converted as asked.
 struct WeightConversionError: Error, CustomStringConvertible {

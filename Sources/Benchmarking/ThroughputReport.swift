@@ -1,4 +1,5 @@
 import Basics
+import Partitioning
 import Configuration
 import FoundationEssentials
 import GLM

@@ -1,6 +1,8 @@
 import Checkpoint
 import Configuration
 import GLM
+import ModelLoading
+import Partitioning
 import Tensors
 
 /// Random GLM weights of any size, built by each rank for its own tensor-parallel partition only.

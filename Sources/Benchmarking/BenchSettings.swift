@@ -1,0 +1,89 @@
+import ModelLoading
+import Tensors
+
+/// What `bench` measures: the model (a checkpoint or random weights of a configuration's shape), its storage, the
+/// lengths and repeats, the machine probes' sizes, and for the throughput sweep its points.
+public struct BenchSettings: Sendable {
+    /// Where the model comes from.
+    public enum Model: Sendable {
+        /// A checkpoint directory; its weights are converted to `dtype`.
+        case checkpoint(ModelSource)
+        /// A config.json: random weights of its shape, built by each rank for its own partition.
+        case random(configurationFile: String)
+    }
+
+    /// How the matrices other than the quantized ones are stored (all of them without quantization).
+    public enum DType: String, Sendable, CaseIterable {
+        case fp32, fp16, bf16
+
+        public var format: WeightFormat {
+            switch self {
+            case .fp32: .float32
+            case .fp16: .float16
+            case .bf16: .bfloat16
+            }
+        }
+    }
+
+    public enum OutputFormat: String, Sendable, CaseIterable {
+        case md, json
+    }
+
+    public var model: Model
+    /// Quantize the layer matrices (QKV, attention dense, MLP) at load time, the official scheme.
+    public var quantization: QuantizationScheme?
+    public var dtype: DType = .fp16
+    /// Prompt length P (one prefill pass).
+    public var promptTokens: Int
+    /// Tokens G decoded after the prompt.
+    public var generatedTokens: Int
+    /// Repeats of prefill + decode; figures are median (min-max) over them.
+    public var repeats = 3
+    public var format: OutputFormat = .md
+    /// Seed of the random weights and prompt tokens.
+    public var seed: UInt64 = 1
+    /// Argmax decoding instead of the official top-p 0.7 sampling.
+    public var greedy = false
+    /// MiB per triad array (three arrays per rank; reduced if memory is short).
+    public var triadMiB = 256
+    /// n of the n x n x n sgemm probe.
+    public var sgemmSize = 2048
+    /// Throughput sweep instead of prefill/decode: the max batch sizes to measure.
+    public var batchSizes: [Int] = []
+    /// Throughput sweep: concurrent requests per point (empty: the point's batch size).
+    public var concurrency: [Int] = []
+    /// Throughput sweep: also write an SVG chart to this file.
+    public var svgPath: String?
+
+    public init(model: Model, promptTokens: Int, generatedTokens: Int) {
+        self.model = model
+        self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens
+    }
+
+    /// The weight format the benchmark's layer matrices have.
+    public var weightFormat: WeightFormat { quantization?.format ?? dtype.format }
+
+    /// The checks that need no model; messages name the options as the command line spells them.
+    public func validate() throws(BenchSettingsError) {
+        func fail(_ message: String) -> BenchSettingsError { BenchSettingsError(description: message) }
+        if batchSizes.contains(where: { $0 < 1 }) { throw fail("--batch-sizes must be positive") }
+        if concurrency.contains(where: { $0 < 1 }) { throw fail("--concurrency must be positive") }
+        if (!concurrency.isEmpty || svgPath != nil) && batchSizes.isEmpty {
+            throw fail("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
+        }
+        if greedy && !batchSizes.isEmpty {
+            throw fail("--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")
+        }
+        if promptTokens < 1 { throw fail("--prompt-tokens must be positive, got \(promptTokens)") }
+        if generatedTokens < 1 { throw fail("--gen-tokens must be positive, got \(generatedTokens)") }
+        if repeats < 1 { throw fail("--repeat must be positive, got \(repeats)") }
+        if triadMiB < 1 { throw fail("--triad-mib must be positive, got \(triadMiB)") }
+        if sgemmSize < 1 { throw fail("--sgemm-size must be positive, got \(sgemmSize)") }
+    }
+}
+
+/// Bench settings that cannot work, named as the command line spells them.
+public struct BenchSettingsError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}

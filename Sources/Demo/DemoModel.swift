@@ -1,0 +1,59 @@
+import Basics
+import Checkpoint
+import Configuration
+import FoundationEssentials
+import GLM
+import Partitioning
+import Tokenization
+
+/// A random-weights GLM in the official checkpoint layout, with a small SentencePiece tokenizer trained on the
+/// project's own corpus: what `create-model` writes for the tests and the demo.
+public struct DemoModel: Sendable {
+    /// config.json with the model sizes (official argument names).
+    public var configurationFile: String
+    /// Output directory (created).
+    public var directory: String
+    public var seed: UInt64 = 1
+    /// Model-parallel degree of the written checkpoint (number of mp_rank files).
+    public var modelParallelDegree = 1
+    /// SentencePiece vocabulary size of the trained tokenizer.
+    public var vocabularySize = 1000
+    /// Scale of the eos embedding row; above 1, generations end sooner (tests, demos).
+    public var eosScale: Float = 1
+
+    public init(configurationFile: String, directory: String) {
+        self.configurationFile = configurationFile
+        self.directory = directory
+    }
+
+    /// The checks that need no files; messages name the options.
+    public func validate() throws(InputError) {
+        if modelParallelDegree < 1 {
+            throw InputError(description: "--mp must be positive, got \(modelParallelDegree)")
+        }
+        if vocabularySize < 16 {
+            throw InputError(description: "--vocabulary-size must be at least 16, got \(vocabularySize)")
+        }
+    }
+
+    /// Writes the model; returns a one-line summary.
+    public func create() throws -> String {
+        var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: configurationFile))
+        try configuration.checkDivisible(by: modelParallelDegree, degreeName: "--mp", source: configurationFile)
+        let output = URL(fileURLWithPath: directory)
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+
+        configuration.tokenizer.model = "ice_text.model"
+        try TokenizerTrainer.trainDemoModel(
+            vocabularySize: vocabularySize, outputPrefix: output.appendingPathComponent("ice_text"))
+        try configuration.write(to: output.appendingPathComponent("config.json"))
+        let tokenizer = try IcetkTokenizer(configuration: configuration.tokenizer, directory: output)
+
+        let tensors = RandomWeights.generate(
+            configuration: configuration, seed: seed, textTokenCount: tokenizer.pieceCount, eosScale: eosScale)
+        try CheckpointRepartition.write(
+            global: tensors, specs: WeightSpec.all(for: configuration), parts: modelParallelDegree, to: output)
+        return "created \(directory): \(configuration.numLayers) layers, hidden \(configuration.hiddenSize), "
+            + "MP=\(modelParallelDegree), \(tokenizer.pieceCount) tokenizer pieces"
+    }
+}

@@ -1,0 +1,94 @@
+import Basics
+import GLM
+import Generation
+import Tokenization
+
+/// What `generate` gives rank 0: the result and every rank's memory.
+public struct GenerationOutcome: Sendable {
+    public var result: GenerationResult
+    public var ranks: [RankResources]
+}
+
+/// What `logits` computes the logits of: prompt text (built into a context as `generate` does) or the ids of a
+/// whole context ending with `<sop>`, as the user wrote them.
+public enum LogitsContext: Sendable {
+    case prompt(String)
+    case ids(String)
+}
+
+extension ClusterSession {
+    /// Fills the blanks of `text` (as the official `generate.py` does) on every rank in lockstep. Rank 0 gets the
+    /// outcome, the other ranks nil.
+    public func generate(text: String, options: GenerationOptions) throws -> GenerationOutcome? {
+        let model = try loadModel()
+        // Rank 0 builds the prompt; every rank then follows the same request. Only rank 0 keeps the display text.
+        var built: BlankPrompt?
+        let request = try share("building the prompt") { tokenizer in
+            let blank = PromptBuilder(tokenizer: tokenizer).build(text)
+            try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
+            built = blank
+            return GenerationRequest(prompt: blank, options: options)
+        }
+        let result = try blankFiller(model).generate(prompt: built ?? request.prompt, options: request.options)
+        let ranks = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: result.cacheBytes)
+        return isCoordinator ? GenerationOutcome(result: result, ranks: ranks) : nil
+    }
+
+    /// The logits at the last context position (`<sop>`), the first decode step's. Rank 0 gets the whole
+    /// vocabulary's, the other ranks nil.
+    public func logits(of context: LogitsContext) throws -> [Float]? {
+        let configuration = self.configuration
+        // Rank 0 turns the prompt or ids into a context; the others receive it.
+        let request = try share("reading the context") { tokenizer in
+            let builder = PromptBuilder(tokenizer: tokenizer)
+            let blank: BlankPrompt
+            switch context {
+            case .prompt(let text):
+                blank = builder.build(text)
+            case .ids(let text):
+                let list = try TokenIdList.parse(text, vocabularySize: configuration.vocabSize)
+                do { blank = try builder.prompt(fromIds: list) } catch {
+                    throw InputError(description: "--ids: \(error) (<sop> is \(tokenizer.id(of: .sop)))")
+                }
+            }
+            guard blank.ids.count + 1 <= configuration.maxSequenceLength else {
+                throw GenerationError.promptTooLong(
+                    tokens: blank.ids.count + 1, maximum: configuration.maxSequenceLength)
+            }
+            return GenerationRequest(prompt: blank, options: GenerationOptions())
+        }
+        let blank = request.prompt
+        let special = SpecialTokenIds(configuration: configuration.tokenizer)
+        let model = try loadModel()
+
+        let ids = blank.ids + [special.id(of: .sop)]
+        let maskPosition = blank.ids.firstIndex(of: special.id(of: blank.generationMask))!
+        let layout = SequenceLayout(contextLength: ids.count, maskPosition: maskPosition, useGMask: blank.useGMask)
+        let logits = model.forward(tokens: ids, layout: layout, cache: model.makeCache(capacity: ids.count))
+
+        // Each rank holds its vocabulary slice; rank 0 puts them in order.
+        let slices = coordinator.collect(report: logits)
+        _ = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: 0)
+        return slices?.flatMap { $0 }
+    }
+
+    /// Text to icetk ids (no masks, eos or `<sop>` added), on rank 0; nil elsewhere.
+    public func tokenize(_ text: String) -> [Int]? {
+        tokenizer?.tokenize(text)
+    }
+
+    /// Ids as the user wrote them (`1,2,3`) to text, command tokens rendered as `[name]`, on rank 0; nil elsewhere.
+    public func detokenize(ids text: String) throws -> String? {
+        let vocabularySize = configuration.vocabSize
+        return try onCoordinator("reading the ids") { tokenizer in
+            tokenizer.detokenize(try TokenIdList.parse(text, vocabularySize: vocabularySize))
+        }
+    }
+
+    /// The official `fill_blanks` loop over this session's model, its special tokens and the rank group.
+    public func blankFiller(_ model: GLMModel) -> BlankFiller {
+        BlankFiller(
+            model: model, special: SpecialTokenIds(configuration: configuration.tokenizer), tokenizer: tokenizer,
+            collectives: runtime.group)
+    }
+}

@@ -1,0 +1,45 @@
+import GLM
+import Tensors
+
+/// How this process takes part in a tensor-parallel job (`mpirun -np N glmcluster ...`) and how it computes.
+public struct ClusterSettings: Sendable, Equatable {
+    /// Where ranks get their weights.
+    public enum WeightSource: String, Sendable, CaseIterable {
+        /// Every rank memory-maps its own slice from a filesystem all ranks see.
+        case shared
+        /// Rank 0 reads the checkpoint and sends each rank its slice over MPI.
+        case coordinator
+    }
+
+    /// Must equal the number of MPI ranks; nil: the world size.
+    public var tensorParallelDegree: Int?
+    /// Compute threads per rank, OpenBLAS included; nil: the CPUs this rank is bound to.
+    public var threads: Int?
+    public var weightSource: WeightSource
+    public var precision: MatmulPrecision
+    public var kvCacheFormat: KVCache.Format
+
+    public init(
+        tensorParallelDegree: Int? = nil, threads: Int? = nil, weightSource: WeightSource = .shared,
+        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32
+    ) {
+        self.tensorParallelDegree = tensorParallelDegree
+        self.threads = threads
+        self.weightSource = weightSource
+        self.precision = precision
+        self.kvCacheFormat = kvCacheFormat
+    }
+
+    /// The checks that need no model: positive degree and thread count.
+    public func validate() throws(ClusterSettingsError) {
+        if let tensorParallelDegree, tensorParallelDegree < 1 {
+            throw ClusterSettingsError(description: "--tp must be positive, got \(tensorParallelDegree)")
+        }
+        if let threads, threads < 1 { throw ClusterSettingsError(description: "--threads must be positive, got \(threads)") }
+    }
+}
+
+/// Cluster settings that cannot work, named as the command line spells them.
+public struct ClusterSettingsError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}

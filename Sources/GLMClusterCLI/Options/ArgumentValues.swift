@@ -1,0 +1,13 @@
+import ArgumentParser
+import Benchmarking
+import Distributed
+import GLM
+import Tensors
+
+// The library's option values, readable from the command line by their raw names.
+extension MatmulPrecision: ExpressibleByArgument {}
+extension KVCache.Format: ExpressibleByArgument {}
+extension QuantizationScheme: ExpressibleByArgument {}
+extension ClusterSettings.WeightSource: ExpressibleByArgument {}
+extension BenchSettings.DType: ExpressibleByArgument {}
+extension BenchSettings.OutputFormat: ExpressibleByArgument {}

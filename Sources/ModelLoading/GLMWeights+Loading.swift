@@ -1,0 +1,131 @@
+import Checkpoint
+import Configuration
+import GLM
+import Partitioning
+import Tensors
+
+/// Stored tensors into model weights: this rank's part of each tensor (read from a checkpoint, received over the
+/// network, or generated) becomes the model's matrices and vectors.
+extension GLMWeights {
+    /// Reads this rank's partition of every weight from an official checkpoint of any MP degree.
+    /// Extra keys (such as `attention.rotary_emb.inv_freq`) are ignored; a missing or mis-shaped key is an error
+    /// naming the key, file and expected shape.
+    ///
+    /// Official quantized checkpoints (`tools/convert_tp.py --quantization-bit-width 8|4`: int8 under the weight
+    /// key, fp16 `<key>_scale`) are recognised per key and loaded at any partition count as `.int8`/`.int4`
+    /// matrices; a row-parallel weight keeps one scale per (row, source-shard column block), see
+    /// `ShardedCheckpoint.quantizedTensor`.
+    ///
+    /// - Parameter quantization: quantize the fp16 QKV, attention.dense, dense_h_to_4h and dense_4h_to_h weights
+    ///   of this rank's LOCAL shard as they arrive (the official `quantize(model, bits)` at load time). A
+    ///   checkpoint already quantized with the same bit width is loaded as it is; another bit width is an error.
+    public static func load(
+        from checkpoint: ShardedCheckpoint, configuration c: ModelConfiguration, partition: Partition = .whole,
+        quantization: QuantizationScheme? = nil
+    ) throws -> GLMWeights {
+        try assembleParts(configuration: c, quantization: quantization) { spec in
+            if spec.isQuantizable, try checkpoint.isQuantized(spec.key) {
+                let part = try checkpoint.quantizedTensor(
+                    spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
+                let matrix = WeightMatrix(part)
+                if let quantization, quantization.format != matrix.format {
+                    throw QuantizationError(
+                        description: "\(checkpoint.directory.shardURLs[0].path): '\(spec.key)' is already quantized "
+                            + "to \(part.bits) bits; it cannot be re-quantized to \(quantization.rawValue) (load it "
+                            + "without --quantize, or quantize an fp16 checkpoint)")
+                }
+                return .matrix(matrix)
+            }
+            return .tensor(
+                try checkpoint.tensor(spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition))
+        }
+    }
+
+    /// Builds the weights from `tensor`, called once per `WeightSpec` in checkpoint order with the spec of the
+    /// tensor wanted; it returns this rank's part (how it gets it - checkpoint, network - is the caller's choice).
+    /// With `quantization`, the quantizable fp16 matrices are quantized (per local shard) as they arrive.
+    public static func assemble(
+        configuration c: ModelConfiguration, quantization: QuantizationScheme? = nil,
+        tensor: (WeightSpec) throws -> HalfTensor
+    ) throws -> GLMWeights {
+        try assembleParts(configuration: c, quantization: quantization) { .tensor(try tensor($0)) }
+    }
+
+    /// One tensor handed to `assembleParts`: fp16 as stored, or a matrix already in its final format.
+    public enum Part {
+        case tensor(HalfTensor)
+        case matrix(WeightMatrix)
+    }
+
+    /// As `assemble`, for parts that may already be matrices (quantized checkpoints). Each part is converted to
+    /// its final form on arrival (fp16 copies of quantized weights are dropped at once), so peak memory stays
+    /// about one tensor above the result.
+    public static func assembleParts(
+        configuration c: ModelConfiguration, quantization: QuantizationScheme? = nil,
+        part: (WeightSpec) throws -> Part
+    ) throws -> GLMWeights {
+        var matrices: [String: WeightMatrix] = [:]
+        var vectors: [String: [Float]] = [:]
+        for spec in WeightSpec.all(for: c) {
+            switch try part(spec) {
+            case .matrix(let m):
+                matrices[spec.key] = m
+            case .tensor(let t) where t.shape.count == 2:
+                let m = WeightMatrix(rows: t.shape[0], columns: t.shape[1], float16: t.values)
+                if let quantization, spec.isQuantizable {
+                    guard quantization != .int4 || m.columns % 2 == 0 else {
+                        throw QuantizationError(
+                            description: "'\(spec.key)': int4 packs two columns per byte, but this rank's shard has "
+                                + "\(m.columns) columns; choose a tensor-parallel degree that leaves an even number")
+                    }
+                    matrices[spec.key] = Quantization.quantize(m, scheme: quantization)
+                    FreedHeapPages.release()
+                } else {
+                    matrices[spec.key] = m
+                }
+            case .tensor(let t):
+                vectors[spec.key] = t.values.map(Float.init)
+            }
+        }
+        func matrix(_ key: String) -> WeightMatrix { matrices[key]! }
+        func vector(_ key: String) -> [Float] { vectors[key]! }
+
+        let layers = (0..<c.numLayers).map { i in
+            let p = "transformer.layers.\(i)."
+            return LayerWeights(
+                inputLayerNormWeight: vector(p + "input_layernorm.weight"),
+                inputLayerNormBias: vector(p + "input_layernorm.bias"),
+                queryKeyValue: matrix(p + "attention.query_key_value.weight"),
+                queryKeyValueBias: vector(p + "attention.query_key_value.bias"),
+                attentionDense: matrix(p + "attention.dense.weight"),
+                attentionDenseBias: vector(p + "attention.dense.bias"),
+                postAttentionLayerNormWeight: vector(p + "post_attention_layernorm.weight"),
+                postAttentionLayerNormBias: vector(p + "post_attention_layernorm.bias"),
+                denseHTo4H: matrix(p + "mlp.dense_h_to_4h.weight"),
+                denseHTo4HBias: vector(p + "mlp.dense_h_to_4h.bias"),
+                dense4HToH: matrix(p + "mlp.dense_4h_to_h.weight"),
+                dense4HToHBias: vector(p + "mlp.dense_4h_to_h.bias"))
+        }
+        return GLMWeights(
+            wordEmbeddings: matrix("transformer.word_embeddings.weight"),
+            layers: layers,
+            finalLayerNormWeight: vector("transformer.final_layernorm.weight"),
+            finalLayerNormBias: vector("transformer.final_layernorm.bias"))
+    }
+}
+
+extension WeightMatrix {
+    /// A quantized checkpoint part as a matrix (`.int8`, or `.int4` with the official packing kept as is).
+    public init(_ part: QuantizedTensor) {
+        let (rows, columns) = (part.shape[0], part.shape[1])
+        if part.bits == 8 {
+            self.init(
+                rows: rows, columns: columns,
+                storage: .int8(values: part.values, scales: part.scales, groups: part.groups))
+        } else {
+            let packed = part.values.withUnsafeBytes { [UInt8]($0) }
+            self.init(
+                rows: rows, columns: columns, storage: .int4(packed: packed, scales: part.scales, groups: part.groups))
+        }
+    }
+}

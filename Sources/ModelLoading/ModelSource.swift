@@ -1,0 +1,114 @@
+import Checkpoint
+import Configuration
+import FoundationEssentials
+import GLM
+import Partitioning
+import Tensors
+
+/// Where a model comes from: a checkpoint directory (holding `latest`, its iteration's `mp_rank_XX_model_states.pt`
+/// files and `config.json`), a built-in configuration for directories without config.json, and the weight-only
+/// quantization to apply while loading. Opens the configuration, the checkpoint and this rank's weights; the
+/// tokenizer file's path comes from the configuration.
+public struct ModelSource: Sendable, Equatable {
+    /// The directory as the user gave it (messages quote it).
+    public var path: String
+    /// A name of `ModelConfiguration.presets`, used when the directory has no config.json.
+    public var preset: String?
+    /// Quantize the layer matrices of each rank's shard at load time (the official scheme).
+    public var quantization: QuantizationScheme?
+    /// How messages name the directory: the command-line option it came from.
+    public var optionName: String
+
+    public init(
+        path: String, preset: String? = nil, quantization: QuantizationScheme? = nil, optionName: String = "--model"
+    ) {
+        self.path = path
+        self.preset = preset
+        self.quantization = quantization
+        self.optionName = optionName
+    }
+
+    public var directory: URL { URL(fileURLWithPath: path) }
+
+    public var configurationFile: URL { directory.appendingPathComponent("config.json") }
+
+    /// Where the configuration comes from, for messages: the config.json path or the preset.
+    public var configurationSource: String {
+        FileManager.default.fileExists(atPath: configurationFile.path)
+            ? configurationFile.path : "preset \(preset ?? "?")"
+    }
+
+    /// `config.json` in the directory, or the preset when there is none.
+    public func configuration() throws -> ModelConfiguration {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory else {
+            throw ModelDirectoryError(description: "\(optionName) \(path): no such directory")
+        }
+        if FileManager.default.fileExists(atPath: configurationFile.path) {
+            return try ModelConfiguration.load(from: configurationFile)
+        }
+        guard let preset else {
+            throw ConfigurationError.unreadable(
+                file: configurationFile.path,
+                reason: "no such file; pass --preset glm-130b to use the built-in GLM-130B configuration")
+        }
+        guard let configuration = ModelConfiguration.presets[preset] else {
+            throw ConfigurationError.unknownPreset(preset)
+        }
+        return configuration
+    }
+
+    public func checkpoint() throws -> ShardedCheckpoint {
+        try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
+    }
+
+    /// What every rank must see identically: the iteration and each shard file's name and size.
+    public static func fingerprint(of checkpoint: ShardedCheckpoint) -> String {
+        var description = "iteration \(checkpoint.directory.iteration)"
+        for url in checkpoint.directory.shardURLs {
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? -1
+            description += "; \(url.lastPathComponent) \(size) bytes"
+        }
+        return "checkpoint (\(description))"
+    }
+
+    /// Whether the checkpoint is an official quantized one (layer 0's QKV weight is int8 with a `_scale`).
+    public static func isQuantized(_ checkpoint: ShardedCheckpoint) throws -> Bool {
+        let key = "transformer.layers.0.attention.query_key_value.weight"
+        return try checkpoint.shard(0).contains(key) && checkpoint.isQuantized(key)
+    }
+
+    /// This rank's partition of the weights; a wrong-shaped or missing tensor error also says where the expected
+    /// shapes came from.
+    public func weights(
+        from checkpoint: ShardedCheckpoint, configuration: ModelConfiguration, partition: Partition
+    ) throws -> GLMWeights {
+        do {
+            return try GLMWeights.load(
+                from: checkpoint, configuration: configuration, partition: partition, quantization: quantization)
+        } catch let error as CheckpointError {
+            switch error {
+            case .shapeMismatch, .missingKey:
+                // The expected shapes come from the configuration and the shard count: say which, so a wrong
+                // config.json or a missing last mp_rank file is recognisable from the message.
+                let c = configuration
+                let shards = checkpoint.shardCount
+                throw ModelDirectoryError(
+                    description: "\(error)\n  (expected from \(configurationSource): num_layers \(c.numLayers), "
+                        + "hidden_size \(c.hiddenSize), inner_hidden_size \(c.innerHiddenSize), vocab_size "
+                        + "\(c.vocabSize); split over the \(shards) mp_rank file\(shards == 1 ? "" : "s") found in "
+                        + "\(checkpoint.directory.shardURLs[0].deletingLastPathComponent().path). Check that the "
+                        + "configuration matches the checkpoint and that no mp_rank_XX_model_states.pt file is missing.)"
+                )
+            default:
+                throw error
+            }
+        }
+    }
+}
+
+/// A model directory that cannot be used as given; the message names the path and what was expected.
+public struct ModelDirectoryError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
