@@ -137,8 +137,8 @@ public final class GLMModel: @unchecked Sendable {
         }
         for (segment, start) in zip(segments, batch.starts) { segment.cache.count = start + segment.tokens.count }
         // A long pass's activations are freed by now but stay resident in the heap (glibc keeps blocks below its
-        // raised mmap threshold) while decoding fills the rest of the KV cache: ~16 MiB per rank after a 512-token
-        // prefill of the ~1B benchmark model at TP=2 (peak 615 -> 606 MiB for 560 MiB of weights and cache).
+        // raised mmap threshold) while decoding fills the rest of the KV cache; handing their pages back keeps the
+        // peak near weights plus cache (measured: docs/BENCHMARKS.md, "Memory and start-up").
         if n > Self.heapReleaseRows { FreedHeapPages.release() }
 
         // Each segment's last row: final LayerNorm, then the logits of all segments in one product.
