@@ -94,22 +94,45 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // What several test targets share (logit comparisons, the simulated rank group, the reference sampler).
+        // What several test targets share: the official fixture, logit comparison, the simulated rank group, the
+        // reference sampler.
         .target(
-            name: "TestSupport", dependencies: ["Coordination", "Generation", "Tensors"], path: "Tests/TestSupport"),
+            name: "TestSupport",
+            dependencies: [
+                "Checkpoint", "Configuration", "Coordination", "GLM", "Generation", "ModelLoading", "Tensors",
+                "Tokenization",
+            ],
+            path: "Tests/TestSupport"),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"]),
-        .testTarget(
-            name: "CheckpointTests", dependencies: ["Checkpoint", "Partitioning"], exclude: ["reference_reader.py"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "SentencePiece", "Configuration", "Demo"]),
+        .testTarget(name: "PartitioningTests", dependencies: ["Partitioning"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Coordination", "TestSupport"]),
+        .testTarget(
+            name: "CheckpointTests", dependencies: ["Checkpoint", "Partitioning", "TestSupport"],
+            exclude: ["reference_reader.py"]),
+        .testTarget(
+            name: "TokenizationTests",
+            dependencies: ["Tokenization", "SentencePiece", "Configuration", "Demo", "TestSupport"]),
         .testTarget(
             name: "GLMTests",
+            dependencies: ["GLM", "Configuration", "Tensors", "Generation", "Tokenization", "TestSupport"]),
+        .testTarget(
+            name: "ModelLoadingTests",
             dependencies: [
-                "GLM", "Checkpoint", "Configuration", "Tensors", "Generation", "Tokenization", "TestSupport",
-                "ModelLoading", "Partitioning",
+                "ModelLoading", "Checkpoint", "Configuration", "GLM", "Partitioning", "Tensors", "Tokenization",
+                "TestSupport",
             ]),
+        .testTarget(
+            name: "GenerationTests",
+            dependencies: ["Generation", "Coordination", "GLM", "Tensors", "Tokenization", "TestSupport"]),
+        .testTarget(
+            name: "DistributedTests",
+            dependencies: ["Distributed", "Coordination", "Generation", "TestSupport", "Tokenization"]),
         .testTarget(name: "BatchJobsTests", dependencies: ["BatchJobs", "Generation"]),
+        .testTarget(
+            name: "BenchmarkingTests",
+            dependencies: ["Benchmarking", "Configuration", "Coordination", "GLM", "Partitioning", "Tensors"]),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "SentencePiece", "Tokenization"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint", "TestSupport"]),
     ],

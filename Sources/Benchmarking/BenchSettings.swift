@@ -86,4 +86,5 @@ public struct BenchSettings: Sendable {
 /// Bench settings that cannot work, named as the command line spells them.
 public struct BenchSettingsError: Error, CustomStringConvertible, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }

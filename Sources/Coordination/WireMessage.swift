@@ -30,30 +30,22 @@ extension WireMessage where Self: Codable {
     }
 }
 
-extension Int: WireMessage {
+/// Fixed-width integers write their little-endian bytes (`Int` as 64 bits, `WireReader.read(Int.self)` checks the
+/// value fits on the reading side).
+extension WireMessage where Self: FixedWidthInteger & Codable {
     public func write(to writer: inout WireWriter) { writer.write(self) }
+    public init(reading reader: inout WireReader) throws(WireError) { self = try reader.read(Self.self) }
+}
+
+extension Int: WireMessage {
+    public func write(to writer: inout WireWriter) { writer.write(Int64(self)) }
     public init(reading reader: inout WireReader) throws(WireError) { self = try reader.read(Int.self) }
 }
 
-extension Int64: WireMessage {
-    public func write(to writer: inout WireWriter) { writer.write(self) }
-    public init(reading reader: inout WireReader) throws(WireError) { self = try reader.read(Int64.self) }
-}
-
-extension UInt64: WireMessage {
-    public func write(to writer: inout WireWriter) { writer.write(self) }
-    public init(reading reader: inout WireReader) throws(WireError) { self = try reader.read(UInt64.self) }
-}
-
-extension UInt32: WireMessage {
-    public func write(to writer: inout WireWriter) { writer.write(self) }
-    public init(reading reader: inout WireReader) throws(WireError) { self = try reader.read(UInt32.self) }
-}
-
-extension UInt8: WireMessage {
-    public func write(to writer: inout WireWriter) { writer.write(self) }
-    public init(reading reader: inout WireReader) throws(WireError) { self = try reader.read(UInt8.self) }
-}
+extension Int64: WireMessage {}
+extension UInt64: WireMessage {}
+extension UInt32: WireMessage {}
+extension UInt8: WireMessage {}
 
 extension Bool: WireMessage {
     public func write(to writer: inout WireWriter) { writer.write(self) }

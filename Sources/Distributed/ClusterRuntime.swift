@@ -162,6 +162,19 @@ public struct RankResources: Codable, Sendable, Equatable, WireMessage {
     /// OpenBLAS's kernel set on this rank (`BLAS.kernelName`): sgemm speed differs 5x between them.
     public var blasKernels: String
 
+    public init(
+        rank: Int, host: String, threads: Int, peakResidentBytes: Int, weightBytes: Int, cacheBytes: Int,
+        blasKernels: String
+    ) {
+        self.rank = rank
+        self.host = host
+        self.threads = threads
+        self.peakResidentBytes = peakResidentBytes
+        self.weightBytes = weightBytes
+        self.cacheBytes = cacheBytes
+        self.blasKernels = blasKernels
+    }
+
     enum CodingKeys: String, CodingKey {
         case rank, host, threads
         case peakResidentBytes = "peak_rss_bytes"

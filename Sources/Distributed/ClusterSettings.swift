@@ -42,4 +42,5 @@ public struct ClusterSettings: Sendable, Equatable {
 /// Cluster settings that cannot work, named as the command line spells them.
 public struct ClusterSettingsError: Error, CustomStringConvertible, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }

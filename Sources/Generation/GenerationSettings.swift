@@ -121,6 +121,7 @@ public struct GenerationSettings: Sendable, Equatable {
 /// Generation settings that cannot work; the message names the option or request field and what was expected.
 public struct GenerationSettingsError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Per-request generation settings (a batch input line, a server request); absent ones take the job's settings.

@@ -1,5 +1,6 @@
 import Foundation
 import Partitioning
+import TestSupport
 import Testing
 
 @testable import Checkpoint
@@ -7,9 +8,9 @@ import Testing
 /// Paths and helpers shared by the checkpoint tests.
 enum Support {
     static let testsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    static let fixtures = testsFolder.deletingLastPathComponent().appendingPathComponent("Fixtures/glm-tiny-icetk")
-    static let mp1 = fixtures.appendingPathComponent("mp1")
-    static let mp2 = fixtures.appendingPathComponent("mp2")
+    static let fixtures = Fixture.root
+    static let mp1 = Fixture.checkpointDirectory
+    static let mp2 = Fixture.mp2Directory
     static let referenceReader = testsFolder.appendingPathComponent("reference_reader.py")
 
     static func shardPath(_ root: URL, _ rank: Int) -> String {

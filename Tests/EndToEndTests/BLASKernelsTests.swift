@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// OpenBLAS runs kernels that use the CPU's vector units on every rank, even where the library is older than the
 /// CPU and would fall back to SSE3 "Prescott" kernels on its own (`BLASKernelSelection`); a kernel set the user
 /// chose with OPENBLAS_CORETYPE is kept.
 @Suite struct BLASKernelsTests {
-    static let model = CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk/mp1").path
+    static let model = Fixture.checkpointDirectory.path
 
     /// OpenBLAS kernel sets built on AVX2 or AVX-512.
     static let vectorKernelSets: Set<String> = ["Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"]

@@ -1,13 +1,14 @@
 import Checkpoint
 import Foundation
 import Testing
+import TestSupport
 
 /// The real `glmcluster` binary on broken checkpoints, configurations and command lines: every case must fail
 /// quickly with a non-zero exit status (not a signal), print nothing on stdout, and name on stderr the file,
 /// field, key or option concerned. Every bad input is built at test time from a copy of the official fixture;
 /// the fixture itself is never written. `GLMCLUSTER_SHOW_ERRORS=1` prints each message, to review its wording.
 @Suite struct BadInputTests {
-    static let fixture = CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk")
+    static let fixture = Fixture.root
     static let generateArguments = ["--prompt", "hello", "--greedy", "--max-new-tokens", "2"]
     static let shard0 = "49300/mp_rank_00_model_states.pt"
     static let shard1 = "49300/mp_rank_01_model_states.pt"

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Fail fast, never hang: a bad job ends every rank with one clear message from rank 0 and a non-zero exit.
 @Suite struct ClusterFailureTests {
@@ -7,7 +8,7 @@ import Testing
         let root = try CommandRunner.temporaryDirectory("cluster-failure")
         let copy = root.appendingPathComponent("mp2")
         try FileManager.default.copyItem(
-            at: CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk/mp2"), to: copy)
+            at: Fixture.mp2Directory, to: copy)
         for file in try FileManager.default.subpathsOfDirectory(atPath: copy.path) {
             try FileManager.default.setAttributes(
                 [.posixPermissions: 0o755], ofItemAtPath: copy.appendingPathComponent(file).path)

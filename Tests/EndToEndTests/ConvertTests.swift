@@ -1,11 +1,12 @@
 import Checkpoint
 import Foundation
 import Testing
+import TestSupport
 
 /// `glmcluster convert` on copies of the official fixture: re-partitioning must move bytes, never change them, and
 /// every converted directory must be a complete model that generates what the original does.
 @Suite struct ConvertTests {
-    static let fixture = CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk")
+    static let fixture = Fixture.root
     static let shardFolder = "49300"
 
     // MARK: - Helpers

@@ -7,7 +7,7 @@ import Testing
 /// of the NumPy reference (Tests/Reference/glm_reference.py), which dequantizes every source shard with its own
 /// scales before merging.
 @Suite(.serialized) struct QuantizedCheckpointTests {
-    static let fixture = CommandRunner.packageRoot.appendingPathComponent("Tests/Fixtures/glm-tiny-icetk/mp1").path
+    static let fixture = Fixture.checkpointDirectory.path
 
     /// "Hello World! I am" [gMASK] <sop>.
     static let ids = "39316,20932,20035,20115,150001,150004"

@@ -32,10 +32,10 @@ import Testing
     func incrementalDecodingEqualsFullRecomputation(caseName: String) throws {
         let (model, _) = try Fixture.load("mp1")
         let testCase = try #require(Fixture.cases.first { $0.name == caseName })
-        let context = testCase.input_ids
+        let context = testCase.inputIds
         let layout = SequenceLayout(
-            contextLength: context.count, maskPosition: testCase.mask_position, useGMask: testCase.use_gmask)
-        let generated = testCase.expected_generated_ids
+            contextLength: context.count, maskPosition: testCase.maskPosition, useGMask: testCase.useGMask)
+        let generated = testCase.expectedGeneratedIds
         let cache = model.makeCache(capacity: context.count + generated.count)
         var incremental = [model.forward(tokens: context, layout: layout, cache: cache)]
         for token in generated.dropLast() {

@@ -13,14 +13,14 @@ import Tokenization
     @Test(arguments: variants, Fixture.cases)
     func lastPositionLogitsMatchOfficialCode(variant: String, testCase: Fixture.Case) throws {
         let (model, tokenizer) = try Fixture.load(variant)
-        let prompt = try PromptBuilder(tokenizer: tokenizer).prompt(fromIds: testCase.input_ids)
+        let prompt = try PromptBuilder(tokenizer: tokenizer).prompt(fromIds: testCase.inputIds)
         let position = try #require(prompt.maskPosition(tokenizer: tokenizer))
-        #expect(position == testCase.mask_position)
-        #expect(prompt.useGMask == testCase.use_gmask)
+        #expect(position == testCase.maskPosition)
+        #expect(prompt.useGMask == testCase.useGMask)
         let layout = SequenceLayout(
-            contextLength: testCase.input_ids.count, maskPosition: position, useGMask: prompt.useGMask)
+            contextLength: testCase.inputIds.count, maskPosition: position, useGMask: prompt.useGMask)
         let logits = model.forward(
-            tokens: testCase.input_ids, layout: layout, cache: model.makeCache(capacity: testCase.input_ids.count))
+            tokens: testCase.inputIds, layout: layout, cache: model.makeCache(capacity: testCase.inputIds.count))
         let error = maxAbsDifference(logits, Fixture.referenceLogits(testCase))
         #expect(error < 4e-3, "\(variant) \(testCase.name): max |logit - official| = \(error)")
     }
@@ -33,10 +33,10 @@ import Tokenization
         let (model, _) = try Fixture.load("mp1")
         model.prefillChunkRows = 5
         let layout = SequenceLayout(
-            contextLength: testCase.input_ids.count, maskPosition: testCase.mask_position,
-            useGMask: testCase.use_gmask)
+            contextLength: testCase.inputIds.count, maskPosition: testCase.maskPosition,
+            useGMask: testCase.useGMask)
         let logits = model.forward(
-            tokens: testCase.input_ids, layout: layout, cache: model.makeCache(capacity: testCase.input_ids.count))
+            tokens: testCase.inputIds, layout: layout, cache: model.makeCache(capacity: testCase.inputIds.count))
         let error = maxAbsDifference(logits, Fixture.referenceLogits(testCase))
         #expect(error < 4e-3, "\(testCase.name) in 5-row chunks: max |logit - official| = \(error)")
     }
@@ -49,9 +49,9 @@ import Tokenization
     func lastPositionLogitsMatchOfficialCodeWithHalfCache(testCase: Fixture.Case) throws {
         let (model, _) = try Fixture.load("mp1")
         model.cacheFormat = .fp16
-        let ids = testCase.input_ids
+        let ids = testCase.inputIds
         let layout = SequenceLayout(
-            contextLength: ids.count, maskPosition: testCase.mask_position, useGMask: testCase.use_gmask)
+            contextLength: ids.count, maskPosition: testCase.maskPosition, useGMask: testCase.useGMask)
         let whole = model.forward(tokens: ids, layout: layout, cache: model.makeCache(capacity: ids.count))
         let cache = model.makeCache(capacity: ids.count)
         let fp32 = KVCache(
@@ -71,14 +71,14 @@ import Tokenization
     @Test(arguments: variants, Fixture.cases)
     func greedyGenerationMatchesOfficialCode(variant: String, testCase: Fixture.Case) throws {
         let (model, tokenizer) = try Fixture.load(variant)
-        let prompt = PromptBuilder(tokenizer: tokenizer).build(testCase.raw_text)
-        #expect(prompt.ids + [tokenizer.id(of: .sop)] == testCase.input_ids)
+        let prompt = PromptBuilder(tokenizer: tokenizer).build(testCase.rawText)
+        #expect(prompt.ids + [tokenizer.id(of: .sop)] == testCase.inputIds)
         let result = try BlankFiller(model: model, tokenizer: tokenizer).generate(
             prompt: prompt, options: GenerationOptions(sampling: .greedy, maxNewTokens: 16))
         let first = try #require(result.blanks.first)
-        #expect(first.contextIds == testCase.input_ids)
-        #expect(first.generatedIds == testCase.expected_generated_ids)
-        #expect(first.text == testCase.expected_blank_text)
-        #expect(result.answer.answer == testCase.expected_answer_text)
+        #expect(first.contextIds == testCase.inputIds)
+        #expect(first.generatedIds == testCase.expectedGeneratedIds)
+        #expect(first.text == testCase.expectedBlankText)
+        #expect(result.answer.answer == testCase.expectedAnswerText)
     }
 }

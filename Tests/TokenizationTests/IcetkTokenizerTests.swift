@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Tokenization
 

@@ -3,6 +3,7 @@ import Foundation
 import SentencePiece
 import Testing
 import Tokenization
+import TestSupport
 
 @Suite struct SentencePieceProcessorTests {
     @Test func loadEncodeDecode() throws {

@@ -14,10 +14,10 @@ import Tokenization
     /// Each case's logits alone: the prefill's, then after feeding each expected token.
     static func alone(_ model: GLMModel, _ c: Fixture.Case, steps: Int) -> [[Float]] {
         let layout = SequenceLayout(
-            contextLength: c.input_ids.count, maskPosition: c.mask_position, useGMask: c.use_gmask)
-        let cache = model.makeCache(capacity: c.input_ids.count + steps)
-        var logits = [model.forward(tokens: c.input_ids, layout: layout, cache: cache)]
-        for token in c.expected_generated_ids.prefix(steps - 1) {
+            contextLength: c.inputIds.count, maskPosition: c.maskPosition, useGMask: c.useGMask)
+        let cache = model.makeCache(capacity: c.inputIds.count + steps)
+        var logits = [model.forward(tokens: c.inputIds, layout: layout, cache: cache)]
+        for token in c.expectedGeneratedIds.prefix(steps - 1) {
             logits.append(model.forward(tokens: [token], layout: layout, cache: cache))
         }
         return logits
@@ -29,7 +29,7 @@ import Tokenization
         let steps = 6
         let expected = cases.map { Self.alone(model, $0, steps: steps) }
         // Case i joins at step i (its prefill shares a pass with the others' decode steps), then decodes.
-        let caches = cases.map { model.makeCache(capacity: $0.input_ids.count + steps) }
+        let caches = cases.map { model.makeCache(capacity: $0.inputIds.count + steps) }
         var fed = [Int](repeating: 0, count: cases.count)  // forward passes done per case
         var got = [[[Float]]](repeating: [], count: cases.count)
         var step = 0
@@ -38,8 +38,8 @@ import Tokenization
             var segments: [ForwardSegment] = []
             for (i, c) in cases.enumerated() where i <= step && fed[i] < steps {
                 let layout = SequenceLayout(
-                    contextLength: c.input_ids.count, maskPosition: c.mask_position, useGMask: c.use_gmask)
-                let tokens = fed[i] == 0 ? c.input_ids : [c.expected_generated_ids[fed[i] - 1]]
+                    contextLength: c.inputIds.count, maskPosition: c.maskPosition, useGMask: c.useGMask)
+                let tokens = fed[i] == 0 ? c.inputIds : [c.expectedGeneratedIds[fed[i] - 1]]
                 segments.append(ForwardSegment(tokens: tokens, layout: layout, cache: caches[i]))
                 members.append(i)
             }

@@ -1,0 +1,42 @@
+import Configuration
+import Coordination
+import Foundation
+import TestSupport
+import Testing
+
+/// The configuration as rank 0 sends it and the tensor-parallel divisibility check.
+@Suite struct ConfigurationTests {
+    @Test func configurationsRoundTripThroughTheWireEncoding() throws {
+        for configuration in [ModelConfiguration.glm130B, Fixture.configuration] {
+            #expect(try ModelConfiguration(wireBytes: configuration.wireBytes()) == configuration)
+        }
+        var odd = Fixture.configuration
+        odd.layernormEpsilon = .leastNonzeroMagnitude
+        odd.tokenizer.model = "/abs/path/清华.model"
+        #expect(try ModelConfiguration(wireBytes: odd.wireBytes()) == odd)
+    }
+
+    @Test func degreesThatSplitEveryShareEvenlyPass() throws {
+        for degree in [1, 2, 4, 8, 16, 32] {
+            try ModelConfiguration.glm130B.checkDivisible(by: degree, degreeName: "--tp", source: "preset glm-130b")
+        }
+    }
+
+    @Test func aDegreeThatSplitsUnevenlyNamesTheFieldAndTheSource() {
+        let expected = ConfigurationError.notDivisible(
+            degreeName: "tensor-parallel degree", degree: 5, field: "num_attention_heads", value: 96,
+            source: "preset glm-130b")
+        #expect(throws: expected) {
+            try ModelConfiguration.glm130B.checkDivisible(
+                by: 5, degreeName: "tensor-parallel degree", source: "preset glm-130b")
+        }
+        #expect(
+            expected.description
+                == "tensor-parallel degree 5 does not divide num_attention_heads = 96 (from preset glm-130b); valid "
+                + "degrees divide num_attention_heads, inner_hidden_size and vocab_size, so that each rank holds an "
+                + "equal share")
+        // 64 divides the heads (96? no) - the first field that fails is named.
+        #expect(ModelConfiguration.glm130B.fieldNotDivided(by: 64)?.field == "num_attention_heads")
+        #expect(ModelConfiguration.glm130B.fieldNotDivided(by: 1024)?.field == "num_attention_heads")
+    }
+}

@@ -1,0 +1,122 @@
+import Coordination
+import Generation
+import Testing
+import Tokenization
+
+/// Generation settings: what the options turn into, every validation message, and a request's fields over the job's
+/// settings (as batch lines and server requests use them).
+@Suite struct GenerationSettingsTests {
+    @Test func defaultsAreTheOfficialScriptsSampling() {
+        let options = GenerationSettings().options
+        #expect(options.sampling == SamplingParameters(temperature: 1, topK: 0, topP: 0.7, seed: 1234))
+        #expect(options.maxLength == nil && options.maxNewTokens == nil && options.beamSearch == nil)
+    }
+
+    @Test func greedyAndBeamSearchBecomeTheirParameters() {
+        var settings = GenerationSettings()
+        settings.greedy = true
+        #expect(settings.options.sampling == .greedy)
+        settings.greedy = false
+        settings.numBeams = 4
+        settings.lengthPenalty = 0.5
+        settings.noRepeatNgramSize = 2
+        settings.minGenLength = 3
+        #expect(
+            settings.options.beamSearch
+                == BeamSearchParameters(beams: 4, lengthPenalty: 0.5, noRepeatNgramSize: 2, minGenLength: 3))
+    }
+
+    static let invalid: [(String, @Sendable (inout GenerationSettings) -> Void)] = [
+        ("use either --max-length or --max-new-tokens, not both", { $0.maxLength = 10; $0.maxNewTokens = 5 }),
+        ("--max-length must be positive, got 0", { $0.maxLength = 0 }),
+        ("--max-new-tokens must not be negative, got -1", { $0.maxNewTokens = -1 }),
+        ("--temperature must be positive, got 0.0", { $0.temperature = 0 }),
+        ("--temperature must be positive, got nan", { $0.temperature = .nan }),
+        ("--top-k must not be negative, got -2", { $0.topK = -2 }),
+        ("--top-p must be in [0, 1], got 1.5", { $0.topP = 1.5 }),
+        ("--num-beams must be at least 1, got 0", { $0.numBeams = 0 }),
+        ("--greedy and --num-beams exclude each other", { $0.numBeams = 2; $0.greedy = true }),
+        ("--no-repeat-ngram-size must not be negative, got -1", { $0.noRepeatNgramSize = -1 }),
+        ("--min-gen-length must not be negative, got -3", { $0.minGenLength = -3 }),
+        ("--length-penalty must be a number", { $0.lengthPenalty = .infinity }),
+    ]
+
+    @Test(arguments: 0..<invalid.count)
+    func everyInvalidValueNamesItsOption(index: Int) {
+        var settings = GenerationSettings()
+        Self.invalid[index].1(&settings)
+        #expect(throws: GenerationSettingsError(description: Self.invalid[index].0)) { try settings.validate() }
+    }
+
+    @Test func aRequestsLengthLimitReplacesBothOfTheJobs() throws {
+        var job = GenerationSettings()
+        job.maxNewTokens = 8
+        var request = RequestParameters()
+        request.maxLength = 64
+        let options = try job.options(overriddenBy: request)
+        #expect(options.maxLength == 64 && options.maxNewTokens == nil)
+    }
+
+    @Test func aRequestsGreedyOrBeamsReplaceTheJobsStrategy() throws {
+        var job = GenerationSettings()
+        job.numBeams = 3
+        var greedy = RequestParameters()
+        greedy.greedy = true
+        #expect(try job.options(overriddenBy: greedy).beamSearch == nil)
+        #expect(try job.options(overriddenBy: greedy).sampling == .greedy)
+
+        var sampledJob = GenerationSettings()
+        sampledJob.greedy = true
+        var beams = RequestParameters()
+        beams.numBeams = 2
+        #expect(try sampledJob.options(overriddenBy: beams).beamSearch?.beams == 2)
+
+        var sampling = RequestParameters()
+        sampling.temperature = 0.5
+        sampling.topK = 7
+        sampling.seed = 99
+        let options = try GenerationSettings().options(overriddenBy: sampling)
+        #expect(options.sampling == SamplingParameters(temperature: 0.5, topK: 7, topP: 0.7, seed: 99))
+    }
+
+    @Test func aRequestsInvalidFieldIsNamedAsTheRequestSpellsIt() {
+        var request = RequestParameters()
+        request.maxLength = 0
+        #expect(throws: GenerationSettingsError(description: "\"max_length\" must be positive, got 0")) {
+            try GenerationSettings().options(overriddenBy: request)
+        }
+        var both = RequestParameters()
+        both.greedy = true
+        var job = GenerationSettings()
+        job.numBeams = 2
+        both.numBeams = 2
+        #expect(throws: GenerationSettingsError(description: "\"greedy\" and \"num_beams\" exclude each other")) {
+            try job.options(overriddenBy: both)
+        }
+    }
+}
+
+/// What rank 0 sends every rank for a generation, through the wire encoding.
+@Suite struct GenerationRequestWireTests {
+    @Test func requestsRoundTripWithEveryOption() throws {
+        var settings = GenerationSettings()
+        settings.numBeams = 4
+        settings.maxNewTokens = 17
+        let beamRequest = GenerationRequest(
+            prompt: BlankPrompt(
+                ids: [150_001, 20_000, 150_005], generationMask: .gMask, useGMask: true, displayText: "",
+                isEnglish: false),
+            options: settings.options)
+        #expect(try GenerationRequest(wireBytes: beamRequest.wireBytes()) == beamRequest)
+
+        var sampled = GenerationSettings()
+        sampled.temperature = 1e-30
+        sampled.maxLength = 2048
+        sampled.seed = .max
+        let sampledRequest = GenerationRequest(
+            prompt: BlankPrompt(ids: [7], generationMask: .mask, useGMask: false, displayText: "", isEnglish: true),
+            options: sampled.options)
+        #expect(try GenerationRequest(wireBytes: sampledRequest.wireBytes()) == sampledRequest)
+        #expect(try [GenerationRequest](wireBytes: [beamRequest, sampledRequest].wireBytes()) == [beamRequest, sampledRequest])
+    }
+}
