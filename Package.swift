@@ -89,8 +89,8 @@ let package = Package(
         .executableTarget(
             name: "GLMClusterCLI",
             dependencies: [
-                "BatchJobs", "Basics", "Benchmarking", "Demo", "Distributed", "Generation", "GLM", "ModelLoading",
-                "Tensors",
+                "BatchJobs", "Basics", "Benchmarking", "Configuration", "Demo", "Distributed", "Generation", "GLM",
+                "ModelLoading", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -47,7 +47,8 @@ public struct CheckpointConversion: Sendable {
         let destinationURL = URL(fileURLWithPath: destination).standardizedFileURL
         guard sourceURL.resolvingSymlinksInPath().path != destinationURL.resolvingSymlinksInPath().path else {
             throw ConversionError(
-                description: "--to must differ from --from (\(source)): the source is read while the output is written")
+                description: "--to must differ from --from (\(source)): the source is read while the output is written",
+                isUsageError: true)
         }
 
         let configFile = sourceURL.appendingPathComponent("config.json")
@@ -104,7 +105,10 @@ public struct CheckpointConversion: Sendable {
         let manager = FileManager.default
         var isDirectory = false
         if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-            guard isDirectory else { throw ConversionError(description: "--to \(destination) exists and is not a directory") }
+            guard isDirectory else {
+                throw ConversionError(
+                    description: "--to \(destination) exists and is not a directory", isUsageError: true)
+            }
         } else {
             do { try manager.createDirectory(at: url, withIntermediateDirectories: true) } catch {
                 throw ConversionError(description: "cannot create --to \(destination): \(error.explanation)")
@@ -116,7 +120,8 @@ public struct CheckpointConversion: Sendable {
         guard force else {
             throw ConversionError(
                 description: "--to \(destination) already contains a checkpoint (\(existing[0].path)); pass --force "
-                    + "to replace it or choose another directory")
+                    + "to replace it or choose another directory",
+                isUsageError: true)
         }
         do {
             for file in existing { try manager.removeItem(at: file) }
@@ -161,5 +166,12 @@ public struct CheckpointConversion: Sendable {
 /// message names the path or option.
 public struct ConversionError: Error, CustomStringConvertible, Sendable {
     public var description: String
-    public init(description: String) { self.description = description }
+    /// Whether the options themselves cannot work (a destination that is the source, a file, or a checkpoint
+    /// already), as opposed to the file system failing: front-ends report those as usage errors.
+    public var isUsageError: Bool
+
+    public init(description: String, isUsageError: Bool = false) {
+        self.description = description
+        self.isUsageError = isUsageError
+    }
 }

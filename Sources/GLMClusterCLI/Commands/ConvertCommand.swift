@@ -44,6 +44,6 @@ struct ConvertCommand: ParsableCommand {
         }
         let conversion = CheckpointConversion(
             source: from, destination: to, parts: tp, preset: preset, quantization: quantize, force: force)
-        try conversion.run { StandardError.writeLine($0) }
+        try reportingUsageErrors { try conversion.run { StandardError.writeLine($0) } }
     }
 }

@@ -38,6 +38,6 @@ struct CreateModelCommand: ParsableCommand {
     func run() throws {
         // Under mpirun one writer is enough: rank 0 creates the model, the others have nothing to do.
         guard ClusterJob.isCoordinatorProcess else { return }
-        StandardError.writeLine(try demo.create())
+        try reportingUsageErrors { StandardError.writeLine(try demo.create()) }
     }
 }
