@@ -34,12 +34,6 @@ public struct WireWriter: Sendable {
         #endif
     }
 
-    /// Bytes as they are, after their count.
-    public mutating func write(bytes values: [UInt8]) {
-        write(count: values.count)
-        bytes.append(contentsOf: values)
-    }
-
     /// Where the next byte goes.
     var position: Int { bytes.count }
 
@@ -125,12 +119,6 @@ public struct WireReader: Sendable {
             var reader = WireReader(Array(bytes[offset..<offset + 4 * count]))
             return try (0..<count).map { _ throws(WireError) in try reader.read(Float.self) }
         #endif
-    }
-
-    public mutating func read(bytes _: [UInt8].Type) throws(WireError) -> [UInt8] {
-        let count = try readCount(elementSize: 1)
-        defer { offset += count }
-        return Array(bytes[offset..<offset + count])
     }
 }
 

@@ -74,12 +74,6 @@ public final class BlankFiller {
         self.init(model: model, special: tokenizer.specialTokens, tokenizer: tokenizer)
     }
 
-    /// Builds the prompt from raw text (`[MASK]`, `[sMASK]`, `[gMASK]` mark the blanks) and fills it.
-    public func generate(text: String, options: GenerationOptions) throws -> GenerationResult {
-        guard let tokenizer else { preconditionFailure("building a prompt from text needs the tokenizer") }
-        return try generate(prompt: PromptBuilder(tokenizer: tokenizer).build(text), options: options)
-    }
-
     public func generate(prompt: BlankPrompt, options: GenerationOptions) throws -> GenerationResult {
         let task = try makeTask(prompt: prompt, options: options)
         try ContinuousBatcher.runAlone(task, model: model)
