@@ -107,13 +107,14 @@ let package = Package(
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"]),
         .testTarget(name: "PartitioningTests", dependencies: ["Partitioning"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "SentencePieceTests", dependencies: ["SentencePiece", "Demo", "TestSupport"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Coordination", "TestSupport"]),
         .testTarget(
             name: "CheckpointTests", dependencies: ["Checkpoint", "Partitioning", "TestSupport"],
             exclude: ["reference_reader.py"]),
         .testTarget(
             name: "TokenizationTests",
-            dependencies: ["Tokenization", "SentencePiece", "Configuration", "Demo", "TestSupport"]),
+            dependencies: ["Tokenization", "SentencePiece", "Configuration", "TestSupport"]),
         .testTarget(
             name: "GLMTests",
             dependencies: ["GLM", "Configuration", "Tensors", "Generation", "Tokenization", "TestSupport"]),

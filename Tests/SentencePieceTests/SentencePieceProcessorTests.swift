@@ -1,9 +1,8 @@
 import Demo
 import Foundation
 import SentencePiece
-import Testing
-import Tokenization
 import TestSupport
+import Testing
 
 @Suite struct SentencePieceProcessorTests {
     @Test func loadEncodeDecode() throws {
