@@ -39,15 +39,17 @@ public final class TorchCheckpointFile: Sendable {
             }
         }
 
-        let root = try archive.withContents(of: pickle) { (bytes) throws(CheckpointError) in
+        // The state dict's entries are read out before the machine drops everything it built (`releaseAll`).
+        let entries = try archive.withContents(of: pickle) {
+            (bytes) throws(CheckpointError) -> [(key: PickleValue, value: PickleValue)] in
             var machine = Unpickler(bytes: bytes, path: path)
-            return try machine.load()
+            defer { machine.releaseAll() }
+            return try Self.stateDict(machine.load(), path: path).entries
         }
-        let stateDict = try Self.stateDict(root, path: path)
 
         var tensors: [StoredTensor] = []
         var tensorIndex: [String: Int] = [:]
-        for (key, value) in stateDict.entries {
+        for (key, value) in entries {
             guard case .string(let name) = key else {
                 throw .notAStateDict(path: path, detail: "a key is a \(key.kindName), not a string")
             }

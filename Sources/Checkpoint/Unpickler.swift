@@ -1,13 +1,14 @@
-/// A value produced by the restricted pickle machine. Lists and dicts are reference boxes because pickle
-/// memoizes an empty container and fills it afterwards (`EMPTY_DICT`, `BINPUT`, ..., `SETITEMS`).
-indirect enum PickleValue {
+/// A value produced by the restricted pickle machine. Containers are reference boxes: lists and dicts because pickle
+/// memoizes an empty container and fills it afterwards (`EMPTY_DICT`, `BINPUT`, ..., `SETITEMS`), and all three so
+/// that the machine can empty them one by one when it is done (`Unpickler.releaseAll`).
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
     /// A reference to an allow-listed global; calling it (REDUCE/NEWOBJ) is interpreted, never executed.
@@ -35,11 +36,23 @@ indirect enum PickleValue {
     }
 }
 
-final class PickleList {
-    var items: [PickleValue] = []
+/// A container the machine built; `removeAll` drops its contents without releasing anything else.
+protocol PickleContainer: AnyObject {
+    func removeAll()
 }
 
-final class PickleDict {
+final class PickleTuple: PickleContainer {
+    private(set) var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+    func removeAll() { items = [] }
+}
+
+final class PickleList: PickleContainer {
+    var items: [PickleValue] = []
+    func removeAll() { items = [] }
+}
+
+final class PickleDict: PickleContainer {
     /// Insertion order is kept: state dicts are ordered and key order is part of the checkpoint.
     var entries: [(key: PickleValue, value: PickleValue)] = []
     private var positions: [String: Int] = [:]
@@ -57,6 +70,11 @@ final class PickleDict {
 
     func value(forKey name: String) -> PickleValue? {
         positions[name].map { entries[$0].value }
+    }
+
+    func removeAll() {
+        entries = []
+        positions = [:]
     }
 }
 
@@ -118,10 +136,35 @@ struct Unpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Every container built, in order. A hostile pickle can nest containers 100,000 deep, and releasing such a
+    /// chain the ordinary way recurses once per level until the stack overflows; `releaseAll` empties each
+    /// container while this list still holds them all, so each is then released on its own.
+    private var containers: [any PickleContainer] = []
 
     init(bytes: UnsafeRawBufferPointer, path: String) {
         self.bytes = bytes
         self.path = path
+    }
+
+    /// Drops every value the machine built without recursing through nested containers. Call it (in a `defer`)
+    /// once the result of `load` has been read; the values it returned are empty afterwards.
+    mutating func releaseAll() {
+        stack = []
+        marks = []
+        memo = [:]
+        for container in containers { container.removeAll() }
+        containers = []
+    }
+
+    /// Pushes a value, remembering it when it is a container.
+    private mutating func push(_ value: PickleValue) {
+        switch value {
+        case .tuple(let tuple): containers.append(tuple)
+        case .list(let list): containers.append(list)
+        case .dict(let dict): containers.append(dict)
+        default: break
+        }
+        stack.append(value)
     }
 
     /// Runs the machine to `STOP` and returns the top of the stack.
@@ -137,14 +180,14 @@ struct Unpickler {
                 _ = try readInteger(8, signed: false)
             case 0x2E:  // STOP
                 return try pop(start)
-            case 0x7D: stack.append(.dict(PickleDict()))  // EMPTY_DICT
-            case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
+            case 0x7D: push(.dict(PickleDict()))  // EMPTY_DICT
+            case 0x5D: push(.list(PickleList()))  // EMPTY_LIST
+            case 0x29: push(.tuple(PickleTuple([])))  // EMPTY_TUPLE
             case 0x28: marks.append(stack.count)  // MARK
-            case 0x74: stack.append(.tuple(try popMark(start)))  // TUPLE
-            case 0x85: stack.append(.tuple(try popCount(1, start)))  // TUPLE1
-            case 0x86: stack.append(.tuple(try popCount(2, start)))  // TUPLE2
-            case 0x87: stack.append(.tuple(try popCount(3, start)))  // TUPLE3
+            case 0x74: push(.tuple(PickleTuple(try popMark(start))))  // TUPLE
+            case 0x85: push(.tuple(PickleTuple(try popCount(1, start))))  // TUPLE1
+            case 0x86: push(.tuple(PickleTuple(try popCount(2, start))))  // TUPLE2
+            case 0x87: push(.tuple(PickleTuple(try popCount(3, start))))  // TUPLE3
             case 0x58: stack.append(.string(try readUTF8(count: try readLength(4), start)))  // BINUNICODE
             case 0x8C: stack.append(.string(try readUTF8(count: try readLength(1), start)))  // SHORT_BINUNICODE
             case 0x8D: stack.append(.string(try readUTF8(count: try readLength(8), start)))  // BINUNICODE8
@@ -208,14 +251,14 @@ struct Unpickler {
                 guard case .tuple(let values) = arguments else {
                     throw error(at: start, "REDUCE arguments are a \(arguments.kindName), not a tuple")
                 }
-                stack.append(try call(callable, values, start))
+                push(try call(callable, values.items, start))
             case 0x81:  // NEWOBJ
                 let arguments = try pop(start)
                 let type = try pop(start)
                 guard case .tuple(let values) = arguments else {
                     throw error(at: start, "NEWOBJ arguments are a \(arguments.kindName), not a tuple")
                 }
-                stack.append(try call(type, values, start))
+                push(try call(type, values.items, start))
             case 0x62:  // BUILD: set state on the object below. Only dict-into-dict updates mean anything here;
                 // tensors' states (backward hooks, metadata) are dropped because they never affect the data.
                 let state = try pop(start)
@@ -279,9 +322,9 @@ struct Unpickler {
     }
 
     private func integers(_ value: PickleValue, _ what: String, _ start: Int) throws(CheckpointError) -> [Int] {
-        guard case .tuple(let values) = value else { throw error(at: start, "tensor \(what) is not a tuple") }
+        guard case .tuple(let tuple) = value else { throw error(at: start, "tensor \(what) is not a tuple") }
         var result: [Int] = []
-        for value in values {
+        for value in tuple.items {
             guard case .int(let integer) = value else { throw error(at: start, "tensor \(what) holds a non-integer") }
             result.append(integer)
         }
@@ -289,7 +332,8 @@ struct Unpickler {
     }
 
     private func persistentLoad(_ identifier: PickleValue, _ start: Int) throws(CheckpointError) -> StorageReference {
-        guard case .tuple(let fields) = identifier, fields.count == 5, case .string("storage") = fields[0],
+        guard case .tuple(let tuple) = identifier, case let fields = tuple.items, fields.count == 5,
+            case .string("storage") = fields[0],
             case .global(.storageType(let scalarType)) = fields[1], case .int(let count) = fields[4], count >= 0
         else {
             throw error(at: start, "persistent id is not ('storage', StorageType, key, location, numel)")

@@ -126,7 +126,7 @@ public struct ZipArchive: Sendable {
         // ZIP64: a locator sits just before the classic end record and points at the ZIP64 end record.
         if end >= 20, reader.uint32(end - 20) == zip64LocatorSignature {
             let zip64End = try reader.checkedInt64(end - 20 + 8, what: "ZIP64 end-of-central-directory offset")
-            guard zip64End >= 0, zip64End + 56 <= end - 20,
+            guard zip64End <= end - 20 - 56,
                 reader.uint32(zip64End) == zip64EndSignature
             else {
                 throw .malformedZip(
@@ -138,10 +138,19 @@ public struct ZipArchive: Sendable {
             directory.offset = try reader.checkedInt64(zip64End + 48, what: "ZIP64 central directory offset")
         }
         guard directory.offset >= 0, directory.size >= 0, directory.offset + directory.size <= size else {
+            // (Each of the two is at most the file size here, so the sum cannot overflow.)
             throw .truncatedZip(
                 path: reader.path,
                 detail: "central directory ends at byte \(directory.offset + directory.size) but the file has "
                     + "\(size) bytes")
+        }
+        // Every central entry takes at least 46 bytes: a larger count is corrupt, and is refused before any
+        // memory is reserved for it.
+        guard directory.count <= directory.size / 46 else {
+            throw .malformedZip(
+                path: reader.path,
+                detail: "the central directory claims \(directory.count) entries but its \(directory.size) bytes hold "
+                    + "at most \(directory.size / 46)")
         }
         return directory
     }
@@ -244,14 +253,16 @@ struct ByteReader {
         UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
-    /// A 64-bit field that must fit in `Int` and must be readable.
+    /// A 64-bit size, offset or count field, which must be readable and cannot exceed the file's size (nothing in
+    /// the archive is larger than the archive): sums of two such values then never overflow, and no count can ask
+    /// for more memory than the file could describe.
     func checkedInt64(_ offset: Int, what: String) throws(CheckpointError) -> Int {
-        guard offset >= 0, offset + 8 <= count else {
+        guard offset >= 0, offset <= count - 8 else {
             throw .truncatedZip(path: path, detail: "\(what) at byte \(offset) lies past the end (\(count) bytes)")
         }
         let value = uint64(offset)
-        guard value <= UInt64(Int.max) else {
-            throw .malformedZip(path: path, detail: "\(what) is \(value), too large")
+        guard value <= UInt64(count) else {
+            throw .malformedZip(path: path, detail: "\(what) is \(value), larger than the file (\(count) bytes)")
         }
         return Int(value)
     }

@@ -70,6 +70,11 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// The largest sizes a configuration may give.
+    public static let limits = (
+        layers: 10_000, hidden: 1 << 20, innerHidden: 1 << 22, vocabulary: 1 << 24, sequence: 1 << 24
+    )
+
     /// Named presets accepted by `--preset`.
     public static let presets: [String: ModelConfiguration] = ["glm-130b": .glm130B]
 
@@ -78,18 +83,27 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         func require(_ ok: Bool, _ field: String, _ expected: String) throws(ConfigurationError) {
             if !ok { throw ConfigurationError.invalidValue(file: source, field: field, expected: expected) }
         }
-        try require(numLayers > 0, "num_layers", "a positive integer, got \(numLayers)")
-        try require(hiddenSize > 0, "hidden_size", "a positive integer, got \(hiddenSize)")
-        try require(numAttentionHeads > 0, "num_attention_heads", "a positive integer, got \(numAttentionHeads)")
+        /// A size in `1...limit`: the limits are far above every released GLM (GLM-130B: 70 layers, hidden 12288,
+        /// FFN 32768, vocabulary 150528, 2048 positions) and keep every shape product and key list within reach.
+        func size(_ value: Int, _ field: String, limit: Int) throws(ConfigurationError) {
+            try require(value > 0, field, "a positive integer, got \(value)")
+            try require(value <= limit, field, "at most \(limit) (the largest supported), got \(value)")
+        }
+        try size(numLayers, "num_layers", limit: Self.limits.layers)
+        try size(hiddenSize, "hidden_size", limit: Self.limits.hidden)
+        try size(numAttentionHeads, "num_attention_heads", limit: Self.limits.hidden)
         try require(
             hiddenSize % max(numAttentionHeads, 1) == 0, "num_attention_heads",
             "a divisor of hidden_size \(hiddenSize), got \(numAttentionHeads)")
         try require(
             headDimension % 2 == 0, "num_attention_heads",
             "a head dimension hidden_size/num_attention_heads that is even (rotary pairs), got \(headDimension)")
-        try require(innerHiddenSize > 0, "inner_hidden_size", "a positive integer, got \(innerHiddenSize)")
-        try require(vocabSize > 0, "vocab_size", "a positive integer, got \(vocabSize)")
+        try size(innerHiddenSize, "inner_hidden_size", limit: Self.limits.innerHidden)
+        try size(vocabSize, "vocab_size", limit: Self.limits.vocabulary)
         try require(maxSequenceLength > 1, "max_sequence_length", "an integer above 1, got \(maxSequenceLength)")
+        try require(
+            maxSequenceLength <= Self.limits.sequence, "max_sequence_length",
+            "at most \(Self.limits.sequence) (the largest supported), got \(maxSequenceLength)")
         try require(
             layernormEpsilon > 0 && layernormEpsilon.isFinite, "layernorm_epsilon",
             "a positive number, got \(layernormEpsilon)")
@@ -162,7 +176,8 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
                 file: source, field: "tokenizer.num_image_tokens",
                 expected: "a non-negative integer, got \(numImageTokens)")
         }
-        if commandTokensStart < numImageTokens || commandTokensStart + Self.commandTokenCount > vocabSize {
+        // Compared by subtraction: a start near Int.max must be an error, not an overflow.
+        if commandTokensStart < numImageTokens || commandTokensStart > vocabSize - Self.commandTokenCount {
             throw .invalidValue(
                 file: source, field: "tokenizer.command_tokens_start",
                 expected:

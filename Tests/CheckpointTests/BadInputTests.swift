@@ -327,3 +327,104 @@ enum CustomCheckpoint {
         }
     }
 }
+
+/// Pickles that nest containers 100,000 deep (lists, tuples, dicts built through OrderedDict, and a chain hidden
+/// behind the memo): reading them must end in an answer or a clean error, never in a stack overflow.
+@Suite struct DeepPickleTests {
+    static let depth = 100_000
+
+    static func open(_ body: (inout PickleWriter) -> Void) throws -> Result<TorchCheckpointFile, CheckpointError> {
+        let folder = try Support.temporaryFolder()
+        defer { Support.cleanUp(folder) }
+        let url = folder.appendingPathComponent("deep.pt")
+        var pickle = PickleWriter()
+        pickle.opcode(0x80, 2)
+        body(&pickle)
+        pickle.opcode(0x2E)
+        var zip = try ZipWriter(url: url, forceZip64: false)
+        try zip.add("archive/data.pkl", Data(pickle.bytes))
+        try zip.add("archive/version", Data("3\n".utf8))
+        try zip.finish()
+        return Result { () throws(CheckpointError) in try TorchCheckpointFile(path: url.path) }
+    }
+
+    @Test func nestedListsAreAnErrorNotACrash() throws {
+        let result = try Self.open { pickle in
+            for _ in 0..<Self.depth { pickle.opcode(0x5D) }  // EMPTY_LIST
+            for _ in 1..<Self.depth { pickle.opcode(0x61) }  // APPEND
+        }
+        guard case .failure(.notAStateDict) = result else {
+            Issue.record("expected 'not a state dict', got \(result)")
+            return
+        }
+    }
+
+    @Test func nestedTuplesInsideAStateDictAreSkipped() throws {
+        let result = try Self.open { pickle in
+            pickle.opcode(0x7D)  // EMPTY_DICT
+            pickle.string("deep")
+            pickle.opcode(0x29)  // EMPTY_TUPLE
+            for _ in 0..<Self.depth { pickle.opcode(0x85) }  // TUPLE1
+            pickle.opcode(0x73)  // SETITEM
+        }
+        #expect(try result.get().names.isEmpty)
+    }
+
+    /// Each level is appended to its parent before it receives its own child (fetched back from the memo), so
+    /// no depth is visible when a container is filled; only a flat teardown survives it.
+    @Test func chainsBuiltThroughTheMemoAreSkipped() throws {
+        let lists = try Self.open { pickle in
+            pickle.opcode(0x7D)  // EMPTY_DICT: the state dict
+            pickle.string("deep")
+            pickle.opcode(0x5D, 0x71, 0, 0x73)  // EMPTY_LIST, BINPUT 0, SETITEM
+            for _ in 0..<Self.depth {
+                pickle.opcode(0x68, 0)  // BINGET 0: the innermost list so far
+                pickle.opcode(0x5D, 0x71, 0)  // EMPTY_LIST, BINPUT 0: the next one
+                pickle.opcode(0x61, 0x30)  // APPEND it to the previous, POP the previous
+            }
+        }
+        #expect(try lists.get().names.isEmpty)
+        let dicts = try Self.open { pickle in
+            pickle.opcode(0x7D, 0x71, 0)  // the state dict, BINPUT 0
+            for _ in 0..<Self.depth {
+                pickle.opcode(0x68, 0)  // BINGET 0: the innermost dict so far
+                pickle.string("next")
+                pickle.global("collections", "OrderedDict")
+                pickle.opcode(0x29, 0x52, 0x71, 0)  // EMPTY_TUPLE, REDUCE: a new dict; BINPUT 0
+                pickle.opcode(0x73, 0x30)  // SETITEM into the previous, POP it
+            }
+        }
+        #expect(try dicts.get().names.isEmpty)
+    }
+}
+
+/// ZIP64 end records with sizes, offsets and counts near 2^63 or far beyond the file: clean errors, no overflow
+/// trap and no reservation for entries that cannot exist.
+@Suite struct HostileZip64Tests {
+    static func patched(_ field: (_ locator: Int, _ zip64End: Int) -> Int, _ value: UInt64) throws -> CheckpointError? {
+        let folder = try Support.temporaryFolder()
+        defer { Support.cleanUp(folder) }
+        var data = try Data(contentsOf: URL(fileURLWithPath: Support.shardPath(Support.mp1, 0)))
+        let locator = data.count - 22 - 20
+        let zip64End = Int(
+            UInt64(littleEndian: data[locator + 8..<locator + 16].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+        let at = field(locator, zip64End)
+        withUnsafeBytes(of: value.littleEndian) { data.replaceSubrange(at..<at + 8, with: $0) }
+        let url = folder.appendingPathComponent("hostile.pt")
+        try data.write(to: url)
+        return Support.error { _ = try TorchCheckpointFile(path: url.path) }
+    }
+
+    @Test(arguments: [UInt64(1) << 31, 1 << 62, UInt64(Int64.max), UInt64.max])
+    func hugeEntryCounts(count: UInt64) throws {
+        let error = try #require(try Self.patched({ $1 + 32 }, count))
+        #expect(error.description.contains("ZIP64 entry count") || error.description.contains("entries"), "\(error)")
+    }
+
+    @Test(arguments: [UInt64(Int64.max), UInt64(Int64.max) - 4, 1 << 62])
+    func hugeDirectorySizesAndOffsets(value: UInt64) throws {
+        #expect(try Self.patched({ $1 + 40 }, value) != nil)
+        #expect(try Self.patched({ $1 + 48 }, value) != nil)
+        #expect(try Self.patched({ locator, _ in locator + 8 }, value) != nil)
+    }
+}

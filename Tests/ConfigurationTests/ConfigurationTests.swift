@@ -40,3 +40,42 @@ import Testing
         #expect(ModelConfiguration.glm130B.fieldNotDivided(by: 1024)?.field == "num_attention_heads")
     }
 }
+
+/// config.json values that would overflow a shape or a key list, or whose checks themselves could overflow:
+/// refused with the field named.
+@Suite struct HostileConfigurationTests {
+    static func check(_ edit: (inout ModelConfiguration) -> Void) -> ConfigurationError? {
+        var configuration = Fixture.configuration
+        edit(&configuration)
+        do {
+            try configuration.validate(source: "config.json")
+            return nil
+        } catch { return error }
+    }
+
+    static let edits: [(String, @Sendable (inout ModelConfiguration) -> Void)] = [
+        ("hidden_size", { $0.hiddenSize = 1 << 62; $0.numAttentionHeads = 1 }),
+        ("inner_hidden_size", { $0.innerHiddenSize = 1 << 62 }),
+        ("num_layers", { $0.numLayers = 1_000_000_000_000 }),
+        ("vocab_size", { $0.vocabSize = Int.max }),
+        ("max_sequence_length", { $0.maxSequenceLength = Int.max }),
+        ("tokenizer.command_tokens_start", { $0.tokenizer.commandTokensStart = Int.max }),
+        ("tokenizer.command_tokens_start", { $0.tokenizer.commandTokensStart = Int.max - 3 }),
+        ("num_attention_heads", { $0.numAttentionHeads = Int.max }),
+    ]
+
+    @Test(arguments: 0..<edits.count)
+    func hostileSizesNameTheirField(index: Int) {
+        let (field, edit) = Self.edits[index]
+        guard case .invalidValue(_, let named, _)? = Self.check(edit) else {
+            Issue.record("\(field): accepted")
+            return
+        }
+        #expect(named == field)
+    }
+
+    @Test func theLargestSupportedSizesPass() {
+        #expect(Self.check { $0.numLayers = ModelConfiguration.limits.layers } == nil)
+        #expect(Self.check { $0.maxSequenceLength = ModelConfiguration.limits.sequence } == nil)
+    }
+}
