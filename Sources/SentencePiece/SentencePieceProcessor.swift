@@ -1,4 +1,5 @@
 import CSentencePiece
+import Glibc
 
 /// A loaded SentencePiece model (`sentencepiece::SentencePieceProcessor` behind the C API of `CSentencePiece`).
 ///
@@ -15,8 +16,12 @@ public final class SentencePieceProcessor: @unchecked Sendable {
     /// The id of `<unk>`.
     public let unknownId: Int32
 
-    /// Loads a `.model` file. Throws `SentencePieceError.cannotLoad` naming the file when it is missing or corrupt.
+    /// Loads a `.model` file. Throws `SentencePieceError.cannotLoad` naming the file when it is missing, not a
+    /// regular file (a directory, a device such as /dev/zero that never ends), larger than any model, or corrupt.
     public init(modelPath: String) throws(SentencePieceError) {
+        if let problem = Self.fileProblem(modelPath) {
+            throw .cannotLoad(modelPath: modelPath, code: CSP_EXCEPTION, message: problem)
+        }
         var pointer: OpaquePointer?
         let code = csp_load(modelPath, &pointer)
         guard code == CSP_OK, let pointer else {
@@ -29,6 +34,23 @@ public final class SentencePieceProcessor: @unchecked Sendable {
     }
 
     deinit { csp_free(handle) }
+
+    /// SentencePiece models are a few MiB; a larger file is not one.
+    public static let maximumModelBytes = 1 << 30
+
+    /// Why `path` cannot hold a model, or nil when it is a regular file of a plausible size (a missing file is left
+    /// to SentencePiece, whose message names it).
+    private static func fileProblem(_ path: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            return status.st_mode & S_IFMT == S_IFDIR ? "is a directory, not a model file" : "is not a regular file"
+        }
+        guard Int(status.st_size) <= maximumModelBytes else {
+            return "is \(status.st_size) bytes, larger than any SentencePiece model (at most \(maximumModelBytes))"
+        }
+        return nil
+    }
 
     /// SentencePiece ids of `text` (the model's normaliser applies; no BOS/EOS are added).
     public func encode(_ text: String) -> [Int32] {

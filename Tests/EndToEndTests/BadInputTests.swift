@@ -333,6 +333,23 @@ import TestSupport
         try Self.expectFailure("missing tokenizer tokenize", Self.tokenize(scratch.model), mentions: mentions)
     }
 
+    /// A tokenizer path that is a directory aborted inside SentencePiece (a C++ exception), and /dev/zero was read
+    /// for ever: both are clean errors naming the path.
+    @Test(arguments: ["directory", "/dev/zero"])
+    func tokenizerThatIsNotAFile(kind: String) throws {
+        let scratch = try Scratch("tokenizer-\(kind == "directory" ? "dir" : "zero")")
+        defer { scratch.remove() }
+        let path = kind == "directory" ? scratch.root.path : kind
+        try scratch.editConfig { config in
+            var tokenizer = config["tokenizer"] as? [String: Any] ?? [:]
+            tokenizer["model"] = path
+            config["tokenizer"] = tokenizer
+        }
+        let mentions = ["tokenizer model", path, kind == "directory" ? "is a directory" : "not a regular file"]
+        try Self.expectFailure("tokenizer \(kind) tokenize", Self.tokenize(scratch.model), mentions: mentions)
+        try Self.expectFailure("tokenizer \(kind) generate", Self.generate(scratch.model), mentions: mentions)
+    }
+
     @Test func modelDirectoryDoesNotExist() throws {
         let scratch = try Scratch("no-dir", copying: nil)
         defer { scratch.remove() }

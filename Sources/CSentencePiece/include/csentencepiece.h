@@ -14,6 +14,8 @@ extern "C" {
 #define CSP_OK 0
 /// The caller's buffer is too small; `*out_count` holds the size needed (call again with a larger buffer).
 #define CSP_BUFFER_TOO_SMALL 100
+/// SentencePiece threw a C++ exception (a file it could not read as it expected); the message says which.
+#define CSP_EXCEPTION 101
 
 /// An opaque loaded model (a `sentencepiece::SentencePieceProcessor`). Immutable once loaded: every call
 /// taking a `const csp_processor *` may run concurrently from several threads.
