@@ -32,9 +32,15 @@ public struct BatchJobSettings: Sendable {
         self.quiet = quiet
     }
 
+    /// The most sequences one batch may decode together.
+    public static let maximumBatch = 4096
+
     /// The checks that need no files; messages name the options.
     public func validate() throws(BatchInputError) {
         if maxBatch < 1 { throw BatchInputError(description: "--max-batch must be at least 1, got \(maxBatch)") }
+        if maxBatch > Self.maximumBatch {
+            throw BatchInputError(description: "--max-batch must be at most \(Self.maximumBatch), got \(maxBatch)")
+        }
         if let kvMemory, ByteSize.parse(kvMemory) == nil {
             throw BatchInputError(
                 description: "--kv-memory: cannot read '\(kvMemory)' as a size (examples: 512MiB, 4GiB, 1e9)")

@@ -5,8 +5,10 @@ import Basics
 public enum ByteSize {
     public static func parse(_ text: String) -> Int? {
         let trimmed = text.trimmingWhitespace()
-        let digits = trimmed.prefix { $0.isNumber || $0 == "." }
-        guard !digits.isEmpty, let value = Double(digits), value >= 0 else { return nil }
+        // The number, exponent included ("1e9"), then the unit.
+        var digits = trimmed.prefix { $0.isNumber || $0 == "." || $0 == "e" || $0 == "E" || $0 == "+" || $0 == "-" }
+        while !digits.isEmpty, Double(digits) == nil { digits = digits.dropLast() }
+        guard !digits.isEmpty, let value = Double(digits), value >= 0, value.isFinite else { return nil }
         let unit = trimmed.dropFirst(digits.count).trimmingWhitespace().lowercased()
         let scale: Double
         switch unit {

@@ -64,11 +64,19 @@ public struct BenchSettings: Sendable {
     /// The weight format the benchmark's layer matrices have.
     public var weightFormat: WeightFormat { quantization?.format ?? dtype.format }
 
+    /// The largest values the options take: positions as a configuration may have, probe arrays that fit a machine.
+    public static let limits = (
+        batch: 4096, tokens: 1 << 24, repeats: 10_000, triadMiB: 1 << 16, sgemmSize: 16384
+    )
+
     /// The checks that need no model; messages name the options as the command line spells them.
     public func validate() throws(BenchSettingsError) {
         func fail(_ message: String) -> BenchSettingsError { BenchSettingsError(description: message) }
         if batchSizes.contains(where: { $0 < 1 }) { throw fail("--batch-sizes must be positive") }
         if concurrency.contains(where: { $0 < 1 }) { throw fail("--concurrency must be positive") }
+        if let large = (batchSizes + concurrency).first(where: { $0 > Self.limits.batch }) {
+            throw fail("--batch-sizes and --concurrency must be at most \(Self.limits.batch), got \(large)")
+        }
         if (!concurrency.isEmpty || svgPath != nil) && batchSizes.isEmpty {
             throw fail("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
         }
@@ -80,6 +88,13 @@ public struct BenchSettings: Sendable {
         if repeats < 1 { throw fail("--repeat must be positive, got \(repeats)") }
         if triadMiB < 1 { throw fail("--triad-mib must be positive, got \(triadMiB)") }
         if sgemmSize < 1 { throw fail("--sgemm-size must be positive, got \(sgemmSize)") }
+        for (option, value, limit) in [
+            ("--prompt-tokens", promptTokens, Self.limits.tokens), ("--gen-tokens", generatedTokens, Self.limits.tokens),
+            ("--repeat", repeats, Self.limits.repeats), ("--triad-mib", triadMiB, Self.limits.triadMiB),
+            ("--sgemm-size", sgemmSize, Self.limits.sgemmSize),
+        ] where value > limit {
+            throw fail("\(option) must be at most \(limit), got \(value)")
+        }
     }
 }
 

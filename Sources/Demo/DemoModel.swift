@@ -31,8 +31,14 @@ public struct DemoModel: Sendable {
         if modelParallelDegree < 1 {
             throw InputError(description: "--mp must be positive, got \(modelParallelDegree)")
         }
+        if modelParallelDegree > 4096 {
+            throw InputError(description: "--mp must be at most 4096, got \(modelParallelDegree)")
+        }
         if vocabularySize < 16 {
             throw InputError(description: "--vocabulary-size must be at least 16, got \(vocabularySize)")
+        }
+        if vocabularySize > 1 << 20 {
+            throw InputError(description: "--vocabulary-size must be at most \(1 << 20), got \(vocabularySize)")
         }
     }
 

@@ -30,12 +30,24 @@ public struct ClusterSettings: Sendable, Equatable {
         self.kvCacheFormat = kvCacheFormat
     }
 
-    /// The checks that need no model: positive degree and thread count.
+    /// Compute threads a rank may start (a pool this large already exceeds any CPU a rank is bound to).
+    public static let maximumThreads = 1024
+    /// The largest tensor-parallel degree (more ranks than any model has heads).
+    public static let maximumTensorParallelDegree = 4096
+
+    /// The checks that need no model: degree and thread count in range.
     public func validate() throws(ClusterSettingsError) {
         if let tensorParallelDegree, tensorParallelDegree < 1 {
             throw ClusterSettingsError(description: "--tp must be positive, got \(tensorParallelDegree)")
         }
         if let threads, threads < 1 { throw ClusterSettingsError(description: "--threads must be positive, got \(threads)") }
+        if let threads, threads > Self.maximumThreads {
+            throw ClusterSettingsError(description: "--threads must be at most \(Self.maximumThreads), got \(threads)")
+        }
+        if let tensorParallelDegree, tensorParallelDegree > Self.maximumTensorParallelDegree {
+            throw ClusterSettingsError(
+                description: "--tp must be at most \(Self.maximumTensorParallelDegree), got \(tensorParallelDegree)")
+        }
     }
 }
 

@@ -21,6 +21,9 @@ public struct GenerationSettings: Sendable, Equatable {
 
     public init() {}
 
+    /// The most beams a request may ask for: each beam holds a KV cache of its own.
+    public static let maximumBeams = 256
+
     /// Checks every value; the error names the option as the command line spells it.
     public func validate() throws(GenerationSettingsError) {
         try Self.check(
@@ -104,10 +107,17 @@ public struct GenerationSettings: Sendable, Equatable {
             throw fail("\(name("max-new-tokens")) must not be negative, got \(maxNewTokens)")
         }
         if !(temperature > 0) { throw fail("\(name("temperature")) must be positive, got \(temperature)") }
+        // Sampling divides fp32 logits by it: a value that rounds to an infinite Float would flatten every logit.
+        if !Float(temperature).isFinite {
+            throw fail("\(name("temperature")) must be a finite number (at most \(Float.greatestFiniteMagnitude)), got \(temperature)")
+        }
         if topK < 0 { throw fail("\(name("top-k")) must not be negative, got \(topK)") }
         if !(topP >= 0 && topP <= 1) { throw fail("\(name("top-p")) must be in [0, 1], got \(topP)") }
         if let numBeams {
             if numBeams < 1 { throw fail("\(name("num-beams")) must be at least 1, got \(numBeams)") }
+            if numBeams > maximumBeams {
+                throw fail("\(name("num-beams")) must be at most \(maximumBeams), got \(numBeams)")
+            }
             if greedy { throw fail("\(name("greedy")) and \(name("num-beams")) exclude each other") }
         }
         if noRepeatNgramSize < 0 {

@@ -12,6 +12,12 @@ import Testing
 
     @Test func limitsAreChecked() throws {
         try Self.settings(kvMemory: "4GiB").validate()
+        // The example the message gives parses.
+        #expect(ByteSize.parse("1e9") == 1_000_000_000 && ByteSize.parse("1.5GB") == 1_500_000_000)
+        #expect(ByteSize.parse("1e30") == nil && ByteSize.parse("inf") == nil)
+        #expect(throws: BatchInputError(description: "--max-batch must be at most 4096, got 4097")) {
+            try Self.settings(maxBatch: 4097).validate()
+        }
         #expect(throws: BatchInputError(description: "--max-batch must be at least 1, got 0")) {
             try Self.settings(maxBatch: 0).validate()
         }

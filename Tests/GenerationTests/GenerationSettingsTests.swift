@@ -32,6 +32,8 @@ import Tokenization
         ("--max-new-tokens must not be negative, got -1", { $0.maxNewTokens = -1 }),
         ("--temperature must be positive, got 0.0", { $0.temperature = 0 }),
         ("--temperature must be positive, got nan", { $0.temperature = .nan }),
+        ("--temperature must be a finite number (at most 3.4028235e+38), got inf", { $0.temperature = .infinity }),
+        ("--num-beams must be at most 256, got 257", { $0.numBeams = 257 }),
         ("--top-k must not be negative, got -2", { $0.topK = -2 }),
         ("--top-p must be in [0, 1], got 1.5", { $0.topP = 1.5 }),
         ("--num-beams must be at least 1, got 0", { $0.numBeams = 0 }),

@@ -34,6 +34,9 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         if tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
+        if tp > ClusterSettings.maximumTensorParallelDegree {
+            throw ValidationError("--tp must be at most \(ClusterSettings.maximumTensorParallelDegree), got \(tp)")
+        }
     }
 
     func run() throws {
