@@ -32,6 +32,9 @@ public struct BatchJobSettings: Sendable {
         self.quiet = quiet
     }
 
+    /// What every rank applies locally and must agree on (each request's own settings come from rank 0).
+    public var description: String { "batch --max-batch \(maxBatch) --kv-memory \(kvMemory ?? "none")" }
+
     /// The most sequences one batch may decode together.
     public static let maximumBatch = 4096
 

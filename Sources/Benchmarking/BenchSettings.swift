@@ -61,6 +61,20 @@ public struct BenchSettings: Sendable {
         self.generatedTokens = generatedTokens
     }
 
+    /// What every rank must run identically (where the weights come from is compared by content instead; the output
+    /// format and chart are rank 0's alone).
+    public var description: String {
+        let kind: String =
+            switch model {
+            case .checkpoint: "a checkpoint"
+            case .random: "random weights"
+            }
+        return "bench of \(kind) --dtype \(dtype.rawValue) --quantize \(quantization?.rawValue ?? "none") "
+            + "--prompt-tokens \(promptTokens) --gen-tokens \(generatedTokens) --repeat \(repeats) --seed \(seed) "
+            + "--greedy \(greedy) --triad-mib \(triadMiB) --sgemm-size \(sgemmSize) --batch-sizes \(batchSizes) "
+            + "--concurrency \(concurrency)"
+    }
+
     /// The weight format the benchmark's layer matrices have.
     public var weightFormat: WeightFormat { quantization?.format ?? dtype.format }
 

@@ -110,6 +110,7 @@ public enum Benchmark {
         case .random(let path):
             runtime = try ClusterRuntime(requestedTP: cluster.tensorParallelDegree, threads: cluster.threads)
             if runtime.size > 1 { runtime.logStartup() }
+            try runtime.checkSameJob(cluster.jobDescription)
             let file = URL(fileURLWithPath: path)
             let loaded = try runtime.agree("reading the configuration") { try ModelConfiguration.load(from: file) }
             try runtime.checkSame("configuration", fingerprint: fingerprint(loaded.wireBytes()))

@@ -13,6 +13,8 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
     case failedOnRanks(phase: String, errors: [Int: String])
     /// Ranks disagree about something that must be identical everywhere (configuration, checkpoint).
     case mismatch(what: String, fingerprints: [Int: String])
+    /// Ranks were started with different subcommands or settings (an MPMD launch whose parts differ).
+    case differentJobs([Int: String])
     case stoppedByCoordinator
 
     public var description: String {
@@ -32,6 +34,14 @@ public enum ClusterError: Error, CustomStringConvertible, Equatable {
             }
             return "the ranks do not see the same \(what): " + described.joined(separator: "; ")
                 + ". Every rank must read the same files (check the shared filesystem or use --weights-from coordinator)"
+        case .differentJobs(let jobs):
+            var groups: [String: [Int]] = [:]
+            for (rank, job) in jobs { groups[job, default: []].append(rank) }
+            let described = groups.sorted { $0.value.min()! < $1.value.min()! }.map {
+                "ranks \($0.value.sorted().map(String.init).joined(separator: ",")) run \($0.key)"
+            }
+            return "the ranks were started with different commands or settings: " + described.joined(separator: "; ")
+                + ". Every rank must run the same subcommand with the same settings"
         case .stoppedByCoordinator:
             return "stopped: another rank failed (rank 0 reports the error)"
         }
@@ -116,16 +126,25 @@ public final class ClusterRuntime: @unchecked Sendable {
 
     /// Checks that every rank computed the same `fingerprint` of `what` (e.g. the configuration).
     public func checkSame(_ what: String, fingerprint: String) throws {
-        guard size > 1 else { return }
-        let differing = coordinator.decide(report: fingerprint) { all -> [String] in
-            Set(all).count > 1 ? all : []
+        if let differing = try differing(fingerprint) {
+            throw ClusterError.mismatch(what: what, fingerprints: differing)
         }
-        guard !differing.isEmpty else { return }
-        if isCoordinator {
-            throw ClusterError.mismatch(
-                what: what, fingerprints: Dictionary(uniqueKeysWithValues: differing.enumerated().map { ($0, $1) }))
-        }
-        throw ClusterError.stoppedByCoordinator
+    }
+
+    /// Checks that every rank runs the same job: `description` names the subcommand and every setting that changes
+    /// what the ranks compute together. Run first, so that ranks started differently stop before they diverge.
+    public func checkSameJob(_ description: String) throws {
+        if let differing = try differing(description) { throw ClusterError.differentJobs(differing) }
+    }
+
+    /// Every rank's value by rank when they differ (on rank 0; other ranks throw `stoppedByCoordinator`), nil when
+    /// every rank has the same.
+    private func differing(_ value: String) throws -> [Int: String]? {
+        guard size > 1 else { return nil }
+        let all = coordinator.decide(report: value) { all -> [String] in Set(all).count > 1 ? all : [] }
+        guard !all.isEmpty else { return nil }
+        guard isCoordinator else { throw ClusterError.stoppedByCoordinator }
+        return Dictionary(uniqueKeysWithValues: all.enumerated().map { ($0, $1) })
     }
 
     /// Every rank's resource report, gathered on the coordinator (empty elsewhere).

@@ -23,6 +23,8 @@ public final class ClusterSession: Sendable {
     public init(model source: ModelSource, cluster settings: ClusterSettings) throws {
         let runtime = try ClusterRuntime(requestedTP: settings.tensorParallelDegree, threads: settings.threads)
         if runtime.size > 1 { runtime.logStartup() }
+        let quantization = source.quantization.map { ", --quantize \($0.rawValue)" } ?? ""
+        try runtime.checkSameJob(settings.jobDescription.dropLast() + quantization + ")")
         self.runtime = runtime
         self.source = source
         self.settings = settings

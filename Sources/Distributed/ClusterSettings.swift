@@ -18,16 +18,26 @@ public struct ClusterSettings: Sendable, Equatable {
     public var weightSource: WeightSource
     public var precision: MatmulPrecision
     public var kvCacheFormat: KVCache.Format
+    /// What every rank must run identically besides these settings: the subcommand and the settings of its own
+    /// that each rank applies locally (a batch's limits, a benchmark's sizes), as the front-end describes them.
+    public var job: String
 
     public init(
         tensorParallelDegree: Int? = nil, threads: Int? = nil, weightSource: WeightSource = .shared,
-        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32
+        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32, job: String = ""
     ) {
         self.tensorParallelDegree = tensorParallelDegree
         self.threads = threads
         self.weightSource = weightSource
         self.precision = precision
         self.kvCacheFormat = kvCacheFormat
+        self.job = job
+    }
+
+    /// The job with these settings that change the computation (not the thread count, which changes no result).
+    public var jobDescription: String {
+        "\(job) (--weights-from \(weightSource.rawValue), --precision \(precision.rawValue), --kv-cache "
+            + "\(kvCacheFormat.rawValue))"
     }
 
     /// Compute threads a rank may start (a pool this large already exceeds any CPU a rank is bound to).

@@ -66,7 +66,9 @@ public struct ModelSource: Sendable, Equatable {
     public static func fingerprint(of checkpoint: ShardedCheckpoint) -> String {
         var description = "iteration \(checkpoint.directory.iteration)"
         for url in checkpoint.directory.shardURLs {
-            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? -1
+            // FoundationEssentials reports the size as a UInt (`as? Int` is always nil there).
+            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+            let size = (attributes?[.size] as? UInt).map { Int($0) } ?? -1
             description += "; \(url.lastPathComponent) \(size) bytes"
         }
         return "checkpoint (\(description))"

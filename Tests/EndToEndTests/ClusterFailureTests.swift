@@ -98,4 +98,38 @@ import TestSupport
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("unknown preset \"glm-7b\""))
     }
+
+    /// An MPMD launch whose parts differ: each part's arguments after `-np 1` and the binary.
+    static func mpmd(_ parts: [[String]]) throws -> CommandRunner.Result {
+        var arguments = [
+            "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--hostfile",
+            CommandRunner.packageRoot.appendingPathComponent("hostfiles/localhost").path,
+        ]
+        for (index, part) in parts.enumerated() {
+            if index > 0 { arguments.append(":") }
+            arguments += ["-np", "1", CommandRunner.glmcluster] + part
+        }
+        return try CommandRunner.run("/usr/bin/env", arguments, timeout: 60)
+    }
+
+    /// Ranks started with different subcommands deadlocked, and with different --kv-cache or --quantize ran with
+    /// mixed settings: both now stop at once, naming what each rank runs. Per-rank thread counts stay allowed.
+    @Test func ranksStartedDifferentlyStopBeforeTheyDiverge() throws {
+        let model = Fixture.checkpointDirectory.path
+        let generate = ["generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "2", "--threads", "1"]
+        let cases: [([String], String)] = [
+            (["logits", "--model", model, "--prompt", "Hello", "--out", "/dev/null"], "ranks 1 run logits"),
+            (generate + ["--kv-cache", "fp16"], "--kv-cache fp16"),
+            (generate + ["--quantize", "int8"], "--quantize int8"),
+        ]
+        for (second, mention) in cases {
+            let started = Date()
+            let result = try Self.mpmd([generate, second])
+            #expect(result.status != 0 && Date().timeIntervalSince(started) < 30, "\(second): \(result.stderr)")
+            #expect(result.stderr.contains("started with different commands or settings"), "\(result.stderr)")
+            #expect(result.stderr.contains(mention), "\(result.stderr)")
+        }
+        let threads = try Self.mpmd([generate, Array(generate.dropLast(2)) + ["--threads", "2"]])
+        #expect(threads.status == 0, "\(threads.stderr)")
+    }
 }

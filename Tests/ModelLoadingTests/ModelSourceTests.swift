@@ -11,7 +11,12 @@ import Testing
         #expect(try source.configuration() == Fixture.configuration)
         #expect(source.configurationSource == Fixture.checkpointDirectory.appendingPathComponent("config.json").path)
         #expect(try ModelSource.isQuantized(source.checkpoint()) == false)
-        #expect(try ModelSource.fingerprint(of: source.checkpoint()).hasPrefix("checkpoint (iteration 49300; "))
+        let fingerprint = try ModelSource.fingerprint(of: source.checkpoint())
+        #expect(fingerprint.hasPrefix("checkpoint (iteration 49300; mp_rank_00_model_states.pt "), "\(fingerprint)")
+        // The real size, which ranks with different files would see differently.
+        let size = try FileManager.default.attributesOfItem(
+            atPath: Fixture.checkpointDirectory.appendingPathComponent("49300/mp_rank_00_model_states.pt").path)[.size]
+        #expect(fingerprint.contains(" \(size!) bytes") && !fingerprint.contains("-1 bytes"), "\(fingerprint)")
     }
 
     @Test func aMissingDirectoryIsNamedWithItsOption() {

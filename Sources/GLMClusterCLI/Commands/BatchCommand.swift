@@ -46,7 +46,7 @@ struct BatchCommand: ClusterCommand {
     }
 
     func execute() throws {
-        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: job.description))
         guard try BatchJob.run(job, session: session) else { throw AgreedExit(code: 3) }
     }
 }

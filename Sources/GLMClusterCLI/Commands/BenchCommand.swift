@@ -17,6 +17,6 @@ struct BenchCommand: ClusterCommand {
     @OptionGroup var cluster: ClusterOptions
 
     func execute() throws {
-        if let report = try Benchmark.run(bench.settings, cluster: cluster.settings) { print(report) }
+        if let report = try Benchmark.run(bench.settings, cluster: cluster.settings(job: bench.settings.description)) { print(report) }
     }
 }

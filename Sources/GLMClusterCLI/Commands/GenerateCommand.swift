@@ -16,7 +16,7 @@ struct GenerateCommand: ClusterCommand {
     var json = false
 
     func execute() throws {
-        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "generate"))
         guard let outcome = try session.generate(text: prompt, options: generation.settings.options) else { return }
         print(json ? try GenerationReport(outcome.result, ranks: outcome.ranks).jsonString() : outcome.result.answer.answer)
     }

@@ -22,7 +22,7 @@ struct LogitsCommand: ClusterCommand {
     }
 
     func execute() throws {
-        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "logits"))
         let context: LogitsContext = prompt.map { .prompt($0) } ?? .ids(ids!)
         guard let logits = try session.logits(of: context) else { return }
         try LittleEndianFloats.write(logits, to: URL(fileURLWithPath: out))

@@ -11,7 +11,7 @@ struct TokenizeCommand: ClusterCommand {
     var text: String
 
     func execute() throws {
-        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "tokenize"))
         if let ids = session.tokenize(text) { print(ids.map(String.init).joined(separator: ",")) }
     }
 }
@@ -26,7 +26,7 @@ struct DetokenizeCommand: ClusterCommand {
     var ids: String
 
     func execute() throws {
-        let session = try ClusterSession(model: model.source, cluster: cluster.settings)
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "detokenize"))
         if let text = try session.detokenize(ids: ids) { print(text) }
     }
 }

@@ -30,13 +30,14 @@ struct ClusterOptions: ParsableArguments {
     )
     var kvCache: KVCache.Format = .fp32
 
-    var settings: ClusterSettings {
+    /// The settings for `job`, what the command runs on every rank (see `ClusterSettings.job`).
+    func settings(job: String) -> ClusterSettings {
         ClusterSettings(
             tensorParallelDegree: tp, threads: threads, weightSource: weightsFrom, precision: precision,
-            kvCacheFormat: kvCache)
+            kvCacheFormat: kvCache, job: job)
     }
 
     func validate() throws {
-        do { try settings.validate() } catch { throw ValidationError(error.description) }
+        do { try settings(job: "").validate() } catch { throw ValidationError(error.description) }
     }
 }
