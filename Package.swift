@@ -69,7 +69,8 @@ let package = Package(
                 "ModelLoading", "Partitioning", "Tokenization",
             ]),
         .target(
-            name: "BatchJobs", dependencies: ["Basics", "Distributed", "GLM", "Generation", "Tokenization"]),
+            name: "BatchJobs",
+            dependencies: ["Basics", "Coordination", "Distributed", "GLM", "Generation", "Tokenization"]),
         .target(
             name: "Benchmarking",
             dependencies: [

@@ -1,4 +1,5 @@
 import Basics
+import Coordination
 import Distributed
 import FoundationEssentials
 import GLM
@@ -72,10 +73,12 @@ public enum BatchJob {
         // Requests that cannot run (too long, bad settings) get their error lines at once; they need no weights.
         var failures = 0
         if let plan {
-            for (request, message) in plan.invalid {
+            for (request, message, fingerprint) in plan.invalid {
                 try plan.store.append(
                     id: request.id,
-                    json: BatchResultLine(id: request.id, prompt: request.prompt, error: message).jsonData())
+                    json: BatchResultLine(
+                        id: request.id, prompt: request.prompt, error: message, requestFingerprint: fingerprint
+                    ).jsonData())
                 failures += 1
                 StandardError.writeLine("[batch] id \(request.id): \(message)")
             }
@@ -110,17 +113,20 @@ public enum BatchJob {
         var lastReport = ContinuousClock.now - .seconds(10)
         try batcher.run(entries) { index, outcome, timing in
             guard let plan else { return }
-            let (request, prompt, _) = plan.pending[index]
+            let (request, prompt, _, fingerprint) = plan.pending[index]
             let line: BatchResultLine
             switch outcome {
             case .finished(let task):
                 line = BatchResultLine(
                     id: request.id, prompt: request.prompt, promptTokens: prompt.ids.count, result: task.result!,
-                    timing: timing)
+                    timing: timing, requestFingerprint: fingerprint)
             case .failed(let error):
-                line = BatchResultLine(id: request.id, prompt: request.prompt, error: "\(error)")
+                line = BatchResultLine(
+                    id: request.id, prompt: request.prompt, error: "\(error)", requestFingerprint: fingerprint)
             case .rejected(let reason):
-                line = BatchResultLine(id: request.id, prompt: request.prompt, error: "rejected: \(reason)")
+                line = BatchResultLine(
+                    id: request.id, prompt: request.prompt, error: "rejected: \(reason)",
+                    requestFingerprint: fingerprint)
             }
             try plan.store.append(id: request.id, json: line.jsonData())
             if let error = line.error {
@@ -137,10 +143,17 @@ public enum BatchJob {
     }
 
     /// What rank 0 read: the results file, the requests still to run (with their prompts), and what was skipped.
+    ///
+    /// Resuming: a request whose id already has a line is skipped when the line answers the same request (the same
+    /// `request_fingerprint`: prompt and effective settings; lines written before fingerprints existed count as the
+    /// same). When the input line changed since (another prompt, other settings, other command-line defaults), the
+    /// old result is kept and the request is refused as a malformed line naming both files: remove the old line to
+    /// run it again, or give the request a new id.
     private struct Plan {
         var store: ResultStore
-        var pending: [(request: BatchRequest, prompt: BlankPrompt, options: GenerationOptions)] = []
-        var invalid: [(request: BatchRequest, message: String)] = []
+        var pending: [(request: BatchRequest, prompt: BlankPrompt, options: GenerationOptions, fingerprint: String)] =
+            []
+        var invalid: [(request: BatchRequest, message: String, fingerprint: String)] = []
         var malformed: [MalformedLine]
         var alreadyDone = 0
         var total: Int
@@ -152,19 +165,44 @@ public enum BatchJob {
             total = requests.count
             let builder = PromptBuilder(tokenizer: tokenizer)
             for request in requests {
+                let options = Result { () throws(GenerationSettingsError) in
+                    try settings.generation.options(overriddenBy: request.parameters)
+                }
+                let fingerprint = Self.fingerprint(request, options)
                 if store.completedIds.contains(request.id) {
-                    alreadyDone += 1
+                    if let stored = store.requestFingerprints[request.id], stored != fingerprint {
+                        self.malformed.append(
+                            MalformedLine(
+                                line: request.line,
+                                message: "id \(request.id) already has a result in \(settings.output) for a different "
+                                    + "request (its prompt or settings changed since); remove that result line to run "
+                                    + "it again, or give the request a new id"))
+                    } else {
+                        alreadyDone += 1
+                    }
                     continue
                 }
                 do {
-                    let options = try settings.generation.options(overriddenBy: request.parameters)
                     let prompt = builder.build(request.prompt)
                     try prompt.checkLength(maxSequenceLength: maxSequenceLength)
-                    pending.append((request, prompt, options))
+                    pending.append((request, prompt, try options.get(), fingerprint))
                 } catch {
-                    invalid.append((request, "\(error)"))
+                    invalid.append((request, "\(error)", fingerprint))
                 }
             }
+            self.malformed.sort { $0.line < $1.line }
+        }
+
+        /// The request's prompt and the settings it runs with (or why it cannot run), hashed.
+        static func fingerprint(_ request: BatchRequest, _ options: Result<GenerationOptions, GenerationSettingsError>)
+            -> String
+        {
+            var bytes = Array(request.prompt.utf8) + [0]
+            switch options {
+            case .success(let options): bytes += options.wireBytes()
+            case .failure(let error): bytes += Array(error.description.utf8)
+            }
+            return Distributed.fingerprint(bytes)
         }
 
         func reportStart(_ settings: BatchJobSettings) {

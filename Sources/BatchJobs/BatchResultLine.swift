@@ -40,16 +40,24 @@ public struct BatchResultLine: Encodable {
     var timings: Timings?
     /// Set instead of the results when the request could not run (it is not retried on a rerun).
     public var error: String?
+    /// The request this line answers (its prompt and effective settings, hashed): a rerun whose input line changed
+    /// is told apart from one that did not.
+    public var request_fingerprint: String?
 
-    public init(id: RequestId, prompt: String, error: String) {
+    public init(id: RequestId, prompt: String, error: String, requestFingerprint: String? = nil) {
         self.id = id
         self.prompt = prompt
         self.error = error
+        request_fingerprint = requestFingerprint
     }
 
-    public init(id: RequestId, prompt: String, promptTokens: Int, result: GenerationResult, timing: BatchTiming) {
+    public init(
+        id: RequestId, prompt: String, promptTokens: Int, result: GenerationResult, timing: BatchTiming,
+        requestFingerprint: String? = nil
+    ) {
         self.id = id
         self.prompt = prompt
+        request_fingerprint = requestFingerprint
         answer = result.answer.answer
         generated_ids = result.blanks.flatMap(\.generatedIds)
         finish_reason = (result.blanks.last?.finishReason ?? .length).rawValue

@@ -14,10 +14,15 @@ import FoundationEssentials
 /// file again ends at a whole line and that request runs again; nothing before it is touched. Each `append` then
 /// writes one whole line with a single `write` on an `O_APPEND` descriptor and `fsync`s it, so a finished request
 /// is on disk before the next one is reported, and no line is ever written twice.
+///
+/// One job at a time: opening takes an exclusive lock on the file (`flock`, which Linux also maps onto NFS byte-range
+/// locks) and a second job on the same file fails at once, before it could cut a line the first is writing.
 public final class ResultStore {
     public let url: URL
     /// Ids of the complete lines in the file.
     public private(set) var completedIds: Set<RequestId> = []
+    /// Each line's `request_fingerprint` (the request it answered), where the line has one.
+    public private(set) var requestFingerprints: [RequestId: String] = [:]
     /// Complete lines in the file (also those without a usable id — see `open`).
     public private(set) var lineCount = 0
     /// Bytes of a torn last line removed on opening (0 if the file ended cleanly).
@@ -33,6 +38,16 @@ public final class ResultStore {
         guard fd >= 0 else {
             throw BatchInputError(
                 description: "cannot open the output file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw BatchInputError(
+                description: busy
+                    ? "another batch job is writing \(path) (it holds the file's lock); wait for it to end or choose "
+                        + "another --output"
+                    : "cannot lock the output file \(path): \(reason)")
         }
         descriptor = fd
         let data: Data
@@ -64,13 +79,16 @@ public final class ResultStore {
                     description: "\(path):\(number) is not a JSON object; this does not look like an output of "
                         + "`glmcluster batch` (fix or remove that line, or choose another --output)")
             }
+            let id: RequestId
             switch fields["id"] {
-            case .string(let text)?: completedIds.insert(.string(text))
-            case .integer(let value)?: completedIds.insert(.integer(value))
+            case .string(let text)?: id = .string(text)
+            case .integer(let value)?: id = .integer(value)
             default:
                 close(fd)
                 throw BatchInputError(description: "\(path):\(number) has no \"id\" string or integer")
             }
+            completedIds.insert(id)
+            if case .string(let fingerprint)? = fields["request_fingerprint"] { requestFingerprints[id] = fingerprint }
             lineCount += 1
         }
     }
@@ -78,7 +96,7 @@ public final class ResultStore {
     deinit { close(descriptor) }
 
     /// Appends one JSON object as a line and syncs it to disk. `json` must not contain a newline.
-    public func append(id: RequestId, json: Data) throws {
+    public func append(id: RequestId, json: Data, requestFingerprint: String? = nil) throws {
         precondition(!json.contains(UInt8(ascii: "\n")), "a JSONL line must not contain a newline")
         var line = json
         line.append(UInt8(ascii: "\n"))
@@ -98,6 +116,7 @@ public final class ResultStore {
             throw BatchInputError(description: "cannot sync \(url.path): \(String(cString: strerror(errno)))")
         }
         completedIds.insert(id)
+        if let requestFingerprint { requestFingerprints[id] = requestFingerprint }
         lineCount += 1
     }
 }

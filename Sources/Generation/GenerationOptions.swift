@@ -1,3 +1,5 @@
+import Coordination
+
 /// Limits and strategy for one generation request.
 public struct GenerationOptions: Sendable, Equatable, Codable {
     public var sampling: SamplingParameters
@@ -34,3 +36,6 @@ public struct GenerationOptions: Sendable, Equatable, Codable {
         return max(0, limit)
     }
 }
+
+/// A batch job fingerprints the settings each request runs with in the wire encoding.
+extension GenerationOptions: WireMessage {}

@@ -1,4 +1,5 @@
 import BatchJobs
+import Foundation
 import Generation
 import Testing
 
@@ -25,5 +26,24 @@ import Testing
             throws: BatchInputError(
                 description: "--kv-memory: cannot read 'lots' as a size (examples: 512MiB, 4GiB, 1e9)")
         ) { try Self.settings(kvMemory: "lots").validate() }
+    }
+}
+
+/// The results file's lock and the request fingerprints it keeps.
+@Suite struct ResultStoreLockTests {
+    @Test func aSecondStoreOnTheSameFileIsRefused() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: url) }
+        var first: ResultStore? = try ResultStore(url: url)
+        try first!.append(id: .integer(1), json: Data(#"{"id":1,"request_fingerprint":"abc"}"#.utf8), requestFingerprint: "abc")
+        #expect(throws: BatchInputError.self) { try ResultStore(url: url) }
+        do { _ = try ResultStore(url: url) } catch {
+            #expect("\(error)".contains("another batch job is writing \(url.path)"))
+        }
+        first = nil
+        // Released with the first store: a rerun reads the line and its fingerprint.
+        let reopened = try ResultStore(url: url)
+        #expect(reopened.completedIds == [.integer(1)] && reopened.requestFingerprints[.integer(1)] == "abc")
+        _ = first
     }
 }

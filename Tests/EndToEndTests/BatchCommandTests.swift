@@ -141,6 +141,56 @@ import Testing
         #expect(missing.status != 0 && missing.stderr.contains("nope.jsonl"))
     }
 
+    /// Resuming after the input changed: an id whose line now asks for something else keeps its old result and is
+    /// refused by name (it used to keep the stale result without a word); unchanged ids are skipped, new ids run.
+    @Test func aChangedRequestIsRefusedOnResume() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-changed")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let first = try Self.writeInput([Self.inputLines[0], Self.inputLines[3]], in: scratch)
+        let run = try Self.batch(input: first, output: output)
+        try #require(run.status == 0, "\(run.stderr)")
+        let before = try Self.results(output)
+        #expect(before.values.allSatisfy { $0.contains("\"request_fingerprint\"") })
+
+        let changed = #"{"id": 4, "prompt": "The quick brown fox [MASK]", "greedy": true, "max_length": 24}"#
+        let second = try Self.writeInput([Self.inputLines[0], changed, Self.inputLines[4]], in: scratch)
+        let rerun = try Self.batch(input: second, output: output)
+        #expect(rerun.status == 3, "\(rerun.stderr)")
+        #expect(
+            rerun.stderr.contains("input.jsonl:2: id 4 already has a result in \(output) for a different request"),
+            "\(rerun.stderr)")
+        let after = try Self.results(output)
+        #expect(Set(after.keys) == ["1", "4", "5"])
+        #expect(after["4"] == before["4"] && after["1"] == before["1"])
+    }
+
+    /// Two jobs on one output file: the second stops at once instead of running everything again beside the first.
+    @Test func aSecondJobOnTheSameOutputStopsAtOnce() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-lock")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let input = try Self.writeInput(Self.inputLines, in: scratch)
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: CommandRunner.glmcluster)
+        first.arguments = ["batch", "--model", Self.model, "--input", input, "--output", output, "--quiet"]
+            + Self.options + ["--max-new-tokens", "200"]
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { first.terminate() } }
+        // The first job holds the lock once its output file exists and it has read its input.
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: output) && Date() < deadline { usleep(20_000) }
+        usleep(300_000)
+        let started = Date()
+        let second = try Self.batch(input: input, output: output)
+        #expect(second.status != 0 && Date().timeIntervalSince(started) < 10, "\(second.stderr)")
+        #expect(second.stderr.contains("another batch job is writing \(output)"), "\(second.stderr)")
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        #expect(try Self.results(output).count == Self.inputLines.count)
+    }
+
     @Test func killedAtSeveralPointsAndRerunEqualsAnUninterruptedRun() throws {
         let scratch = try CommandRunner.temporaryDirectory("batch-kill")
         defer { try? FileManager.default.removeItem(at: scratch) }
