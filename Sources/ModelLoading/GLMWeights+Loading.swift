@@ -23,7 +23,8 @@ extension GLMWeights {
         from checkpoint: ShardedCheckpoint, configuration c: ModelConfiguration, partition: Partition = .whole,
         quantization: QuantizationScheme? = nil
     ) throws -> GLMWeights {
-        try assembleParts(configuration: c, quantization: quantization) { spec in
+        try checkLayers(of: checkpoint, configuration: c)
+        return try assembleParts(configuration: c, quantization: quantization) { spec in
             if spec.isQuantizable, try checkpoint.isQuantized(spec.key) {
                 let part = try checkpoint.quantizedTensor(
                     spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
@@ -41,6 +42,21 @@ extension GLMWeights {
         }
     }
 
+    /// Refuses a checkpoint with more layers than the configuration (its extra layers would be silently ignored);
+    /// fewer layers are found as the first missing tensor.
+    static func checkLayers(of checkpoint: ShardedCheckpoint, configuration c: ModelConfiguration) throws {
+        let prefix = "transformer.layers."
+        let layers = checkpoint.keys().compactMap { key -> Int? in
+            guard key.hasPrefix(prefix) else { return nil }
+            return Int(key.dropFirst(prefix.count).prefix { $0 != "." })
+        }
+        if let highest = layers.max(), highest >= c.numLayers {
+            throw WeightValueError(
+                description: "\(checkpoint.directory.shardURLs[0].path) holds \(highest + 1) layers but the configuration "
+                    + "has num_layers = \(c.numLayers); the layers beyond it would be ignored (check config.json)")
+        }
+    }
+
     /// Builds the weights from `tensor`, called once per `WeightSpec` in checkpoint order with the spec of the
     /// tensor wanted; it returns this rank's part (how it gets it - checkpoint, network - is the caller's choice).
     /// With `quantization`, the quantizable fp16 matrices are quantized (per local shard) as they arrive.
@@ -49,6 +65,33 @@ extension GLMWeights {
         tensor: (WeightSpec) throws -> HalfTensor
     ) throws -> GLMWeights {
         try assembleParts(configuration: c, quantization: quantization) { .tensor(try tensor($0)) }
+    }
+
+    /// Refuses a tensor holding NaN or infinity (a damaged or wrongly converted checkpoint): the model would
+    /// generate garbage and exit 0. Scans fp16 values and quantized matrices' scales.
+    static func checkFinite(_ part: Part, key: String) throws {
+        func scan(_ values: [Float16]) throws {
+            let index = values.withUnsafeBufferPointer {
+                $0.withMemoryRebound(to: UInt16.self) {
+                    VectorKernels.firstNonFiniteHalf($0.baseAddress!, count: $0.count)
+                }
+            }
+            if let index {
+                throw WeightValueError(
+                    description: "tensor '\(key)' holds \(values[index]) at element \(index) of this rank's part; a "
+                        + "checkpoint's weights must be finite (is the file damaged?)")
+            }
+        }
+        switch part {
+        case .tensor(let tensor) where !tensor.values.isEmpty: try scan(tensor.values)
+        case .matrix(let matrix):
+            switch matrix.storage {
+            case .int8(_, let scales, _), .int4(_, let scales, _): if !scales.isEmpty { try scan(scales) }
+            case .float16(let values): if !values.isEmpty { try scan(values) }
+            default: break
+            }
+        default: break
+        }
     }
 
     /// One tensor handed to `assembleParts`: fp16 as stored, or a matrix already in its final format.
@@ -67,7 +110,9 @@ extension GLMWeights {
         var matrices: [String: WeightMatrix] = [:]
         var vectors: [String: [Float]] = [:]
         for spec in WeightSpec.all(for: c) {
-            switch try part(spec) {
+            let part = try part(spec)
+            try checkFinite(part, key: spec.key)
+            switch part {
             case .matrix(let m):
                 matrices[spec.key] = m
             case .tensor(let t) where t.shape.count == 2:
@@ -128,4 +173,11 @@ extension WeightMatrix {
                 rows: rows, columns: columns, storage: .int4(packed: packed, scales: part.scales, groups: part.groups))
         }
     }
+}
+
+/// Weights that cannot be used as they are (non-finite values, more layers than configured); the message names the
+/// tensor or file.
+public struct WeightValueError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(description: String) { self.description = description }
 }

@@ -138,6 +138,12 @@ public enum VectorKernels {
         ck_narrow_to_f16(x, y, count, instructionSet?.rawValue ?? 0)
     }
 
+    /// The index of the first NaN or infinite value among `count` fp16 bit patterns, or nil when all are finite.
+    public static func firstNonFiniteHalf(_ values: UnsafePointer<UInt16>, count: Int) -> Int? {
+        let index = ck_f16_first_nonfinite(values, count)
+        return index < 0 ? nil : index
+    }
+
     /// `y[i]` = the fp16 bits `x[i]` as fp32 (exact; single-threaded).
     public static func widenHalf(
         _ x: UnsafePointer<UInt16>, into y: UnsafeMutablePointer<Float>, count: Int,

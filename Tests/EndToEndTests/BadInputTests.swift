@@ -212,6 +212,16 @@ import TestSupport
             ])
     }
 
+    /// Fewer layers in config.json than in the checkpoint: the extra layers were silently ignored.
+    @Test func configHasFewerLayersThanCheckpoint() throws {
+        let scratch = try Scratch("one-layer")
+        defer { scratch.remove() }
+        try scratch.editConfig { $0["num_layers"] = 1 }
+        try Self.expectFailure(
+            "num_layers 1", Self.generate(scratch.model),
+            mentions: [scratch.file(Self.shard0).path, "holds 2 layers", "num_layers = 1"])
+    }
+
     // MARK: - 4. Malicious pickle
 
     /// A checkpoint-shaped zip whose data.pkl, pickled by CPython, calls `os.system` when unpickled by pickle.

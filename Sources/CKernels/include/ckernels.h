@@ -12,4 +12,5 @@
 #include "ckernels_heap.h"
 #include "ckernels_quantize.h"
 #include "ckernels_sampling.h"
+#include "ckernels_finite.h"
 #endif
