@@ -111,6 +111,7 @@ public enum BatchJob {
             }
         }
         var lastReport = ContinuousClock.now - .seconds(10)
+        session.runtime.setPhase("running the batch")
         try batcher.run(entries) { index, outcome, timing in
             guard let plan else { return }
             let (request, prompt, _, fingerprint) = plan.pending[index]

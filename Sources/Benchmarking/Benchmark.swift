@@ -21,6 +21,7 @@ public enum Benchmark {
             configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         model.precision = cluster.precision
         model.cacheFormat = cluster.kvCacheFormat
+        runtime.setPhase("benchmarking")
         if !settings.batchSizes.isEmpty {
             return try sweep(settings, model: model, runtime: runtime, weights: weights, source: source)
         }
@@ -108,7 +109,8 @@ public enum Benchmark {
             weights = try session.loadModel().weights
             source = "checkpoint \(model.path)"
         case .random(let path):
-            runtime = try ClusterRuntime(requestedTP: cluster.tensorParallelDegree, threads: cluster.threads)
+            runtime = try ClusterRuntime(
+                requestedTP: cluster.tensorParallelDegree, threads: cluster.threads, peerTimeout: cluster.peerTimeout)
             if runtime.size > 1 { runtime.logStartup() }
             try runtime.checkSameJob(cluster.jobDescription)
             let file = URL(fileURLWithPath: path)

@@ -24,17 +24,89 @@ public final class Communicator: @unchecked Sendable {
         self.size = Int(size)
     }
 
-    /// The world communicator, initialising MPI on first use.
+    /// The world communicator, initialising MPI on first use. MPI_THREAD_MULTIPLE is asked for, so that a
+    /// watchdog thread can exchange heartbeats on a communicator of its own while the main thread waits in a
+    /// collective; `supportsConcurrentThreads` says whether the library granted it.
     public static let world: Communicator = {
         var initialised: Int32 = 0
         MPI_Initialized(&initialised)
         if initialised == 0 {
             var provided: Int32 = 0
-            MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided)
+            MPI_Init_thread(nil, nil, cmpi_thread_multiple(), &provided)
+            grantedMultipleThreads = provided >= cmpi_thread_multiple()
             atexit { finalizeIfNeeded() }
         }
         return Communicator(comm: cmpi_comm_world())
     }()
+
+    nonisolated(unsafe) private static var grantedMultipleThreads = false
+
+    /// Whether threads may call MPI concurrently (MPI_THREAD_MULTIPLE was granted).
+    public static var supportsConcurrentThreads: Bool {
+        _ = world
+        return grantedMultipleThreads
+    }
+
+    /// A new communicator over the same ranks whose messages never match this one's (MPI_Comm_dup). Collective.
+    public func duplicate() -> Communicator {
+        var copy: MPI_Comm?
+        MPI_Comm_dup(comm, &copy)
+        return Communicator(comm: copy!)
+    }
+
+    /// Starts sending `bytes` (at most `Int32.max`) to `destination` and returns at once; the transfer owns a copy.
+    public func startSend(_ bytes: [UInt8], to destination: Int, tag: Int) -> Transfer {
+        let transfer = Transfer(capacity: bytes.count)
+        bytes.withUnsafeBytes { transfer.buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        MPI_Isend(transfer.buffer, Int32(bytes.count), cmpi_byte(), Int32(destination), Int32(tag), comm, &transfer.request)
+        return transfer
+    }
+
+    /// Starts receiving at most `capacity` bytes from `source` and returns at once.
+    public func startReceive(from source: Int, tag: Int, capacity: Int) -> Transfer {
+        let transfer = Transfer(capacity: capacity)
+        MPI_Irecv(transfer.buffer, Int32(capacity), cmpi_byte(), Int32(source), Int32(tag), comm, &transfer.request)
+        return transfer
+    }
+
+    /// A non-blocking send or receive in flight (MPI_Request) and its buffer. Used from one thread at a time.
+    public final class Transfer: @unchecked Sendable {
+        fileprivate var request = cmpi_request_null()
+        fileprivate let buffer: UnsafeMutableRawPointer
+        private let capacity: Int
+        /// The bytes received, once a receive has completed.
+        public private(set) var received: [UInt8]?
+
+        fileprivate init(capacity: Int) {
+            self.capacity = capacity
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: max(capacity, 1), alignment: 16)
+        }
+
+        /// Whether the transfer has completed (MPI_Test); a completed receive's bytes are in `received`.
+        public func isComplete() -> Bool {
+            if request == cmpi_request_null() { return true }
+            var flag: Int32 = 0
+            var status = MPI_Status()
+            MPI_Test(&request, &flag, &status)
+            guard flag != 0 else { return false }
+            var count: Int32 = 0
+            MPI_Get_count(&status, cmpi_byte(), &count)
+            received = Array(UnsafeRawBufferPointer(start: buffer, count: Int(max(0, count))))
+            return true
+        }
+
+        /// Cancels an unfinished transfer and waits until MPI has let go of the buffer.
+        public func cancel() {
+            guard request != cmpi_request_null() else { return }
+            MPI_Cancel(&request)
+            MPI_Wait(&request, cmpi_status_ignore())
+        }
+
+        deinit {
+            // A transfer still in flight keeps its buffer: MPI may write it later.
+            if request == cmpi_request_null() { buffer.deallocate() }
+        }
+    }
 
     public var isCoordinator: Bool { rank == 0 }
 

@@ -8,6 +8,8 @@ public enum ClusterJob {
     /// Runs a command's body on this rank with the rules above.
     public static func run(_ body: () throws -> Void) throws {
         let world = Communicator.world
+        // Ending normally or with an agreed error, the rank stops watching the others first (and says goodbye).
+        defer { PeerWatchdog.stop() }
         do {
             try body()
         } catch let error as AgreedExit {

@@ -62,8 +62,12 @@ public final class ClusterRuntime: @unchecked Sendable {
     public let group: TensorParallelGroup
     public let threads: Int
 
-    /// Checks the world size against `requestedTP` (nil: use the world size) and pins compute threads.
-    public init(requestedTP: Int?, threads requestedThreads: Int?, communicator: Communicator = .world) throws {
+    /// Checks the world size against `requestedTP` (nil: use the world size), pins compute threads and, on more than
+    /// one rank, starts watching the other ranks (`PeerWatchdog`; a `peerTimeout` of 0 watches nothing).
+    public init(
+        requestedTP: Int?, threads requestedThreads: Int?, peerTimeout: Double = ClusterSettings.defaultPeerTimeout,
+        communicator: Communicator = .world
+    ) throws {
         group = TensorParallelGroup(communicator: communicator)
         if let requestedTP, requestedTP != communicator.size {
             throw ClusterError.worldSizeMismatch(requested: requestedTP, worldSize: communicator.size)
@@ -71,7 +75,14 @@ public final class ClusterRuntime: @unchecked Sendable {
         threads = max(1, requestedThreads ?? ProcessResources.allowedCPUCount ?? 1)
         BLAS.threadCount = threads
         ComputeThreads.count = threads
+        if communicator.size > 1 && peerTimeout > 0 {
+            let hosts = coordinator.decide(report: communicator.processorName) { $0 }
+            PeerWatchdog.start(world: communicator, hosts: hosts, timeout: peerTimeout)
+        }
     }
+
+    /// Records what this rank is doing, for the message that names a rank which stopped responding.
+    public func setPhase(_ phase: String) { PeerWatchdog.setPhase(phase) }
 
     /// Rank 0's decisions for the whole job go through this (`share`, `decide`, `collect`).
     public var coordinator: Coordinator { Coordinator(channel: group) }
@@ -98,6 +109,7 @@ public final class ClusterRuntime: @unchecked Sendable {
     /// Errors that merely echo another rank's failure (`EchoedFailure`) are left out of the report unless nothing
     /// else failed.
     public func agree<T>(_ phase: String, _ body: () throws -> T) throws -> T {
+        setPhase(phase)
         let outcome = Result { try body() }
         if size == 1, case .failure(let error) = outcome { throw error }  // a single rank reports its own error
         var report = PhaseReport()

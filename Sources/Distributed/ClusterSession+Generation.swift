@@ -29,6 +29,7 @@ extension ClusterSession {
             built = blank
             return GenerationRequest(prompt: blank, options: options)
         }
+        runtime.setPhase("generating")
         let result = try blankFiller(model).generate(prompt: built ?? request.prompt, options: request.options)
         let ranks = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: result.cacheBytes)
         return isCoordinator ? GenerationOutcome(result: result, ranks: ranks) : nil
@@ -64,6 +65,7 @@ extension ClusterSession {
         let ids = blank.ids + [special.id(of: .sop)]
         let maskPosition = blank.ids.firstIndex(of: special.id(of: blank.generationMask))!
         let layout = SequenceLayout(contextLength: ids.count, maskPosition: maskPosition, useGMask: blank.useGMask)
+        runtime.setPhase("computing the logits")
         let logits = model.forward(tokens: ids, layout: layout, cache: model.makeCache(capacity: ids.count))
 
         // Each rank holds its vocabulary slice; rank 0 puts them in order.

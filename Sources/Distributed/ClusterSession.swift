@@ -21,7 +21,8 @@ public final class ClusterSession: Sendable {
 
     /// Checks the world size, opens the configuration and the tokenizer; the weights come with `loadModel()`.
     public init(model source: ModelSource, cluster settings: ClusterSettings) throws {
-        let runtime = try ClusterRuntime(requestedTP: settings.tensorParallelDegree, threads: settings.threads)
+        let runtime = try ClusterRuntime(
+            requestedTP: settings.tensorParallelDegree, threads: settings.threads, peerTimeout: settings.peerTimeout)
         if runtime.size > 1 { runtime.logStartup() }
         let quantization = source.quantization.map { ", --quantize \($0.rawValue)" } ?? ""
         try runtime.checkSameJob(settings.jobDescription.dropLast() + quantization + ")")

@@ -21,10 +21,13 @@ public struct ClusterSettings: Sendable, Equatable {
     /// What every rank must run identically besides these settings: the subcommand and the settings of its own
     /// that each rank applies locally (a batch's limits, a benchmark's sizes), as the front-end describes them.
     public var job: String
+    /// Seconds without a heartbeat after which a rank counts as lost and the job ends (0: not watched).
+    public var peerTimeout: Double
 
     public init(
         tensorParallelDegree: Int? = nil, threads: Int? = nil, weightSource: WeightSource = .shared,
-        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32, job: String = ""
+        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32, job: String = "",
+        peerTimeout: Double = ClusterSettings.defaultPeerTimeout
     ) {
         self.tensorParallelDegree = tensorParallelDegree
         self.threads = threads
@@ -32,7 +35,13 @@ public struct ClusterSettings: Sendable, Equatable {
         self.precision = precision
         self.kvCacheFormat = kvCacheFormat
         self.job = job
+        self.peerTimeout = peerTimeout
     }
+
+    /// Long enough that a loaded node's scheduler or a slow filesystem never trips it (the heartbeat thread is
+    /// independent of compute steps, however long), short enough that a lost node ends the job while its operator
+    /// still watches.
+    public static let defaultPeerTimeout = 10.0
 
     /// The job with these settings that change the computation (not the thread count, which changes no result).
     public var jobDescription: String {
@@ -53,6 +62,10 @@ public struct ClusterSettings: Sendable, Equatable {
         if let threads, threads < 1 { throw ClusterSettingsError(description: "--threads must be positive, got \(threads)") }
         if let threads, threads > Self.maximumThreads {
             throw ClusterSettingsError(description: "--threads must be at most \(Self.maximumThreads), got \(threads)")
+        }
+        if !(peerTimeout >= 0 && peerTimeout <= 86_400) {
+            throw ClusterSettingsError(
+                description: "--peer-timeout must be between 0 (off) and 86400 seconds, got \(peerTimeout)")
         }
         if let tensorParallelDegree, tensorParallelDegree > Self.maximumTensorParallelDegree {
             throw ClusterSettingsError(

@@ -30,11 +30,18 @@ struct ClusterOptions: ParsableArguments {
     )
     var kvCache: KVCache.Format = .fp32
 
+    @Option(
+        name: .long,
+        help:
+            "Seconds without a heartbeat from a rank before the job ends naming it (0: off; default 10). Heartbeats run beside the computation, so long steps never trip it."
+    )
+    var peerTimeout: Double = ClusterSettings.defaultPeerTimeout
+
     /// The settings for `job`, what the command runs on every rank (see `ClusterSettings.job`).
     func settings(job: String) -> ClusterSettings {
         ClusterSettings(
             tensorParallelDegree: tp, threads: threads, weightSource: weightsFrom, precision: precision,
-            kvCacheFormat: kvCache, job: job)
+            kvCacheFormat: kvCache, job: job, peerTimeout: peerTimeout)
     }
 
     func validate() throws {
