@@ -36,6 +36,60 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         try? JSONDecoder().decode(JSONValue.self, from: data)
     }
 
+    /// The first key that appears twice in one object of a JSON text, with the path of that object ("" for the top
+    /// level, "tokenizer" for a nested one), or nil. JSONDecoder keeps one of the two silently; an input whose
+    /// meaning depends on which is refused instead. Meant for valid JSON (`parse` first): a scan of the raw text.
+    public static func firstDuplicateKey(in data: Data) -> (key: String, object: String)? {
+        enum Frame {
+            case object(keys: Set<String>, path: String, expectingKey: Bool)
+            case array
+        }
+        var frames: [Frame] = []
+        var lastKey = ""
+        let bytes = [UInt8](data)
+        var i = 0
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"):
+                let parentPath: String
+                if case .object(_, let path, _)? = frames.last {
+                    parentPath = path.isEmpty ? lastKey : path + "." + lastKey
+                } else if case .array? = frames.last {
+                    parentPath = "[]"
+                } else {
+                    parentPath = ""
+                }
+                frames.append(.object(keys: [], path: parentPath, expectingKey: true))
+            case UInt8(ascii: "["):
+                frames.append(.array)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !frames.isEmpty { frames.removeLast() }
+            case UInt8(ascii: ","):
+                if case .object(let keys, let path, _)? = frames.last {
+                    frames[frames.count - 1] = .object(keys: keys, path: path, expectingKey: true)
+                }
+            case UInt8(ascii: "\""):
+                var end = i + 1
+                while end < bytes.count && bytes[end] != UInt8(ascii: "\"") {
+                    end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                if case .object(var keys, let path, true)? = frames.last, end < bytes.count {
+                    // Escapes decoded as JSONDecoder decodes them: "\u0061" and "a" are one key.
+                    let quoted = Data(bytes[i...end])
+                    let key = (try? JSONDecoder().decode(String.self, from: quoted)) ?? ""
+                    if !keys.insert(key).inserted { return (key, path) }
+                    lastKey = key
+                    frames[frames.count - 1] = .object(keys: keys, path: path, expectingKey: false)
+                }
+                i = end
+            default:
+                break
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// The value as a Double when it is any number.
     public var numberValue: Double? {
         switch self {

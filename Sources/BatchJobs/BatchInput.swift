@@ -94,6 +94,9 @@ public enum BatchInput {
         guard case .object(let fields) = value else {
             throw BatchInputError(description: "expected a JSON object like {\"id\": 1, \"prompt\": \"...\"}")
         }
+        if let (key, _) = JSONValue.firstDuplicateKey(in: bytes) {
+            throw BatchInputError(description: "field \"\(key)\" appears twice")
+        }
         let known = Set(["id", "prompt"] + RequestParameters.keys)
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw BatchInputError(

@@ -225,6 +225,10 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
         throw ConfigurationError.malformed(
             file: file, reason: "the top level must be a JSON object with the model fields")
     }
+    if let (key, object) = JSONValue.firstDuplicateKey(in: data) {
+        throw ConfigurationError.malformed(
+            file: file, reason: "field \"\(object.isEmpty ? key : object + "." + key)\" appears twice")
+    }
     let integers = [
         "num_layers", "hidden_size", "num_attention_heads", "inner_hidden_size", "vocab_size", "max_sequence_length",
     ]

@@ -85,3 +85,25 @@ import Testing
         #expect(JSONValue.parse(Data("1e400".utf8)) == nil)
     }
 }
+
+/// Keys that appear twice in one JSON object, which JSONDecoder would resolve silently.
+@Suite struct DuplicateKeyTests {
+    static func duplicate(_ text: String) -> String? {
+        JSONValue.firstDuplicateKey(in: Data(text.utf8)).map { $0.object.isEmpty ? $0.key : $0.object + "." + $0.key }
+    }
+
+    @Test func duplicatesAreFoundWhereverTheyAre() {
+        #expect(Self.duplicate(#"{"a": 1, "b": 2, "a": 3}"#) == "a")
+        #expect(Self.duplicate(#"{"a": 1, "tokenizer": {"eos": 1, "model": "x", "eos": 2}}"#) == "tokenizer.eos")
+        #expect(Self.duplicate(#"{"list": [{"k": 1, "k": 2}]}"#) == "[].k")
+        // Escapes name the same key.
+        #expect(Self.duplicate(#"{"a": 1, "\u0061": 2}"#) == "a")
+    }
+
+    @Test func distinctKeysAndKeyLikeStringsPass() {
+        #expect(Self.duplicate(#"{"a": 1, "b": {"a": 2}, "c": [{"a": 3}, {"a": 4}]}"#) == nil)
+        #expect(Self.duplicate(#"{"prompt": "{\"a\": 1, \"a\": 2}", "id": "a"}"#) == nil)
+        #expect(Self.duplicate(#"{"x": "a\\", "a": 1}"#) == nil)
+        #expect(Self.duplicate("[1, 2, 3]") == nil)
+    }
+}

@@ -47,3 +47,12 @@ import Testing
         _ = first
     }
 }
+
+@Suite struct DuplicateFieldLineTests {
+    @Test func aLineWithAFieldTwiceIsMalformed() {
+        let text = #"{"id": 1, "prompt": "a", "prompt": "b"}"# + "\n" + #"{"id": 2, "prompt": "c"}"#
+        let (requests, malformed) = BatchInput.parse(Data(text.utf8))
+        #expect(requests.map { $0.id } == [RequestId.integer(2)])
+        #expect(malformed.map(\.line) == [1] && malformed.first?.message == "field \"prompt\" appears twice")
+    }
+}

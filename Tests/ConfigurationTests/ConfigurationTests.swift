@@ -79,3 +79,16 @@ import Testing
         #expect(Self.check { $0.maxSequenceLength = ModelConfiguration.limits.sequence } == nil)
     }
 }
+
+@Suite struct DuplicateConfigurationFieldTests {
+    @Test func aFieldTwiceIsAnErrorNamingIt() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        var text = try String(contentsOf: Fixture.checkpointDirectory.appendingPathComponent("config.json"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "{", with: "{\"num_layers\": 1,", options: [], range: text.range(of: "{"))
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigurationError.malformed(file: url.path, reason: "field \"num_layers\" appears twice")) {
+            try ModelConfiguration.load(from: url)
+        }
+    }
+}
