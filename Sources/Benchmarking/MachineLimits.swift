@@ -1,3 +1,4 @@
+import Distributed
 import FoundationEssentials
 import GLM
 import Tensors
@@ -190,18 +191,8 @@ enum MachineProbes {
     /// Array bytes for the triad: `requested`, or less when three arrays on each of `ranksHere` ranks would take
     /// more than half the memory available now (never below 16 MiB).
     static func triadArrayBytes(requested: Int, ranksHere: Int) -> Int {
-        guard let available = availableMemoryBytes else { return requested }
+        guard let available = ProcessResources.availableMemoryBytes else { return requested }
         let limit = available / 2 / (3 * max(1, ranksHere))
         return max(16 << 20, min(requested, limit))
-    }
-
-    /// `MemAvailable` of /proc/meminfo.
-    static var availableMemoryBytes: Int? {
-        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            let fields = line.split(separator: " ")
-            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
-        }
-        return nil
     }
 }

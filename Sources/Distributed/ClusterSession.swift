@@ -1,6 +1,8 @@
+import Basics
 import Checkpoint
 import Configuration
 import Coordination
+import FoundationEssentials
 import GLM
 import ModelLoading
 import Partitioning
@@ -78,9 +80,66 @@ public final class ClusterSession: Sendable {
         try runtime.agree(phase) { runtime.isCoordinator ? try body(tokenizer!) : nil }
     }
 
+    /// Stops before loading when the ranks of a node need more memory for their weights than the node has
+    /// available, naming the node, instead of being killed by the kernel's OOM killer halfway through.
+    ///
+    /// A rank's need is the smaller of two estimates, so that only a load that cannot fit is refused: its share of
+    /// the configuration's tensors (exact for fp16 and load-time quantization; 4-bit layer matrices for a
+    /// checkpoint quantized on disk), and its share of the checkpoint files' bytes (scaled by --quantize). The
+    /// second keeps a configuration that does not match its checkpoint from being reported as a memory problem:
+    /// loading then names the mismatched tensor.
+    private func checkMemory(checkpointBytes: Int, storedQuantized: Bool) throws {
+        let matrixBits = source.quantization?.bits ?? (storedQuantized ? 4 : 16)
+        var configured = 0
+        for spec in WeightSpec.all(for: configuration) {
+            let count = spec.shape(of: partition).reduce(1, *)
+            if spec.shape.count == 2 {
+                configured += count * (spec.isQuantizable ? matrixBits : 16) / 8
+            } else {
+                configured += count * 4
+            }
+        }
+        let stored = checkpointBytes / partition.count * (source.quantization?.bits ?? 16) / 16
+        let need = min(configured, stored)
+        struct NodeReport: Codable, WireMessage {
+            var host: String
+            var need: Int
+            var available: Int
+        }
+        let mine = NodeReport(
+            host: runtime.communicator.processorName, need: need,
+            available: ProcessResources.availableMemoryBytes ?? Int.max)
+        let short = runtime.coordinator.decide(report: mine) { reports -> [NodeReport] in
+            Dictionary(grouping: reports, by: \.host).compactMap { host, ranks in
+                let total = ranks.reduce(0) { $0 + $1.need }
+                let available = ranks.map(\.available).min() ?? Int.max
+                return total > available ? NodeReport(host: host, need: total, available: available) : nil
+            }
+        }
+        try runtime.agree("checking memory") {
+            guard let node = short.first(where: { $0.host == mine.host }) else { return }
+            func gib(_ bytes: Int) -> String { String(printf: "%.1f GiB", Double(bytes) / 1_073_741_824) }
+            throw InputError(
+                description: "node \(node.host): the weights of its ranks need about \(gib(node.need)) but "
+                    + "\(gib(node.available)) is available; use more nodes (a higher --tp), --quantize, or fewer ranks "
+                    + "per node")
+        }
+    }
+
+    /// The bytes of the checkpoint's shard files.
+    private static func bytes(of checkpoint: ShardedCheckpoint) -> Int {
+        checkpoint.directory.shardURLs.reduce(0) { total, url in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+            return total + ((attributes?[.size] as? UInt).map { Int($0) } ?? 0)
+        }
+    }
+
     private func weightsFromSharedStorage() throws -> GLMWeights {
         let checkpoint = try runtime.agree("opening the checkpoint") { try source.checkpoint() }
         try runtime.checkSame("checkpoint", fingerprint: ModelSource.fingerprint(of: checkpoint))
+        try checkMemory(
+            checkpointBytes: Self.bytes(of: checkpoint),
+            storedQuantized: (try? ModelSource.isQuantized(checkpoint)) ?? false)
         return try runtime.agree("loading weights") {
             try source.weights(from: checkpoint, configuration: configuration, partition: partition)
         }
@@ -101,6 +160,8 @@ public final class ClusterSession: Sendable {
             }
             return checkpoint
         }
+        // Only rank 0 sees the files: it tells the others their size.
+        try checkMemory(checkpointBytes: runtime.coordinator.share { Self.bytes(of: checkpoint!) }, storedQuantized: false)
         let received = try runtime.agree("loading weights from rank 0") {
             try WeightDistribution.receiveWeights(
                 configuration: configuration, partition: partition, communicator: runtime.communicator,

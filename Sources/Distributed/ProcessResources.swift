@@ -26,6 +26,16 @@ public enum ProcessResources {
         return kib * 1024
     }
 
+    /// `MemAvailable` of /proc/meminfo: memory the node can give without swapping, page cache included.
+    public static var availableMemoryBytes: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+        }
+        return nil
+    }
+
     private static func statusField(_ name: String) -> String? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {

@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Glibc
 import Testing
 import TestSupport
 
@@ -358,6 +359,21 @@ import TestSupport
         let mentions = ["tokenizer model", path, kind == "directory" ? "is a directory" : "not a regular file"]
         try Self.expectFailure("tokenizer \(kind) tokenize", Self.tokenize(scratch.model), mentions: mentions)
         try Self.expectFailure("tokenizer \(kind) generate", Self.generate(scratch.model), mentions: mentions)
+    }
+
+    /// A model larger than the node's memory stops before loading, naming the node and both sizes, instead of
+    /// being killed by the OOM killer halfway: the GLM-130B preset at TP 1 (about 240 GiB of fp16 weights) over the
+    /// fixture's shard 0 and a sparse 300 GB shard 1 (shards past the first open only when read).
+    @Test func weightsLargerThanTheNodesMemory() throws {
+        let scratch = try Scratch("too-large", copying: "mp2")
+        defer { scratch.remove() }
+        try FileManager.default.removeItem(at: scratch.file("config.json"))
+        let shard1 = scratch.file("49300/mp_rank_01_model_states.pt").path
+        #expect(truncate(shard1, 300_000_000_000) == 0)
+        try Self.expectFailure(
+            "weights larger than memory",
+            ["generate", "--model", scratch.model.path, "--preset", "glm-130b", "--prompt", "hi"],
+            mentions: ["the weights of its ranks need about 239", "GiB is available", "--tp"])
     }
 
     @Test func modelDirectoryDoesNotExist() throws {
