@@ -103,7 +103,8 @@ public struct BenchSettings: Sendable {
         if triadMiB < 1 { throw fail("--triad-mib must be positive, got \(triadMiB)") }
         if sgemmSize < 1 { throw fail("--sgemm-size must be positive, got \(sgemmSize)") }
         for (option, value, limit) in [
-            ("--prompt-tokens", promptTokens, Self.limits.tokens), ("--gen-tokens", generatedTokens, Self.limits.tokens),
+            ("--prompt-tokens", promptTokens, Self.limits.tokens),
+            ("--gen-tokens", generatedTokens, Self.limits.tokens),
             ("--repeat", repeats, Self.limits.repeats), ("--triad-mib", triadMiB, Self.limits.triadMiB),
             ("--sgemm-size", sgemmSize, Self.limits.sgemmSize),
         ] where value > limit {

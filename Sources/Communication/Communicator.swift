@@ -58,7 +58,8 @@ public final class Communicator: @unchecked Sendable {
     public func startSend(_ bytes: [UInt8], to destination: Int, tag: Int) -> Transfer {
         let transfer = Transfer(capacity: bytes.count)
         bytes.withUnsafeBytes { transfer.buffer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        MPI_Isend(transfer.buffer, Int32(bytes.count), cmpi_byte(), Int32(destination), Int32(tag), comm, &transfer.request)
+        MPI_Isend(
+            transfer.buffer, Int32(bytes.count), cmpi_byte(), Int32(destination), Int32(tag), comm, &transfer.request)
         return transfer
     }
 

@@ -161,7 +161,8 @@ public final class ClusterSession: Sendable {
             return checkpoint
         }
         // Only rank 0 sees the files: it tells the others their size.
-        try checkMemory(checkpointBytes: runtime.coordinator.share { Self.bytes(of: checkpoint!) }, storedQuantized: false)
+        let checkpointBytes = runtime.coordinator.share { Self.bytes(of: checkpoint!) }
+        try checkMemory(checkpointBytes: checkpointBytes, storedQuantized: false)
         let received = try runtime.agree("loading weights from rank 0") {
             try WeightDistribution.receiveWeights(
                 configuration: configuration, partition: partition, communicator: runtime.communicator,

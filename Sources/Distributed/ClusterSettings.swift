@@ -59,7 +59,9 @@ public struct ClusterSettings: Sendable, Equatable {
         if let tensorParallelDegree, tensorParallelDegree < 1 {
             throw ClusterSettingsError(description: "--tp must be positive, got \(tensorParallelDegree)")
         }
-        if let threads, threads < 1 { throw ClusterSettingsError(description: "--threads must be positive, got \(threads)") }
+        if let threads, threads < 1 {
+            throw ClusterSettingsError(description: "--threads must be positive, got \(threads)")
+        }
         if let threads, threads > Self.maximumThreads {
             throw ClusterSettingsError(description: "--threads must be at most \(Self.maximumThreads), got \(threads)")
         }

@@ -90,7 +90,9 @@ final class PeerWatchdog: @unchecked Sendable {
 
     private func run() {
         let me = world.rank
-        for peer in peers { receives[peer] = communicator.startReceive(from: peer, tag: Self.tag, capacity: Self.messageCapacity) }
+        for peer in peers {
+            receives[peer] = communicator.startReceive(from: peer, tag: Self.tag, capacity: Self.messageCapacity)
+        }
         while !stopping.load(ordering: .acquiring) {
             let now = Self.now()
             for peer in peers where !finished[peer] { drain(peer, now: now) }

@@ -1,7 +1,7 @@
 import Generation
 
-/// The sampler's and the coordinator's collectives over the tensor-parallel group's communicator, rooted at rank 0 (`rank` and `size`
-/// come from the group itself).
+/// The sampler's and the coordinator's collectives over the tensor-parallel group's communicator, rooted at rank 0
+/// (`rank` and `size` come from the group itself).
 extension TensorParallelGroup: SamplingCollectives {
     public func allreduceMaxLocation(value: Float, index: Int) -> (value: Float, index: Int) {
         communicator.allreduceMaxLocation(value: value, index: index)

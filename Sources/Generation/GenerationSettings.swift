@@ -109,7 +109,9 @@ public struct GenerationSettings: Sendable, Equatable {
         if !(temperature > 0) { throw fail("\(name("temperature")) must be positive, got \(temperature)") }
         // Sampling divides fp32 logits by it: a value that rounds to an infinite Float would flatten every logit.
         if !Float(temperature).isFinite {
-            throw fail("\(name("temperature")) must be a finite number (at most \(Float.greatestFiniteMagnitude)), got \(temperature)")
+            throw fail(
+                "\(name("temperature")) must be a finite number (at most \(Float.greatestFiniteMagnitude)), got "
+                    + "\(temperature)")
         }
         if topK < 0 { throw fail("\(name("top-k")) must not be negative, got \(topK)") }
         if !(topP >= 0 && topP <= 1) { throw fail("\(name("top-p")) must be in [0, 1], got \(topP)") }

@@ -149,8 +149,8 @@ public struct CheckpointConversion: Sendable {
             }
             throw ConversionError(
                 description:
-                    "tokenizer model \(file.path) (config.json field \"tokenizer.model\" = \"\(model)\") does not exist; "
-                    + "the converted directory would not be usable")
+                    "tokenizer model \(file.path) (config.json field \"tokenizer.model\" = \"\(model)\") does not "
+                    + "exist; the converted directory would not be usable")
         }
         return (file, destination.appendingPathComponent(model).standardizedFileURL)
     }

@@ -52,8 +52,9 @@ extension GLMWeights {
         }
         if let highest = layers.max(), highest >= c.numLayers {
             throw WeightValueError(
-                description: "\(checkpoint.directory.shardURLs[0].path) holds \(highest + 1) layers but the configuration "
-                    + "has num_layers = \(c.numLayers); the layers beyond it would be ignored (check config.json)")
+                description: "\(checkpoint.directory.shardURLs[0].path) holds \(highest + 1) layers but the "
+                    + "configuration has num_layers = \(c.numLayers); the layers beyond it would be ignored (check "
+                    + "config.json)")
         }
     }
 

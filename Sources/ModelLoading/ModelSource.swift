@@ -100,7 +100,8 @@ public struct ModelSource: Sendable, Equatable {
                         + "hidden_size \(c.hiddenSize), inner_hidden_size \(c.innerHiddenSize), vocab_size "
                         + "\(c.vocabSize); split over the \(shards) mp_rank file\(shards == 1 ? "" : "s") found in "
                         + "\(checkpoint.directory.shardURLs[0].deletingLastPathComponent().path). Check that the "
-                        + "configuration matches the checkpoint and that no mp_rank_XX_model_states.pt file is missing.)"
+                        + "configuration matches the checkpoint and that no mp_rank_XX_model_states.pt file is "
+                        + "missing.)"
                 )
             default:
                 throw error

@@ -17,6 +17,9 @@ struct BenchCommand: ClusterCommand {
     @OptionGroup var cluster: ClusterOptions
 
     func execute() throws {
-        if let report = try Benchmark.run(bench.settings, cluster: cluster.settings(job: bench.settings.description)) { print(report) }
+        let settings = bench.settings
+        if let report = try Benchmark.run(settings, cluster: cluster.settings(job: settings.description)) {
+            print(report)
+        }
     }
 }
