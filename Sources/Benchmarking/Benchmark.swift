@@ -112,12 +112,11 @@ public enum Benchmark {
             runtime = try ClusterRuntime(
                 requestedTP: cluster.tensorParallelDegree, threads: cluster.threads, peerTimeout: cluster.peerTimeout)
             if runtime.size > 1 { runtime.logStartup() }
-            try runtime.checkSameJob(cluster.jobDescription)
+            // The bench's own job names its quantization.
+            try runtime.checkSameJob(cluster.jobDescription(quantization: nil))
             let file = URL(fileURLWithPath: path)
-            let loaded = try runtime.agree("reading the configuration") { try ModelConfiguration.load(from: file) }
-            try runtime.checkSame("configuration", fingerprint: fingerprint(loaded.wireBytes()))
-            try runtime.agree("checking the tensor-parallel degree") {
-                try loaded.checkDivisible(by: runtime.size, degreeName: "tensor-parallel degree", source: file.path)
+            let loaded = try runtime.configuration(fromCoordinator: false, source: file.path) {
+                try ModelConfiguration.load(from: file)
             }
             configuration = loaded
             let partition = Partition(index: runtime.rank, count: runtime.size)

@@ -1,5 +1,6 @@
 import Basics
 import Communication
+import Configuration
 import Coordination
 import FoundationEssentials
 import Glibc
@@ -134,6 +135,25 @@ public final class ClusterRuntime: @unchecked Sendable {
     public func share<Value: WireMessage>(_ phase: String, _ build: () throws -> Value) throws -> Value {
         let built = try agree(phase) { isCoordinator ? try build() : nil }
         return coordinator.share { built! }
+    }
+
+    /// The model configuration on every rank: read by each rank (`load`) and compared by fingerprint, or with
+    /// `fromCoordinator` read by rank 0 alone and sent to the others; then checked to split evenly over the ranks.
+    /// `source` names where it came from in the divisibility error.
+    public func configuration(
+        fromCoordinator: Bool, source: String, _ load: () throws -> ModelConfiguration
+    ) throws -> ModelConfiguration {
+        let configuration: ModelConfiguration
+        if fromCoordinator {
+            configuration = try share("reading the configuration", load)
+        } else {
+            configuration = try agree("reading the configuration", load)
+            try checkSame("configuration", fingerprint: fingerprint(configuration.wireBytes()))
+        }
+        try agree("checking the tensor-parallel degree") {
+            try configuration.checkDivisible(by: size, degreeName: "tensor-parallel degree", source: source)
+        }
+        return configuration
     }
 
     /// Checks that every rank computed the same `fingerprint` of `what` (e.g. the configuration).

@@ -2,7 +2,6 @@ import Basics
 import Checkpoint
 import Configuration
 import Coordination
-import FoundationEssentials
 import GLM
 import ModelLoading
 import Partitioning
@@ -26,25 +25,16 @@ public final class ClusterSession: Sendable {
         let runtime = try ClusterRuntime(
             requestedTP: settings.tensorParallelDegree, threads: settings.threads, peerTimeout: settings.peerTimeout)
         if runtime.size > 1 { runtime.logStartup() }
-        let quantization = source.quantization.map { ", --quantize \($0.rawValue)" } ?? ""
-        try runtime.checkSameJob(settings.jobDescription.dropLast() + quantization + ")")
+        try runtime.checkSameJob(settings.jobDescription(quantization: source.quantization))
         self.runtime = runtime
         self.source = source
         self.settings = settings
         partition = Partition(index: runtime.rank, count: runtime.size)
 
         // Configuration: read by every rank from the shared filesystem, or by rank 0 and sent to the others.
-        let configuration: ModelConfiguration
-        if settings.weightSource == .coordinator {
-            configuration = try runtime.share("reading the configuration") { try source.configuration() }
-        } else {
-            configuration = try runtime.agree("reading the configuration") { try source.configuration() }
-            try runtime.checkSame("configuration", fingerprint: fingerprint(configuration.wireBytes()))
-        }
-        try runtime.agree("checking the tensor-parallel degree") {
-            try configuration.checkDivisible(
-                by: runtime.size, degreeName: "tensor-parallel degree", source: source.configurationSource)
-        }
+        let configuration = try runtime.configuration(
+            fromCoordinator: settings.weightSource == .coordinator, source: source.configurationSource
+        ) { try source.configuration() }
         self.configuration = configuration
         tokenizer = try runtime.agree("loading the tokenizer") {
             runtime.isCoordinator
@@ -128,10 +118,7 @@ public final class ClusterSession: Sendable {
 
     /// The bytes of the checkpoint's shard files.
     private static func bytes(of checkpoint: ShardedCheckpoint) -> Int {
-        checkpoint.directory.shardURLs.reduce(0) { total, url in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-            return total + ((attributes?[.size] as? UInt).map { Int($0) } ?? 0)
-        }
+        ModelSource.shardSizes(of: checkpoint).reduce(0) { $0 + ($1 ?? 0) }
     }
 
     private func weightsFromSharedStorage() throws -> GLMWeights {

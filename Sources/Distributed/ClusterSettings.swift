@@ -43,10 +43,11 @@ public struct ClusterSettings: Sendable, Equatable {
     /// still watches.
     public static let defaultPeerTimeout = 10.0
 
-    /// The job with these settings that change the computation (not the thread count, which changes no result).
-    public var jobDescription: String {
+    /// The job with these settings and the model's load-time quantization, which change the computation (not the
+    /// thread count, which changes no result).
+    public func jobDescription(quantization: QuantizationScheme?) -> String {
         "\(job) (--weights-from \(weightSource.rawValue), --precision \(precision.rawValue), --kv-cache "
-            + "\(kvCacheFormat.rawValue))"
+            + "\(kvCacheFormat.rawValue)\(quantization.map { ", --quantize \($0.rawValue)" } ?? ""))"
     }
 
     /// Compute threads a rank may start (a pool this large already exceeds any CPU a rank is bound to).

@@ -11,7 +11,7 @@ import Partitioning
 /// it and sends every other rank its tensor-parallel part over MPI.
 ///
 /// Protocol (point to point from rank 0, tag `WeightDistribution.tag`): for each `WeightSpec` in checkpoint order,
-/// rank 0 reads partition r of N for each rank r and sends rank r a header (wire-encoded) (key and shape, or an error
+/// rank 0 reads partition r of N for each rank r and sends rank r a wire-encoded header (key and shape, or an error
 /// message) followed, when the header is not an error, by the fp16 values as raw bytes in the ranks' shared
 /// native byte order. Rank 0 reads, sends and drops one partition at a time, so beyond its own weights it holds
 /// at most one partition of one tensor (and its byte copy for sending).

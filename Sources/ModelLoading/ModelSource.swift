@@ -65,13 +65,19 @@ public struct ModelSource: Sendable, Equatable {
     /// What every rank must see identically: the iteration and each shard file's name and size.
     public static func fingerprint(of checkpoint: ShardedCheckpoint) -> String {
         var description = "iteration \(checkpoint.directory.iteration)"
-        for url in checkpoint.directory.shardURLs {
-            // FoundationEssentials reports the size as a UInt (`as? Int` is always nil there).
-            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-            let size = (attributes?[.size] as? UInt).map { Int($0) } ?? -1
-            description += "; \(url.lastPathComponent) \(size) bytes"
+        for (url, size) in zip(checkpoint.directory.shardURLs, shardSizes(of: checkpoint)) {
+            description += "; \(url.lastPathComponent) \(size ?? -1) bytes"
         }
         return "checkpoint (\(description))"
+    }
+
+    /// Each shard file's size in bytes, in rank order (nil where it cannot be read).
+    public static func shardSizes(of checkpoint: ShardedCheckpoint) -> [Int?] {
+        checkpoint.directory.shardURLs.map { url in
+            // FoundationEssentials reports the size as a UInt (`as? Int` is always nil there).
+            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+            return (attributes?[.size] as? UInt).map { Int($0) }
+        }
     }
 
     /// Whether the checkpoint is an official quantized one (layer 0's QKV weight is int8 with a `_scale`).

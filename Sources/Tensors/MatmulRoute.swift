@@ -45,6 +45,16 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
             self.bf16OutrunsFP32 = bf16OutrunsFP32
         }
 
+        /// The dot-product unit whose GEMM outruns sgemm for `format` on this CPU, or nil: vdpbf16ps for fp16/bf16
+        /// where it beats the fp32 FMAs, vpdpbusd for int8/int4.
+        public func fasterGEMMUnit(for format: WeightFormat) -> String? {
+            switch format {
+            case .float16, .bfloat16: bf16GEMM && bf16OutrunsFP32 ? "vdpbf16ps (AVX512-BF16)" : nil
+            case .int8, .int4: int8GEMM ? "vpdpbusd (AVX512-VNNI)" : nil
+            case .float32: nil
+            }
+        }
+
         public static let detected = CPU(
             gemv: .best, int8GEMV: DecodeKernels.InstructionSet(rawValue: ck_gemv_q8_resolve_isa(0)),
             bf16GEMM: CPUFeatures.detected.avx512bf16 != 0, int8GEMM: CPUFeatures.detected.avx512vnni != 0,
@@ -75,19 +85,15 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
         let format = weight.format
         let hasShape = rows > 0 && weight.rows > 0
         if precision == .fast, rows <= DecodeKernels.fastPrecisionRows, hasShape, let isa = cpu.int8GEMV,
-            format == .int8 || format == .int4,
-            ck_gemv_q8_supported(
-                Int32(format == .int8 ? CK_GEMV_I8.rawValue : CK_GEMV_I4.rawValue), weight.columns, weight.groups)
-                != 0
+            QuantizedDecodeKernels.supports(weight)
         {
             let unit = isa == .avx512 ? "vpdpbusd (AVX512-VNNI)" : "vpmaddubsw (AVX2)"
             return MatmulRoute(kernel: .quantizedGEMV, format: format, unit: unit)
         }
-        if precision == .fast, rows > DecodeKernels.fastPrecisionRows, hasShape, weight.columns > 0 {
-            let bf16 = (format == .float16 || format == .bfloat16) && cpu.bf16GEMM && cpu.bf16OutrunsFP32
-            let int8 = (format == .int8 || format == .int4) && cpu.int8GEMM
-            if bf16 { return MatmulRoute(kernel: .dotProductGEMM, format: format, unit: "vdpbf16ps (AVX512-BF16)") }
-            if int8 { return MatmulRoute(kernel: .dotProductGEMM, format: format, unit: "vpdpbusd (AVX512-VNNI)") }
+        if precision == .fast, rows > DecodeKernels.fastPrecisionRows, hasShape, weight.columns > 0,
+            let unit = cpu.fasterGEMMUnit(for: format)
+        {
+            return MatmulRoute(kernel: .dotProductGEMM, format: format, unit: unit)
         }
         if rows <= DecodeKernels.maximumRows {
             let unit =

@@ -35,11 +35,7 @@ public enum PrefillKernels {
     /// Whether `format`'s kernel here is also faster than the exact path (OpenBLAS sgemm on fp32 FMAs), so that
     /// `.fast` precision should take it.
     public static func isFastest(for format: WeightFormat) -> Bool {
-        switch format {
-        case .float32: return false
-        case .float16, .bfloat16: return handles(format) && bf16OutrunsFP32
-        case .int8, .int4: return handles(format)
-        }
+        MatmulRoute.CPU.detected.fasterGEMMUnit(for: format) != nil
     }
 
     /// Whether `vdpbf16ps` outruns the fp32 FMA unit on this CPU (measured once, a few milliseconds); where it does

@@ -15,14 +15,16 @@ public enum QuantizedDecodeKernels {
 
     /// Whether `multiply` takes this weight on this CPU (int8, or int4 with an even group size, and a path).
     public static func handles(_ weight: WeightMatrix) -> Bool {
-        guard isAvailable else { return false }
-        switch weight.storage {
-        case .int8(_, _, let groups):
-            return ck_gemv_q8_supported(Int32(CK_GEMV_I8.rawValue), weight.columns, groups) != 0
-        case .int4(_, _, let groups):
-            return ck_gemv_q8_supported(Int32(CK_GEMV_I4.rawValue), weight.columns, groups) != 0
-        default:
-            return false
+        isAvailable && supports(weight.routeWeight)
+    }
+
+    /// Whether the kernels take a weight of this format and layout on a CPU that has a path: int8, or int4 whose
+    /// scale groups split into whole bytes. Depends on the weight alone.
+    public static func supports(_ weight: MatmulRoute.Weight) -> Bool {
+        switch weight.format {
+        case .int8: ck_gemv_q8_supported(Int32(CK_GEMV_I8.rawValue), weight.columns, weight.groups) != 0
+        case .int4: ck_gemv_q8_supported(Int32(CK_GEMV_I4.rawValue), weight.columns, weight.groups) != 0
+        default: false
         }
     }
 
