@@ -23,6 +23,9 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate",
+            providers: [.apt(["libdeflate-dev"])]),
         .target(
             name: "CSentencePiece", path: "Sources/CSentencePiece",
             cxxSettings: [.unsafeFlags(["-std=c++17"])],
@@ -49,7 +52,7 @@ let package = Package(
 
         // Domain modules.
         .target(name: "Configuration", dependencies: ["Basics", "Coordination"]),
-        .target(name: "Checkpoint", dependencies: ["Basics", "Partitioning", "Tensors"]),
+        .target(name: "Checkpoint", dependencies: ["Basics", "CDeflate", "Partitioning", "Tensors"]),
         .target(name: "Tokenization", dependencies: ["Basics", "SentencePiece", "Configuration"]),
         // The model: kernels and configuration only, no file formats.
         .target(

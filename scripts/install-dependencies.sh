@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system libraries GLMCluster links against (OpenMPI, OpenBLAS, SentencePiece) and the Python
-# packages of the NumPy reference, skipping whatever is already there. Needs root (or sudo) for apt-get.
+# Installs the system libraries GLMCluster links against (OpenMPI, OpenBLAS, SentencePiece, libdeflate) and the
+# Python packages of the NumPy reference, skipping whatever is already there. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libsentencepiece-dev sentencepiece pkg-config python3)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libsentencepiece-dev sentencepiece libdeflate-dev pkg-config python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

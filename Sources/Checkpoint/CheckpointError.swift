@@ -12,7 +12,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     /// A zip entry the checkpoint needs is absent.
     case missingEntry(path: String, entry: String)
     /// The stored CRC-32 of an entry does not match its bytes.
-    case checksumMismatch(path: String, entry: String, expected: UInt32, found: UInt32)
+    case checksumMismatch(path: String, entry: String, tensor: String?, expected: UInt32, found: UInt32)
     /// The pickle stream is malformed or uses an opcode outside the torch.save subset.
     case malformedPickle(path: String, offset: Int, detail: String)
     /// The pickle names a global outside the allow-list; loading stops before anything else happens.
@@ -60,8 +60,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
                 + "entries uncompressed (method 0)"
         case .missingEntry(let path, let entry):
             return "\(path): zip entry '\(entry)' is missing"
-        case .checksumMismatch(let path, let entry, let expected, let found):
-            return "\(path): entry '\(entry)' has CRC-32 \(hex(found)) but the zip records \(hex(expected))"
+        case .checksumMismatch(let path, let entry, let tensor, let expected, let found):
+            let holder = tensor.map { " (the storage of '\($0)')" } ?? ""
+            return "\(path): entry '\(entry)'\(holder) has CRC-32 \(hex(found)) but the zip records \(hex(expected)): "
+                + "the file is damaged; copy it again"
         case .malformedPickle(let path, let offset, let detail):
             return "\(path): malformed pickle at byte \(offset): \(detail)"
         case .forbiddenGlobal(let path, let global):

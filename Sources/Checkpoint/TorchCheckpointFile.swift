@@ -1,9 +1,15 @@
 import Basics
 import FoundationEssentials
+import Synchronization
 
 /// One `torch.save` zip file (`mp_rank_XX_model_states.pt`), opened without running any of its code: the zip is
 /// mapped, `<prefix>/data.pkl` is run through the restricted `Unpickler`, and tensors are copied out of their
 /// storage entries only when asked for.
+///
+/// Every entry's zip CRC-32 is checked before its bytes are used: the pickle's at open, a storage's when a tensor
+/// of it is first read. A flipped bit anywhere in what a rank reads is therefore an error naming the file and the
+/// entry, never different answers. A storage is summed whole even when only a slice of it is copied, since the
+/// checksum covers the whole entry; libdeflate's CRC-32 runs near memory speed (docs/BENCHMARKS.md, "Memory and start-up").
 public final class TorchCheckpointFile: Sendable {
     public let path: String
     public let archive: ZipArchive
@@ -12,6 +18,8 @@ public final class TorchCheckpointFile: Sendable {
     /// The state dict's tensors in the checkpoint's order. Non-tensor values (ints, strings) are skipped.
     public let tensors: [StoredTensor]
     private let tensorIndex: [String: Int]
+    /// Storage entries whose checksum has been verified.
+    private let verifiedStorages = Mutex<Set<String>>([])
 
     /// Opens `path`. Reads the central directory and the pickle (a few KB), validates every tensor's view against
     /// its storage, and returns; no tensor data is touched.
@@ -33,12 +41,14 @@ public final class TorchCheckpointFile: Sendable {
         self.prefix = prefix
 
         if let order = archive.entry(named: "\(prefix)/byteorder") {
+            try archive.verifyChecksum(of: order)
             let text = try archive.withContents(of: order) { String(decoding: $0, as: UTF8.self) }
             guard text.trimmingWhitespace(newlines: true) == "little" else {
                 throw .notAStateDict(path: path, detail: "byteorder is '\(text)'; only little-endian is supported")
             }
         }
 
+        try archive.verifyChecksum(of: pickle)
         // The state dict's entries are read out before the machine drops everything it built (`releaseAll`).
         let entries = try archive.withContents(of: pickle) {
             (bytes) throws(CheckpointError) -> [(key: PickleValue, value: PickleValue)] in
@@ -85,6 +95,7 @@ public final class TorchCheckpointFile: Sendable {
         of name: String, _ body: (UnsafeRawBufferPointer) throws(CheckpointError) -> R
     ) throws(CheckpointError) -> R {
         let tensor = try tensor(named: name)
+        try verifyStorage(of: tensor)
         return try archive.withContents(of: storageEntryName(tensor), body)
     }
 
@@ -178,6 +189,7 @@ public final class TorchCheckpointFile: Sendable {
         if total == 0 { return [] }
         let itemSize = tensor.dtype.byteCount
         let entryName = storageEntryName(tensor)
+        try verifyStorage(of: tensor)
         defer {
             if let entry = archive.entry(named: entryName) {
                 archive.file.releasePages(entry.dataOffset..<(entry.dataOffset + entry.uncompressedSize))
@@ -229,6 +241,15 @@ public final class TorchCheckpointFile: Sendable {
                 initialized = total
             }
         }
+    }
+
+    /// Checks the CRC-32 of `tensor`'s storage entry the first time any tensor of that storage is read.
+    private func verifyStorage(of tensor: StoredTensor) throws(CheckpointError) {
+        let name = storageEntryName(tensor)
+        if verifiedStorages.withLock({ $0.contains(name) }) { return }
+        guard let entry = archive.entry(named: name) else { throw .missingEntry(path: path, entry: name) }
+        try archive.verifyChecksum(of: entry, holding: tensor.name, releasingPages: true)
+        verifiedStorages.withLock { _ = $0.insert(name) }
     }
 
     private func storageEntryName(_ tensor: StoredTensor) -> String {

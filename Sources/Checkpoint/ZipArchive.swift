@@ -1,3 +1,5 @@
+import CDeflate
+
 /// A read-only view of a zip archive held in a `MappedFile`, limited to what torch.save produces: stored
 /// (uncompressed) entries, optionally ZIP64. Parsing reads only the end records and the central directory, so
 /// opening a 32 GB shard touches a few kilobytes; entry data is handed out as slices of the mapping.
@@ -73,15 +75,36 @@ public struct ZipArchive: Sendable {
         return try body(slice)
     }
 
-    /// Recomputes an entry's CRC-32 and compares it with the recorded one. This reads the whole entry, so it is
-    /// never done implicitly: call it when a corrupt-but-complete file is suspected.
+    /// Recomputes an entry's CRC-32 and compares it with the one the central directory records.
     public func verifyChecksum(of name: String) throws(CheckpointError) {
         guard let entry = entry(named: name) else { throw .missingEntry(path: path, entry: name) }
-        let found = try withContents(of: entry) { CRC32.checksum($0) }
+        try verifyChecksum(of: entry)
+    }
+
+    /// Recomputes `entry`'s CRC-32 and compares it with the recorded one, a chunk at a time; with
+    /// `releasingPages`, each chunk's pages leave the resident set once summed, so checking a 32 GB shard never
+    /// holds it in memory.
+    public func verifyChecksum(
+        of entry: Entry, holding tensor: String? = nil, releasingPages: Bool = false
+    ) throws(CheckpointError) {
+        let found = try withContents(of: entry) { bytes in
+            var crc: UInt32 = 0
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + Self.checksumChunk)
+                crc = CRC32.update(crc, UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+                if releasingPages { file.releasePages(entry.dataOffset + start..<entry.dataOffset + end) }
+                start = end
+            }
+            return crc
+        }
         guard found == entry.crc32 else {
-            throw .checksumMismatch(path: path, entry: name, expected: entry.crc32, found: found)
+            throw .checksumMismatch(
+                path: path, entry: entry.name, tensor: tensor, expected: entry.crc32, found: found)
         }
     }
+
+    private static let checksumChunk = 16 << 20
 
     // MARK: - Parsing
 
@@ -214,9 +237,29 @@ public struct ZipArchive: Sendable {
         guard reader.uint32(localOffset) == localHeaderSignature else {
             throw .malformedZip(path: path, detail: "entry '\(name)' has no local header at byte \(localOffset)")
         }
-        // The local header's own name/extra lengths may differ from the central copy (torch pads the local
-        // extra field so data starts on a 64-byte boundary).
-        let dataOffset = localOffset + 30 + Int(reader.uint16(localOffset + 26)) + Int(reader.uint16(localOffset + 28))
+        // The local header's own extra length may differ from the central copy (torch pads the local extra field
+        // so data starts on a 64-byte boundary); its name must not.
+        let localNameLength = Int(reader.uint16(localOffset + 26))
+        let dataOffset = localOffset + 30 + localNameLength + Int(reader.uint16(localOffset + 28))
+        guard localNameLength == nameLength, localOffset + 30 + nameLength <= reader.count,
+            reader.string(localOffset + 30, count: nameLength) == name
+        else {
+            throw .malformedZip(
+                path: path, detail: "entry '\(name)' has a local header at byte \(localOffset) for another name")
+        }
+        // Without a data descriptor (flag bit 3) the local header repeats the checksum and sizes; torch writes
+        // descriptors, so its local copies are zero and only the central ones count.
+        if reader.uint16(localOffset + 6) & 0x8 == 0 {
+            let localCRC = reader.uint32(localOffset + 14)
+            let localSizes = [reader.uint32(localOffset + 18), reader.uint32(localOffset + 22)]
+            let sizesAgree = localSizes.allSatisfy { $0 == 0xFFFF_FFFF }
+                || (Int(localSizes[0]) == compressedSize && Int(localSizes[1]) == uncompressedSize)
+            guard localCRC == crc, sizesAgree else {
+                throw .malformedZip(
+                    path: path,
+                    detail: "entry '\(name)': the local header's checksum or sizes differ from the central directory's")
+            }
+        }
         let dataEnd = dataOffset + compressedSize
         guard dataEnd <= reader.count else {
             throw .truncatedZip(
@@ -272,20 +315,12 @@ struct ByteReader {
     }
 }
 
-/// CRC-32 (IEEE, reflected, polynomial 0xEDB88320) as zip uses it.
+/// CRC-32 (IEEE, reflected, polynomial 0xEDB88320) as zip uses it, from libdeflate, which folds with carry-less
+/// multiplication where the CPU has it.
 enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { index in
-        var value = UInt32(index)
-        for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
-        return value
-    }
-
     static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var value = ~crc
-        table.withUnsafeBufferPointer { table in
-            for byte in bytes { value = table[Int((value ^ UInt32(byte)) & 0xFF)] ^ (value >> 8) }
-        }
-        return ~value
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
+        return libdeflate_crc32(crc, base, bytes.count)
     }
 
     static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }

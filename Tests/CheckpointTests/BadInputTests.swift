@@ -188,6 +188,62 @@ enum CustomCheckpoint {
         #expect(text.contains("'mp_rank_00_model_states/data/0' ends at byte"), "\(text)")
     }
 
+    /// Flips one bit of entry `name` of shard 0 of a copy of the MP=2 fixture; returns the copy's shard path.
+    static func flippedBit(in name: (TorchCheckpointFile) throws -> String, at offset: Int) throws -> String {
+        let copy = try damagedCopy { copy in
+            let path = Support.shardPath(copy, 0)
+            let file = try TorchCheckpointFile(path: path)
+            let entry = try #require(file.archive.entry(named: try name(file)))
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes[entry.dataOffset + offset] ^= 0x10
+            try bytes.write(to: URL(fileURLWithPath: path))
+        }
+        return Support.shardPath(copy, 0)
+    }
+
+    @Test func flippedBitInAStorageIsFoundWhenItsTensorIsRead() throws {
+        let key = "transformer.layers.0.attention.query_key_value.weight"
+        let path = try Self.flippedBit(in: { "\($0.prefix)/data/\(try $0.tensor(named: key).storageKey)" }, at: 5)
+        defer { Support.cleanUp(URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent()) }
+        let file = try TorchCheckpointFile(path: path)  // the pickle is intact: opening works
+        // A slice that does not contain the changed byte is refused too: the checksum covers the whole entry.
+        let error = Support.error { _ = try file.float16(key, region: [40..<48, 0..<32]) }
+        guard case .checksumMismatch(let errorPath, _, let tensor, _, _) = error else {
+            Issue.record("expected a checksum mismatch, got \(String(describing: error))")
+            return
+        }
+        #expect(errorPath == path && tensor == key)
+        #expect(error!.description.contains("damaged"), "\(error!.description)")
+        // Tensors of other storages still read.
+        _ = try file.float16("transformer.layers.0.attention.dense.weight")
+    }
+
+    @Test func flippedBitInThePickleIsFoundAtOpen() throws {
+        let path = try Self.flippedBit(in: { "\($0.prefix)/data.pkl" }, at: 100)
+        defer { Support.cleanUp(URL(fileURLWithPath: path).deletingLastPathComponent().deletingLastPathComponent()) }
+        let error = Support.error { _ = try TorchCheckpointFile(path: path) }
+        guard case .checksumMismatch(let errorPath, let entry, nil, _, _) = error else {
+            Issue.record("expected a checksum mismatch, got \(String(describing: error))")
+            return
+        }
+        #expect(errorPath == path && entry.hasSuffix("/data.pkl"))
+    }
+
+    /// A local header naming another entry than the central directory says lies at its offset.
+    @Test func localHeaderOfAnotherNameIsRefused() throws {
+        let copy = try Self.damagedCopy { copy in
+            let path = Support.shardPath(copy, 0)
+            let entry = try #require(try ZipArchive(path: path).entries.last)
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes[entry.localHeaderOffset + 30 + entry.name.utf8.count - 1] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: path))
+        }
+        defer { Support.cleanUp(copy.deletingLastPathComponent()) }
+        let error = Support.error { _ = try ZipArchive(path: Support.shardPath(copy, 0)) }
+        let text = try #require(error?.description)
+        #expect(text.contains("local header") && text.contains(Support.shardPath(copy, 0)), "\(text)")
+    }
+
     @Test func pythonMadeOsSystemPickleIsRefused() throws {
         let folder = try Support.temporaryFolder()
         defer { Support.cleanUp(folder) }

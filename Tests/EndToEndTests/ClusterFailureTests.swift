@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Testing
 import TestSupport
@@ -60,6 +61,25 @@ import TestSupport
         let stderr = try Self.failingJob(
             2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
         #expect(stderr.contains("mp_rank_01_model_states.pt"), "\(stderr)")
+        #expect(stderr.contains("rank 1"), "the failing rank is named: \(stderr)")
+    }
+
+    /// One changed bit in a weight that only rank 1 reads: without the zip checksum this generated other answers
+    /// with exit status 0.
+    @Test func flippedBitInAWeightStopsEveryRank() throws {
+        let model = try Self.copyOfMP2()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        let shard = model.appendingPathComponent("49300/mp_rank_01_model_states.pt")
+        let key = "transformer.layers.1.mlp.dense_4h_to_h.weight"
+        let file = try TorchCheckpointFile(path: shard.path)
+        let storage = try #require(
+            file.archive.entry(named: "\(file.prefix)/data/\(try file.tensor(named: key).storageKey)"))
+        var bytes = try Data(contentsOf: shard)
+        bytes[storage.dataOffset + 37] ^= 0x04
+        try bytes.write(to: shard)
+        let stderr = try Self.failingJob(
+            2, ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"])
+        #expect(stderr.contains(shard.path) && stderr.contains(key) && stderr.contains("damaged"), "\(stderr)")
         #expect(stderr.contains("rank 1"), "the failing rank is named: \(stderr)")
     }
 
