@@ -10,7 +10,8 @@ let package = Package(
     name: "GLMCluster",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "glmcluster", targets: ["GLMClusterCLI"])
+        .executable(name: "glmcluster", targets: ["GLMClusterCLI"]),
+        .executable(name: "glmcluster-fuzz", targets: ["GLMClusterFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -98,6 +99,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The inputs users hand the engine as files, as fuzz targets, and the binary that runs them under libFuzzer
+        // (scripts/fuzz.sh) or replays saved inputs.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "BatchJobs", "Checkpoint", "Configuration", "Coordination", "GLM", "Generation", "Partitioning",
+                "Tokenization",
+            ]),
+        .executableTarget(name: "GLMClusterFuzz", dependencies: ["Basics", "FuzzTargets"]),
+
         // What several test targets share: the official fixture, logit comparison, the simulated rank group, the
         // reference sampler.
         .target(
@@ -139,6 +150,7 @@ let package = Package(
             name: "BenchmarkingTests",
             dependencies: ["Benchmarking", "Configuration", "Coordination", "GLM", "Partitioning", "Tensors"]),
         .testTarget(name: "DemoTests", dependencies: ["Demo", "SentencePiece", "Tokenization"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GLMClusterCLI", "Checkpoint", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

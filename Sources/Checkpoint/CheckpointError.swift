@@ -27,6 +27,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case dtypeMismatch(path: String, key: String, expected: String, found: String)
     /// A tensor's view (offset, shape, strides) reaches outside its storage, or the storage entry is too short.
     case storageOutOfBounds(path: String, key: String, detail: String)
+    /// A shard file whose archive was saved as another model-parallel rank's (files renamed or swapped).
+    case misplacedShard(path: String, savedAs: String, expected: String)
     /// A shard's shape does not match the global shape split over the shard count.
     case shapeMismatch(path: String, key: String, expected: [Int], found: [Int])
     /// A global shape, layout and partition that cannot be combined (dimension not divisible, bad index).
@@ -79,6 +81,9 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "\(path): tensor '\(key)' has dtype \(found), expected \(expected)"
         case .storageOutOfBounds(let path, let key, let detail):
             return "\(path): tensor '\(key)': \(detail)"
+        case .misplacedShard(let path, let savedAs, let expected):
+            return "\(path) holds the archive torch saved as \(savedAs).pt, not \(expected).pt: shard files were "
+                + "renamed or swapped; restore each file's own name"
         case .shapeMismatch(let path, let key, let expected, let found):
             return "\(path): tensor '\(key)' has shape \(found), expected \(expected)"
         case .invalidSharding(let key, let detail):

@@ -39,6 +39,21 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// A private anonymous mapping holding a copy of `bytes`, named `name` in errors: what the fuzz targets and
+    /// tests hand the readers instead of a file.
+    public init(copying source: UnsafeRawBufferPointer, name: String) {
+        path = name
+        guard !source.isEmpty,
+            let address = mmap(nil, source.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            address != MAP_FAILED
+        else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        address.copyMemory(from: source.baseAddress!, byteCount: source.count)
+        bytes = UnsafeRawBufferPointer(start: address, count: source.count)
+    }
+
     /// The file size in bytes.
     public var count: Int { bytes.count }
 

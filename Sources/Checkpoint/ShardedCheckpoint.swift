@@ -14,8 +14,23 @@ public final class ShardedCheckpoint: Sendable {
     public init(directory: CheckpointDirectory) throws(CheckpointError) {
         self.directory = directory
         var opened = [TorchCheckpointFile?](repeating: nil, count: directory.shardCount)
-        opened[0] = try TorchCheckpointFile(path: directory.shardURLs[0].path)
+        opened[0] = try Self.open(directory, rank: 0)
         self.opened = Mutex(opened)
+    }
+
+    /// Opens shard file `rank`. torch names a file's archive folder after the file it saved (older versions; newer
+    /// ones say `archive`), so a folder named for another rank means renamed or swapped files, which would load
+    /// with every shape right and the answers wrong.
+    private static func open(
+        _ directory: CheckpointDirectory, rank: Int
+    ) throws(CheckpointError) -> TorchCheckpointFile {
+        let url = directory.shardURLs[rank]
+        let file = try TorchCheckpointFile(path: url.path)
+        let expected = String(url.lastPathComponent.dropLast(".pt".count))
+        if file.prefix != expected, file.prefix.hasPrefix("mp_rank_"), file.prefix.hasSuffix("_model_states") {
+            throw .misplacedShard(path: url.path, savedAs: file.prefix, expected: expected)
+        }
+        return file
     }
 
     public convenience init(url: URL) throws(CheckpointError) {
@@ -34,7 +49,7 @@ public final class ShardedCheckpoint: Sendable {
     public func shard(_ rank: Int) throws(CheckpointError) -> TorchCheckpointFile {
         try opened.withLock { (opened) throws(CheckpointError) in
             if let file = opened[rank] { return file }
-            let file = try TorchCheckpointFile(path: directory.shardURLs[rank].path)
+            let file = try Self.open(directory, rank: rank)
             opened[rank] = file
             return file
         }

@@ -23,9 +23,15 @@ public final class TorchCheckpointFile: Sendable {
 
     /// Opens `path`. Reads the central directory and the pickle (a few KB), validates every tensor's view against
     /// its storage, and returns; no tensor data is touched.
-    public init(path: String) throws(CheckpointError) {
+    public convenience init(path: String) throws(CheckpointError) {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    /// Opens a mapped file, as `init(path:)` does.
+    public init(file: MappedFile) throws(CheckpointError) {
+        let path = file.path
         self.path = path
-        let archive = try ZipArchive(path: path)
+        let archive = try ZipArchive(file: file)
         self.archive = archive
 
         let pickles = archive.entries.filter { entry in
@@ -49,17 +55,31 @@ public final class TorchCheckpointFile: Sendable {
         }
 
         try archive.verifyChecksum(of: pickle)
-        // The state dict's entries are read out before the machine drops everything it built (`releaseAll`).
-        let entries = try archive.withContents(of: pickle) {
-            (bytes) throws(CheckpointError) -> [(key: PickleValue, value: PickleValue)] in
-            var machine = Unpickler(bytes: bytes, path: path)
-            defer { machine.releaseAll() }
-            return try Self.stateDict(machine.load(), path: path).entries
+        let views = try archive.withContents(of: pickle) { (bytes) throws(CheckpointError) in
+            try Self.tensorViews(pickle: bytes, path: path)
         }
-
         var tensors: [StoredTensor] = []
         var tensorIndex: [String: Int] = [:]
-        for (key, value) in entries {
+        for (tensor, storageElements) in views {
+            try Self.validate(tensor, storageElements: storageElements, archive: archive, prefix: prefix)
+            tensorIndex[tensor.name] = tensors.count
+            tensors.append(tensor)
+        }
+        self.tensors = tensors
+        self.tensorIndex = tensorIndex
+    }
+
+    /// Runs a checkpoint's `data.pkl` through the restricted unpickler and returns the tensors of its state dict in
+    /// order, each with the element count of its storage (not yet checked against any archive); other values are
+    /// skipped. `path` names the file in errors.
+    public static func tensorViews(
+        pickle bytes: UnsafeRawBufferPointer, path: String
+    ) throws(CheckpointError) -> [(tensor: StoredTensor, storageElements: Int)] {
+        // The state dict's entries are read out before the machine drops everything it built (`releaseAll`).
+        var machine = Unpickler(bytes: bytes, path: path)
+        defer { machine.releaseAll() }
+        var views: [(tensor: StoredTensor, storageElements: Int)] = []
+        for (key, value) in try Self.stateDict(machine.load(), path: path).entries {
             guard case .string(let name) = key else {
                 throw .notAStateDict(path: path, detail: "a key is a \(key.kindName), not a string")
             }
@@ -67,12 +87,9 @@ public final class TorchCheckpointFile: Sendable {
             let tensor = StoredTensor(
                 name: name, dtype: reference.storage.scalarType, shape: reference.shape, strides: reference.strides,
                 storageOffset: reference.storageOffset, storageKey: reference.storage.key)
-            try Self.validate(tensor, storageElements: reference.storage.elementCount, archive: archive, prefix: prefix)
-            tensorIndex[name] = tensors.count
-            tensors.append(tensor)
+            views.append((tensor, reference.storage.elementCount))
         }
-        self.tensors = tensors
-        self.tensorIndex = tensorIndex
+        return views
     }
 
     public convenience init(url: URL) throws(CheckpointError) {

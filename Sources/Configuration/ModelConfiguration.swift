@@ -116,12 +116,17 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw ConfigurationError.unreadable(file: url.path, reason: error.explanation)
         }
-        try checkJSONShape(data, file: url.path)
+        return try decode(data, source: url.path)
+    }
+
+    /// Decodes and validates the contents of a `config.json`; `source` names it in errors.
+    public static func decode(_ data: Data, source: String) throws(ConfigurationError) -> ModelConfiguration {
+        try checkJSONShape(data, file: source)
         let configuration: ModelConfiguration
         do { configuration = try JSONDecoder().decode(ModelConfiguration.self, from: data) } catch {
-            throw ConfigurationError.malformed(file: url.path, reason: describe(error))
+            throw ConfigurationError.malformed(file: source, reason: describe(error))
         }
-        try configuration.validate(source: url.path)
+        try configuration.validate(source: source)
         return configuration
     }
 

@@ -244,6 +244,23 @@ enum CustomCheckpoint {
         #expect(text.contains("local header") && text.contains(Support.shardPath(copy, 0)), "\(text)")
     }
 
+    /// Every shape of the two shards agrees, so only the archive folder (named by torch after the saved file)
+    /// tells that the files were swapped.
+    @Test func swappedShardFilesAreRefused() throws {
+        let copy = try Self.damagedCopy { copy in
+            let (first, second) = (Support.shardPath(copy, 0), Support.shardPath(copy, 1))
+            try FileManager.default.moveItem(atPath: first, toPath: first + ".tmp")
+            try FileManager.default.moveItem(atPath: second, toPath: first)
+            try FileManager.default.moveItem(atPath: first + ".tmp", toPath: second)
+        }
+        defer { Support.cleanUp(copy.deletingLastPathComponent()) }
+        let error = Support.error { _ = try ShardedCheckpoint(url: copy) }
+        #expect(
+            error == .misplacedShard(
+                path: Support.shardPath(copy, 0), savedAs: "mp_rank_01_model_states",
+                expected: "mp_rank_00_model_states"))
+    }
+
     @Test func pythonMadeOsSystemPickleIsRefused() throws {
         let folder = try Support.temporaryFolder()
         defer { Support.cleanUp(folder) }
