@@ -112,6 +112,12 @@ public enum BatchJob {
         }
         var lastReport = ContinuousClock.now - .seconds(10)
         session.runtime.setPhase("running the batch")
+        // Rank 0 names requests by id; the other ranks know them only by their place among this run's requests.
+        let ids = plan.map { $0.pending.map { "request \($0.request.id)" } }
+        batcher.onPass = { pass in
+            session.runtime.setPhase(
+                "batch step \(pass.step): " + pass.describe { ids?[$0] ?? "the \($0 + 1). request of this run" })
+        }
         try batcher.run(entries) { index, outcome, timing in
             guard let plan else { return }
             let (request, prompt, _, fingerprint) = plan.pending[index]

@@ -78,7 +78,9 @@ public final class ClusterRuntime: @unchecked Sendable {
         ComputeThreads.count = threads
         if communicator.size > 1 && peerTimeout > 0 {
             let hosts = coordinator.decide(report: communicator.processorName) { $0 }
-            PeerWatchdog.start(world: communicator, hosts: hosts, timeout: peerTimeout)
+            let pids = coordinator.decide(report: Int(getpid())) { $0 }
+            PeerWatchdog.start(
+                world: communicator, hosts: hosts, pids: pids.map { Int32(clamping: $0) }, timeout: peerTimeout)
         }
     }
 

@@ -29,8 +29,11 @@ extension ClusterSession {
             built = blank
             return GenerationRequest(prompt: blank, options: options)
         }
+        let runtime = self.runtime
         runtime.setPhase("generating")
-        let result = try blankFiller(model).generate(prompt: built ?? request.prompt, options: request.options)
+        let result = try blankFiller(model).generate(prompt: built ?? request.prompt, options: request.options) {
+            runtime.setPhase("generating: \($0)")
+        }
         let ranks = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: result.cacheBytes)
         return isCoordinator ? GenerationOutcome(result: result, ranks: ranks) : nil
     }

@@ -14,8 +14,12 @@ import Synchronization
 /// sleeps between beats (it never spins), and a rank that ends normally says goodbye so that the others stop
 /// watching it. Needs MPI_THREAD_MULTIPLE; without it, or on one rank, nothing is watched.
 ///
-/// A process that dies is reported by mpirun itself (it ends the job within about a second, naming the rank and the
-/// node), before any heartbeat timeout.
+/// A process that dies is noticed by mpirun, which sends every other rank SIGTERM about a second later and SIGKILL a
+/// second after that. The watchdog catches SIGTERM: each rank tells the others it is ending (a "terminating"
+/// beat), waits a moment for theirs, and the lowest rank still here names every rank that neither ended normally
+/// nor answered (its process gone, where it ran on this node) and what it was doing, then exits. A SIGTERM that
+/// reaches every rank (a cancelled job, a scheduler's time limit) is reported as that; one that reaches a single
+/// rank ends the job as a lost rank does, without waiting for the timeout.
 final class PeerWatchdog: @unchecked Sendable {
     /// The watchdog of this process's job, if one runs.
     static let current = Mutex<PeerWatchdog?>(nil)
@@ -25,10 +29,25 @@ final class PeerWatchdog: @unchecked Sendable {
     /// The tag of heartbeat messages on the watchdog's own communicator.
     private static let tag = 7131
     private static let messageCapacity = 256
+    /// How long a rank that got SIGTERM waits for the other ranks' notices (mpirun sends SIGKILL a second later).
+    private static let terminationGrace = 0.4
+    /// How long after a peer's SIGTERM notice this rank waits for its own before ending the job for that peer.
+    private static let peerTerminationGrace = 1.5
+
+    /// What a heartbeat message says; the first byte of each message.
+    private enum Beat: UInt8 {
+        /// Alive, with the rank's phase.
+        case alive = 0
+        /// Ending normally: stop watching this rank.
+        case goodbye = 1
+        /// Got SIGTERM, with the rank's phase.
+        case terminating = 2
+    }
 
     private let communicator: Communicator
     private let world: Communicator
     private let hosts: [String]
+    private let pids: [Int32]
     private let timeout: Double
     private let phase = Mutex("starting")
     private let stopping = Atomic<Bool>(false)
@@ -38,27 +57,33 @@ final class PeerWatchdog: @unchecked Sendable {
     private var lastHeard: [Double]
     private var lastPhase: [String]
     private var finished: [Bool]
+    /// When each peer's SIGTERM notice arrived.
+    private var terminating: [Double?]
     private var receives: [Communicator.Transfer?]
     private var sends: [Communicator.Transfer?]
 
-    private init(world: Communicator, hosts: [String], timeout: Double) {
+    private init(world: Communicator, hosts: [String], pids: [Int32], timeout: Double) {
         self.world = world
         communicator = world.duplicate()
         self.hosts = hosts
+        self.pids = pids
         self.timeout = timeout
         let now = Self.now()
         lastHeard = Array(repeating: now, count: world.size)
         lastPhase = Array(repeating: "starting", count: world.size)
         finished = Array(repeating: false, count: world.size)
+        terminating = Array(repeating: nil, count: world.size)
         receives = Array(repeating: nil, count: world.size)
         sends = Array(repeating: nil, count: world.size)
     }
 
-    /// Starts watching the ranks of `world` (collective: every rank calls it, with the hosts in rank order).
-    static func start(world: Communicator, hosts: [String], timeout: Double) {
+    /// Starts watching the ranks of `world` (collective: every rank calls it, with the hosts and process ids in
+    /// rank order), and catches SIGTERM.
+    static func start(world: Communicator, hosts: [String], pids: [Int32], timeout: Double) {
         guard world.size > 1, timeout > 0, Communicator.supportsConcurrentThreads else { return }
-        let watchdog = PeerWatchdog(world: world, hosts: hosts, timeout: timeout)
+        let watchdog = PeerWatchdog(world: world, hosts: hosts, pids: pids, timeout: timeout)
         current.withLock { $0 = watchdog }
+        TerminationSignal.catch()
         watchdog.launch()
     }
 
@@ -96,7 +121,7 @@ final class PeerWatchdog: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             let now = Self.now()
             for peer in peers where !finished[peer] { drain(peer, now: now) }
-            let beat = [UInt8(0)] + Array(phase.withLock { $0 }.utf8.prefix(Self.messageCapacity - 1))
+            let beat = message(.alive)
             for peer in peers where !finished[peer] {
                 // One heartbeat in flight per peer: a stopped peer never makes this rank queue more.
                 if sends[peer]?.isComplete() ?? true {
@@ -105,8 +130,15 @@ final class PeerWatchdog: @unchecked Sendable {
             }
             let silent = peers.filter { !finished[$0] && now - lastHeard[$0] > timeout }
             if !silent.isEmpty { endJob(silent, me: me, now: now) }
-            usleep(useconds_t(Self.interval * 1e6))
+            let signalled = peers.filter { terminating[$0].map { now - $0 > Self.peerTerminationGrace } ?? false }
+            if !signalled.isEmpty { endJob(signalledOnly: signalled, me: me) }
+            if TerminationSignal.wait(seconds: Self.interval) { endOnTermination(me: me) }
         }
+    }
+
+    /// A heartbeat message: its kind and this rank's phase.
+    private func message(_ kind: Beat) -> [UInt8] {
+        [kind.rawValue] + Array(phase.withLock { $0 }.utf8.prefix(Self.messageCapacity - 1))
     }
 
     /// Takes every heartbeat that has arrived from `peer`.
@@ -114,14 +146,70 @@ final class PeerWatchdog: @unchecked Sendable {
         while let transfer = receives[peer], transfer.isComplete() {
             let bytes = transfer.received ?? []
             lastHeard[peer] = now
-            if bytes.first == 1 {
+            let kind = bytes.first.flatMap(Beat.init(rawValue:)) ?? .alive
+            if kind == .goodbye {
                 finished[peer] = true
                 receives[peer] = nil
                 return
             }
+            if kind == .terminating, terminating[peer] == nil { terminating[peer] = now }
             lastPhase[peer] = String(decoding: bytes.dropFirst(), as: UTF8.self)
             receives[peer] = communicator.startReceive(from: peer, tag: Self.tag, capacity: Self.messageCapacity)
         }
+    }
+
+    /// This rank got SIGTERM: tells the others, gathers their notices for a moment, and the lowest rank still here
+    /// names the ranks that gave none (lost before the signal: mpirun's reason to send it), or reports the signal
+    /// itself when every rank got it. Then the process exits; batch results are already on disk.
+    private func endOnTermination(me: Int) -> Never {
+        let notice = message(.terminating)
+        for peer in peers where !finished[peer] {
+            _ = communicator.startSend(notice, to: peer, tag: Self.tag)
+        }
+        let deadline = Self.now() + Self.terminationGrace
+        while Self.now() < deadline {
+            for peer in peers where !finished[peer] { drain(peer, now: Self.now()) }
+            if peers.allSatisfy({ finished[$0] || terminating[$0] != nil }) { break }
+            usleep(5000)
+        }
+        let lost = peers.filter { !finished[$0] && terminating[$0] == nil }
+        let reporter = (0..<world.size).first { !lost.contains($0) && !finished[$0] }
+        if reporter == me {
+            let myPhase = phase.withLock { $0 }
+            if lost.isEmpty {
+                StandardError.writeLine(
+                    "Error: the job was ended by a termination signal (SIGTERM: the job was cancelled or ran out of "
+                        + "time, or a process ended) while rank \(me) was \(myPhase)")
+            }
+            for rank in lost {
+                StandardError.writeLine(
+                    "Error: rank \(rank) (host \(hosts[rank])) \(fate(of: rank)) (last reported: \(lastPhase[rank]); "
+                        + "rank \(me) was \(myPhase)); the launcher is ending the job on every rank")
+            }
+        }
+        _exit(1)
+    }
+
+    /// What became of a rank that sent no notice: gone, where this node can see its process table.
+    private func fate(of rank: Int) -> String {
+        guard hosts[rank] == hosts[world.rank], pids[rank] > 0 else { return "stopped answering" }
+        if kill(pids[rank], 0) != 0 && errno == ESRCH { return "is gone (its process was killed or crashed)" }
+        return "stopped answering"
+    }
+
+    /// Peers got SIGTERM but this rank did not: the job cannot go on without them, so it ends now.
+    private func endJob(signalledOnly signalled: [Int], me: Int) -> Never {
+        let reporter = (0..<world.size).first { !signalled.contains($0) }
+        if reporter == me {
+            for rank in signalled {
+                StandardError.writeLine(
+                    "Error: rank \(rank) (host \(hosts[rank])) was ended by a termination signal (SIGTERM) while "
+                        + "\(lastPhase[rank]); ending the job on every rank")
+            }
+        } else {
+            usleep(useconds_t(2e6))
+        }
+        world.abort(code: 1)
     }
 
     /// Reports the silent ranks (the lowest rank still responding does) and ends the job.
@@ -132,8 +220,8 @@ final class PeerWatchdog: @unchecked Sendable {
                 let silence = String(printf: "%.0f", now - lastHeard[rank])
                 StandardError.writeLine(
                     "Error: rank \(rank) (host \(hosts[rank])) has not responded for \(silence) s (last reported: "
-                        + "\(lastPhase[rank])); ending the job on every rank (--peer-timeout "
-                        + String(printf: "%g", timeout) + ")")
+                        + "\(lastPhase[rank]); rank \(me) was \(phase.withLock { $0 })); ending the job on every rank "
+                        + "(--peer-timeout " + String(printf: "%g", timeout) + ")")
             }
         } else {
             // Give the reporter time to print; end the job anyway should it be stuck as well.
@@ -145,7 +233,7 @@ final class PeerWatchdog: @unchecked Sendable {
     private func finish() {
         stopping.store(true, ordering: .releasing)
         pthread_join(thread, nil)
-        let goodbye = [UInt8(1)]
+        let goodbye = [Beat.goodbye.rawValue]
         var farewells = peers.filter { !finished[$0] }.map { communicator.startSend(goodbye, to: $0, tag: Self.tag) }
         let deadline = Self.now() + 1
         while !farewells.isEmpty && Self.now() < deadline {
@@ -162,5 +250,43 @@ final class PeerWatchdog: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
+
+/// SIGTERM, turned into something the watchdog thread can wait for: the handler only writes a byte to a pipe
+/// (async-signal-safe), and the thread polls the pipe between heartbeats.
+enum TerminationSignal {
+    nonisolated(unsafe) private static var pipeEnds: [Int32] = [-1, -1]
+
+    /// Installs the handler (once per process).
+    static func `catch`() {
+        guard pipeEnds[0] < 0 else { return }
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else { return }
+        for end in ends {
+            _ = fcntl(end, F_SETFL, O_NONBLOCK)
+            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+        }
+        pipeEnds = ends
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            var byte: UInt8 = 1
+            _ = write(TerminationSignal.writeEnd, &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGTERM, &action, nil)
+    }
+
+    fileprivate static var writeEnd: Int32 { pipeEnds[1] }
+
+    /// Waits up to `seconds` for SIGTERM; true when it came.
+    static func wait(seconds: Double) -> Bool {
+        guard pipeEnds[0] >= 0 else {
+            usleep(useconds_t(seconds * 1e6))
+            return false
+        }
+        var descriptor = pollfd(fd: pipeEnds[0], events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, Int32(seconds * 1000)) > 0 && descriptor.revents & Int16(POLLIN) != 0
     }
 }

@@ -74,9 +74,12 @@ public final class BlankFiller {
         self.init(model: model, special: tokenizer.specialTokens, tokenizer: tokenizer)
     }
 
-    public func generate(prompt: BlankPrompt, options: GenerationOptions) throws -> GenerationResult {
+    /// Fills the blanks of `prompt`; `onPass` hears of each forward pass before it runs.
+    public func generate(
+        prompt: BlankPrompt, options: GenerationOptions, onPass: ((BatchPass) -> Void)? = nil
+    ) throws -> GenerationResult {
         let task = try makeTask(prompt: prompt, options: options)
-        try ContinuousBatcher.runAlone(task, model: model)
+        try ContinuousBatcher.runAlone(task, model: model, onPass: onPass)
         return task.result!
     }
 

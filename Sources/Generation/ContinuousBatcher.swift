@@ -57,6 +57,9 @@ public final class ContinuousBatcher {
     public let kvMemoryBytes: Int?
     /// Scheduler steps run so far (forward passes).
     public private(set) var steps = 0
+    /// Called before each forward pass with what it computes, so that a rank which stops responding is reported
+    /// with what it was doing (`ClusterRuntime.setPhase`).
+    public var onPass: ((BatchPass) -> Void)?
 
     public init(model: GLMModel, maxBatch: Int, kvMemoryBytes: Int? = nil) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
@@ -147,11 +150,14 @@ public final class ContinuousBatcher {
 
             var segments: [ForwardSegment] = []
             var counts: [Int] = []
+            var pass = BatchPass(step: step)
             for a in active {
                 let mine = a.task.nextSegments()
                 counts.append(mine.count)
                 segments += mine
+                pass.add(entry: a.index, mine, generated: a.task.tokenTimes.count)
             }
+            onPass?(pass)
             let logits = model.forward(batch: segments)
             steps += 1
             var offset = 0
@@ -181,13 +187,61 @@ public final class ContinuousBatcher {
     }
 
     /// Runs one task alone to its end (`generate` for a single prompt).
-    public static func runAlone(_ task: GenerationTask, model: GLMModel) throws {
+    public static func runAlone(
+        _ task: GenerationTask, model: GLMModel, onPass: ((BatchPass) -> Void)? = nil
+    ) throws {
+        var step = 0
         while !task.isFinished {
-            try task.consume(model.forward(batch: task.nextSegments()))
+            let segments = task.nextSegments()
+            if let onPass {
+                var pass = BatchPass(step: step)
+                pass.add(entry: 0, segments, generated: task.tokenTimes.count)
+                onPass(pass)
+            }
+            try task.consume(model.forward(batch: segments))
+            step += 1
         }
     }
 
     static func mebibytes(_ bytes: Int) -> String {
         String(printf: "%.1f MiB", Double(bytes) / 1_048_576)
+    }
+}
+
+/// What one forward pass of the batcher computes: which entries prefill their prompts and which decode their next
+/// token (with how many each has generated).
+public struct BatchPass: Sendable, CustomStringConvertible {
+    public var step: Int
+    /// Entries prefilling, with their prompt tokens.
+    public var prefills: [(entry: Int, tokens: Int)] = []
+    /// Entries decoding, with the tokens each has generated so far.
+    public var decodes: [(entry: Int, generated: Int)] = []
+
+    public init(step: Int) { self.step = step }
+
+    mutating func add(entry: Int, _ segments: [ForwardSegment], generated: Int) {
+        let tokens = segments.reduce(0) { $0 + $1.tokens.count }
+        if tokens > segments.count {
+            prefills.append((entry, tokens))
+        } else {
+            decodes.append((entry, generated))
+        }
+    }
+
+    /// What each entry does, naming entries with `name`: "prefill of request 7 (23 tokens), decode step 6 of
+    /// request 3"; past `limit` entries, how many more.
+    public func describe(limit: Int = 4, naming name: (Int) -> String) -> String {
+        var parts = prefills.prefix(limit).map { "prefill of \(name($0.entry)) (\($0.tokens) tokens)" }
+        parts += decodes.prefix(limit - parts.count).map { "decode step \($0.generated + 1) of \(name($0.entry))" }
+        let more = prefills.count + decodes.count - parts.count
+        return parts.joined(separator: ", ") + (more > 0 ? " and \(more) more" : "")
+    }
+
+    public var description: String {
+        if prefills.count + decodes.count == 1 {
+            if let prefill = prefills.first { return "prefill of \(prefill.tokens) tokens" }
+            return "decode step \(decodes[0].generated + 1)"
+        }
+        return describe { "entry \($0)" }
     }
 }

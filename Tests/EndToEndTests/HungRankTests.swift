@@ -8,22 +8,30 @@ import Testing
 
 /// A rank that stops responding (SIGSTOP: what a frozen node or a partitioned network looks like) no longer hangs
 /// the job: within --peer-timeout every rank ends, non-zero, and one message names the lost rank, its host and what
-/// it was doing. Before, the other ranks waited in a collective for ever.
+/// it was doing. Before, the other ranks waited in a collective for ever. A rank that dies (SIGKILL) is named by
+/// GLMCluster too, within the two seconds mpirun takes to end the others.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct HungRankTests {
     static let peerTimeout = 3.0
 
-    /// Starts a long 2- or 4-rank benchmark, stops `victim` once every rank has started, and returns the exit
-    /// status, the seconds from the stop to the job's end, and stderr.
-    static func stopOneRank(ranks: Int, victim: Int) throws -> (status: Int32, seconds: Double, stderr: String) {
+    /// A long benchmark on the demo configuration: nothing to create first.
+    static let longBenchmark = [
+        "bench", "--config", CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path,
+        "--prompt-tokens", "64", "--gen-tokens", "1000", "--repeat", "1000", "--threads", "1", "--triad-mib", "1",
+        "--sgemm-size", "16",
+    ]
+
+    /// Starts `arguments` on `ranks` ranks, sends `signal` to `victim` once every rank has started and `delay` seconds
+    /// have passed, and returns the exit status, the seconds from the signal to the job's end, and stderr.
+    static func signalOneRank(
+        ranks: Int, victim: Int, signal: Int32, arguments: [String] = longBenchmark, delay: Double = 2
+    ) throws -> (status: Int32, seconds: Double, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)",
-            CommandRunner.glmcluster, "bench", "--config",
-            CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path, "--prompt-tokens", "64",
-            "--gen-tokens", "1000", "--repeat", "1000", "--threads", "1", "--triad-mib", "1", "--sgemm-size", "16",
-            "--peer-timeout", "\(peerTimeout)",
-        ]
+        process.arguments =
+            [
+                "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "\(ranks)",
+                CommandRunner.glmcluster,
+            ] + arguments + ["--peer-timeout", "\(peerTimeout)"]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -43,11 +51,11 @@ import Testing
             }
         }
         let pid = try #require(pids[victim], "no start-up line for rank \(victim): \(stderr)")
-        Thread.sleep(forTimeInterval: 2)  // well into the benchmark
-        kill(pid, SIGSTOP)
-        let stopped = Date()
-        while process.isRunning && Date().timeIntervalSince(stopped) < peerTimeout + 30 { usleep(100_000) }
-        let seconds = Date().timeIntervalSince(stopped)
+        Thread.sleep(forTimeInterval: delay)  // well into the computation
+        kill(pid, signal)
+        let signalled = Date()
+        while process.isRunning && Date().timeIntervalSince(signalled) < peerTimeout + 30 { usleep(100_000) }
+        let seconds = Date().timeIntervalSince(signalled)
         if process.isRunning {
             kill(pid, SIGKILL)
             process.terminate()
@@ -59,12 +67,47 @@ import Testing
 
     @Test(arguments: [(2, 1), (2, 0), (4, 2)])
     func aStoppedRankEndsTheJobNamed(ranks: Int, victim: Int) throws {
-        let (status, seconds, stderr) = try Self.stopOneRank(ranks: ranks, victim: victim)
+        let (status, seconds, stderr) = try Self.signalOneRank(ranks: ranks, victim: victim, signal: SIGSTOP)
         #expect(status != 0, "\(stderr)")
         #expect(seconds < Self.peerTimeout + 12, "the job ended \(seconds) s after the stop")
         #expect(
             stderr.contains("rank \(victim) (host ") && stderr.contains("has not responded"),
             "rank \(victim) not named: \(stderr)")
         #expect(stderr.contains("last reported: "), "\(stderr)")
+    }
+
+    /// mpirun notices the death and sends the others SIGTERM; they name the rank that sent no notice.
+    @Test(arguments: [(2, 1), (2, 0), (4, 3)])
+    func aKilledRankIsNamed(ranks: Int, victim: Int) throws {
+        let (status, seconds, stderr) = try Self.signalOneRank(ranks: ranks, victim: victim, signal: SIGKILL)
+        #expect(status != 0, "\(stderr)")
+        #expect(seconds < 10, "the job ended \(seconds) s after the kill")
+        #expect(
+            stderr.contains("Error: rank \(victim) (host ") && stderr.contains("is gone"),
+            "rank \(victim) not named: \(stderr)")
+        // One report, from the lowest surviving rank.
+        #expect(stderr.components(separatedBy: "is gone").count == 2, "\(stderr)")
+    }
+
+    /// A batch job reports which request each rank was computing, and keeps every line it finished.
+    @Test func aKilledRankInABatchIsNamedWithItsRequest() throws {
+        let folder = try CommandRunner.temporaryDirectory("killed-batch")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("in.jsonl")
+        let output = folder.appendingPathComponent("out.jsonl")
+        let lines = (1...40).map { #"{"id": "q\#($0)", "prompt": "Tsinghua University is [MASK]", "max_new_tokens": \#($0 == 1 ? 4 : 1900)}"# }
+        try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+        let (status, seconds, stderr) = try Self.signalOneRank(
+            ranks: 2, victim: 1, signal: SIGKILL,
+            arguments: [
+                "batch", "--model", Fixture.checkpointDirectory.path, "--input", input.path, "--output", output.path,
+                "--max-batch", "1", "--greedy",
+            ], delay: 3)
+        #expect(status != 0, "\(stderr)")
+        #expect(seconds < 10, "the job ended \(seconds) s after the kill")
+        #expect(stderr.contains("Error: rank 1 (host ") && stderr.contains("is gone"), "\(stderr)")
+        #expect(stderr.contains("decode step ") && stderr.contains("of request \"q"), "\(stderr)")
+        let written = try String(contentsOf: output, encoding: .utf8)
+        #expect(written.contains(#""id":"q1""#), "the first request's line is kept: \(written)")
     }
 }
