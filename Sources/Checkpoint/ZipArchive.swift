@@ -98,10 +98,16 @@ public struct ZipArchive: Sendable {
             }
             return crc
         }
-        guard found == entry.crc32 else {
-            throw .checksumMismatch(
-                path: path, entry: entry.name, tensor: tensor, expected: entry.crc32, found: found)
-        }
+        #if FUZZING
+            // libFuzzer's mutations almost never keep a checksum right; the fuzz build reads on, so that mutated
+            // pickles and tensor views are explored behind it (scripts/fuzz.sh).
+            _ = found
+        #else
+            guard found == entry.crc32 else {
+                throw .checksumMismatch(
+                    path: path, entry: entry.name, tensor: tensor, expected: entry.crc32, found: found)
+            }
+        #endif
     }
 
     private static let checksumChunk = 16 << 20

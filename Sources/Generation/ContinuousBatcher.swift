@@ -214,7 +214,8 @@ public struct BatchPass: Sendable, CustomStringConvertible {
     public var step: Int
     /// Entries prefilling, with their prompt tokens.
     public var prefills: [(entry: Int, tokens: Int)] = []
-    /// Entries decoding, with the tokens each has generated so far.
+    /// Entries decoding, with the tokens each has generated so far (the prefill draws the first, so decode step N
+    /// draws token N + 1).
     public var decodes: [(entry: Int, generated: Int)] = []
 
     public init(step: Int) { self.step = step }
@@ -232,7 +233,7 @@ public struct BatchPass: Sendable, CustomStringConvertible {
     /// request 3"; past `limit` entries, how many more.
     public func describe(limit: Int = 4, naming name: (Int) -> String) -> String {
         var parts = prefills.prefix(limit).map { "prefill of \(name($0.entry)) (\($0.tokens) tokens)" }
-        parts += decodes.prefix(limit - parts.count).map { "decode step \($0.generated + 1) of \(name($0.entry))" }
+        parts += decodes.prefix(limit - parts.count).map { "decode step \($0.generated) of \(name($0.entry))" }
         let more = prefills.count + decodes.count - parts.count
         return parts.joined(separator: ", ") + (more > 0 ? " and \(more) more" : "")
     }
@@ -240,7 +241,7 @@ public struct BatchPass: Sendable, CustomStringConvertible {
     public var description: String {
         if prefills.count + decodes.count == 1 {
             if let prefill = prefills.first { return "prefill of \(prefill.tokens) tokens" }
-            return "decode step \(decodes[0].generated + 1)"
+            return "decode step \(decodes[0].generated)"
         }
         return describe { "entry \($0)" }
     }

@@ -96,6 +96,8 @@ import Tokenization
         }
         var results = [GenerationResult?](repeating: nil, count: texts.count)
         var order: [Int] = []
+        var passes: [BatchPass] = []
+        batcher.onPass = { passes.append($0) }
         try batcher.run(entries) { index, outcome, timing in
             guard case .finished(let task) = outcome else {
                 Issue.record("request \(index) did not finish: \(outcome)")
@@ -117,6 +119,13 @@ import Tokenization
         // Fewer forward passes than running them one after another.
         let alone = sequential.reduce(0) { $0 + $1.blanks.reduce(0) { $0 + $1.generatedIds.count + 1 } }
         #expect(batcher.steps < alone)
+        // Each pass was announced before it ran (what the watchdog reports), prompts first, arrivals in their step.
+        #expect(passes.count == batcher.steps)
+        #expect(passes.first?.prefills.map(\.entry) == [0, 1] && passes.first?.decodes.isEmpty == true)
+        #expect(passes.first?.prefills.first?.tokens == builder.build(texts[0]).ids.count + 1)
+        #expect(passes.first(where: { $0.prefills.contains { $0.entry == 5 } }).map { $0.step >= 9 } == true)
+        let next = try #require(passes.dropFirst().first)
+        #expect(next.describe { "request \($0)" } == "decode step 1 of request 0, decode step 1 of request 1")
     }
 
     @Test func requestsThatCanNeverFitAreRejectedAndTheOthersRun() throws {
