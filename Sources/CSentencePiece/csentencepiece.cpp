@@ -122,6 +122,10 @@ int csp_decode_ids(const csp_processor *processor, const int32_t *ids, size_t co
   });
 }
 
+int csp_piece_to_id(const csp_processor *processor, const char *utf8, size_t len) {
+  return processor->sp.PieceToId(absl::string_view(utf8, len));
+}
+
 int csp_id_to_piece(const csp_processor *processor, int32_t id, char *out, size_t capacity, size_t *out_len) {
   return guarded([&]() -> int {
     if (id < 0 || id >= processor->sp.GetPieceSize()) {

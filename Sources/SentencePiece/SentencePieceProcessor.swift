@@ -94,6 +94,14 @@ public final class SentencePieceProcessor: @unchecked Sendable {
         return bytes.map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 
+    /// The id of the piece spelled `piece` (for example `"[gMASK]"`), or the unknown id when the model has none.
+    public func id(ofPiece piece: String) -> Int32 {
+        var piece = piece
+        return piece.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { Int32(csp_piece_to_id(handle, $0.baseAddress, $0.count)) }
+        }
+    }
+
     /// Runs a C call that fills a caller buffer under the `CSP_BUFFER_TOO_SMALL` protocol, growing it once if needed.
     private func readBuffer<Element: BitwiseCopyable>(
         initialCapacity: Int,

@@ -4,6 +4,8 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
     case cannotLoadModel(path: String, reason: String)
     /// The model has more pieces than fit between `num_image_tokens` and `command_tokens_start`.
     case vocabularyOverlap(path: String, pieceCount: Int, numImageTokens: Int, commandTokensStart: Int)
+    /// The tokenizer model lacks a special token its family keeps inside it (ChatGLM-6B's `[gMASK]`, `<sop>`, ...).
+    case missingSpecialPiece(path: String, piece: String)
     /// A prompt (ids before `<sop>`) is longer than the model's `max_sequence_length`; the official check is
     /// `len(seq) > max_sequence_length` ("text too long.").
     case promptTooLong(length: Int, maxSequenceLength: Int)
@@ -18,6 +20,8 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .cannotLoadModel(let path, let reason):
             "cannot load tokenizer model \(path): \(reason)"
+        case .missingSpecialPiece(let path, let piece):
+            "tokenizer model \(path) has no piece \(piece), which this model family's prompts need"
         case .vocabularyOverlap(let path, let count, let image, let command):
             "tokenizer model \(path) has \(count) pieces: text ids \(image)..<\(image + count) would overlap the command tokens from \(command)"
         case .promptTooLong(let length, let limit):

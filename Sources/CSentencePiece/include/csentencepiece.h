@@ -41,6 +41,9 @@ int csp_encode_ids(const csp_processor *processor, const char *utf8, size_t len,
 int csp_decode_ids(const csp_processor *processor, const int32_t *ids, size_t count, char *out, size_t capacity,
                    size_t *out_len);
 
+/// The id of the piece spelled by `len` bytes of UTF-8, or the unknown id when the model has no such piece.
+int csp_piece_to_id(const csp_processor *processor, const char *utf8, size_t len);
+
 /// The piece of `id` in UTF-8 with the same buffer protocol as `csp_decode_ids`.
 int csp_id_to_piece(const csp_processor *processor, int32_t id, char *out, size_t capacity, size_t *out_len);
 

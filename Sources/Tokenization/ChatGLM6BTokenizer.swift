@@ -1,0 +1,162 @@
+import FoundationEssentials
+import SentencePiece
+
+/// ChatGLM-6B's tokenizer, as THUDM/chatglm-6b's `tokenization_chatglm.py` computes it under transformers 4.27:
+/// `ice_text.model` (SentencePiece, with the special tokens inside the model) behind a text preprocessing that
+/// spells newlines `<n>`, tabs `<|tab|>` and runs of 2-80 spaces `<|blank_N|>`.
+///
+/// Encoding follows the transformers `tokenize` the release runs: the text is first cut at the tokenizer's special
+/// tokens (`<sop>`, `<eop>`, `<unk>`, `<pad>`, `[MASK]`; `[gMASK]` is not one of them and goes to SentencePiece
+/// as text), the whitespace next to each cut is stripped, each remaining piece of text is preprocessed and encoded
+/// with SentencePiece's dummy prefix, and ids are SentencePiece ids plus `numImageTokens`. A prompt then ends with
+/// `[gMASK] <sop>` (`build_inputs_with_special_tokens`). Decoding renders the pieces, undoes the preprocessing and
+/// applies transformers' `clean_up_tokenization_spaces`.
+public final class ChatGLM6BTokenizer: Sendable {
+    /// The tokens the release's tokenizer declares special (bos, eos, unk, pad and mask in tokenizer_config.json).
+    public static let splittingTokens = ["<sop>", "<eop>", "<unk>", "<pad>", "[MASK]"]
+    /// The longest run of spaces with a token of its own.
+    static let maximumBlank = 80
+
+    public let modelURL: URL
+    public let numImageTokens: Int
+    private let processor: SentencePieceProcessor
+    private let specialIds: [String: Int]
+
+    public init(modelURL: URL, numImageTokens: Int) throws(TokenizationError) {
+        let processor: SentencePieceProcessor
+        do { processor = try SentencePieceProcessor(modelPath: modelURL.path) } catch {
+            throw .cannotLoadModel(path: modelURL.path, reason: error.description)
+        }
+        var specialIds: [String: Int] = [:]
+        for piece in Self.splittingTokens + ["[gMASK]", "[sMASK]"] {
+            let id = processor.id(ofPiece: piece)
+            guard piece == "<unk>" || id != processor.unknownId else {
+                throw .missingSpecialPiece(path: modelURL.path, piece: piece)
+            }
+            specialIds[piece] = Int(id) + numImageTokens
+        }
+        self.modelURL = modelURL
+        self.numImageTokens = numImageTokens
+        self.processor = processor
+        self.specialIds = specialIds
+    }
+
+    /// The id of a special token such as `[gMASK]` or `<sop>`.
+    public func id(of token: String) -> Int? { specialIds[token] }
+
+    /// The ids of `text` without the prompt's closing `[gMASK] <sop>` (the official `tokenizer.encode(text,
+    /// add_special_tokens=False)`).
+    public func encode(_ text: String) -> [Int] {
+        var ids: [Int] = []
+        for part in Self.split(text, at: Self.splittingTokens) {
+            switch part {
+            case .special(let token): ids.append(specialIds[token]!)
+            case .text(let chunk): ids += encodeText(chunk)
+            }
+        }
+        return ids
+    }
+
+    /// The model input for a prompt: its ids, then `[gMASK]` and `<sop>`.
+    public func promptIds(_ text: String) -> [Int] {
+        encode(text) + [specialIds["[gMASK]"]!, specialIds["<sop>"]!]
+    }
+
+    /// The text of `ids`, as the official `tokenizer.decode(ids)` renders it (padding ids dropped, ids below
+    /// `numImageTokens` rendered `<image_N>`).
+    public func decode(_ ids: [Int]) -> String {
+        var text = ""
+        var run: [Int32] = []
+        func flush() {
+            guard !run.isEmpty else { return }
+            text += (try? processor.decode(run)) ?? ""
+            run.removeAll(keepingCapacity: true)
+        }
+        for id in ids where id != specialIds["<pad>"] {
+            let piece = id - numImageTokens
+            if piece >= 0 && piece < processor.pieceCount {
+                run.append(Int32(piece))
+            } else {
+                flush()
+                text += id >= 0 && id < numImageTokens ? "<image_\(id)>" : ""
+            }
+        }
+        flush()
+        return Self.cleanUpSpaces(Self.postprocess(text))
+    }
+
+    /// SentencePiece ids of one run of text between special tokens.
+    private func encodeText(_ text: String) -> [Int] {
+        processor.encode(Self.preprocess(text)).map { Int($0) + numImageTokens }
+    }
+
+    // MARK: - The official text transformations
+
+    /// `SPTokenizer._preprocess`: newlines, tabs, then runs of spaces from the longest down.
+    static func preprocess(_ text: String) -> String {
+        var text = text.replacing("\n", with: "<n>").replacing("\t", with: "<|tab|>")
+        for length in stride(from: maximumBlank, through: 2, by: -1) where text.contains("  ") {
+            text = text.replacing(String(repeating: " ", count: length), with: "<|blank_\(length)|>")
+        }
+        return text
+    }
+
+    /// `SPTokenizer.postprocess`.
+    static func postprocess(_ text: String) -> String {
+        var text = text.replacing("<n>", with: "\n").replacing("<|tab|>", with: "\t")
+        for length in 2...maximumBlank where text.contains("<|blank_") {
+            text = text.replacing("<|blank_\(length)|>", with: String(repeating: " ", count: length))
+        }
+        return text
+    }
+
+    /// transformers' `clean_up_tokenization`, which `decode` applies by default.
+    static func cleanUpSpaces(_ text: String) -> String {
+        var text = text
+        for (from, to) in [
+            (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+            (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+        ] {
+            text = text.replacing(from, with: to)
+        }
+        return text
+    }
+
+    enum Part: Equatable {
+        case special(String)
+        case text(String)
+    }
+
+    /// transformers' split at special tokens: the leftmost, longest match first; the whitespace on both sides of
+    /// each special token is stripped from its neighbours; empty pieces of text are dropped.
+    static func split(_ text: String, at tokens: [String]) -> [Part] {
+        var parts: [Part] = []
+        var rest = Substring(text)
+        var pendingText = ""
+        while !rest.isEmpty {
+            let match = tokens.compactMap { token in rest.firstRange(of: token).map { (token, $0) } }
+                .min { ($0.1.lowerBound, -$0.0.count) < ($1.1.lowerBound, -$1.0.count) }
+            guard let (token, range) = match else {
+                pendingText += rest
+                break
+            }
+            pendingText += rest[..<range.lowerBound]
+            parts.append(.text(pendingText))
+            parts.append(.special(token))
+            pendingText = ""
+            rest = rest[range.upperBound...]
+        }
+        parts.append(.text(pendingText))
+        // Strip around each special token, then drop what became empty.
+        for index in parts.indices {
+            guard case .special = parts[index] else { continue }
+            if index > 0, case .text(let left) = parts[index - 1] {
+                parts[index - 1] = .text(String(left.reversed().drop { $0.isWhitespace }.reversed()))
+            }
+            if index + 1 < parts.count, case .text(let right) = parts[index + 1] {
+                parts[index + 1] = .text(String(right.drop { $0.isWhitespace }))
+            }
+        }
+        return parts.filter { $0 != .text("") }
+    }
+}
