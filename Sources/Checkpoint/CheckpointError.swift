@@ -33,6 +33,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case shapeMismatch(path: String, key: String, expected: [Int], found: [Int])
     /// A global shape, layout and partition that cannot be combined (dimension not divisible, bad index).
     case invalidSharding(key: String, detail: String)
+    /// A release's `pytorch_model.bin.index.json` is malformed or names files that cannot be used.
+    case invalidIndex(path: String, detail: String)
     /// The checkpoint directory has no `latest` file.
     case missingLatest(path: String)
     /// `latest` could not be read or does not hold an iteration number.
@@ -81,6 +83,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "\(path): tensor '\(key)' has dtype \(found), expected \(expected)"
         case .storageOutOfBounds(let path, let key, let detail):
             return "\(path): tensor '\(key)': \(detail)"
+        case .invalidIndex(let path, let detail):
+            return "\(path): \(detail)"
         case .misplacedShard(let path, let savedAs, let expected):
             return "\(path) holds the archive torch saved as \(savedAs).pt, not \(expected).pt: shard files were "
                 + "renamed or swapped; restore each file's own name"
