@@ -145,7 +145,8 @@ def main():
     # config: the project's and the fixture's.
     for name, source in [("fixture.json", os.path.join(FIXTURE, "config.json")),
                          ("demo.json", os.path.join(ROOT, "configs/demo.json")),
-                         ("glm-1b.json", os.path.join(ROOT, "Benchmarks/configs/glm-1b.json"))]:
+                         ("glm-1b.json", os.path.join(ROOT, "Benchmarks/configs/glm-1b.json")),
+                         ("chatglm-6b.json", os.path.join(ROOT, "Tests/Fixtures/chatglm-6b-tiny/config.json"))]:
         with open(source, "rb") as f:
             write(os.path.join(corpus, "config"), name, f.read())
 

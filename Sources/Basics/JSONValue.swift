@@ -98,4 +98,16 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         default: nil
         }
     }
+
+    /// The value when it is a string.
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    /// The elements when the value is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let value) = self { return value }
+        return nil
+    }
 }

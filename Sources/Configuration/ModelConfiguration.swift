@@ -202,6 +202,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
     case malformed(file: String, reason: String)
     case invalidValue(file: String, field: String, expected: String)
     case unknownPreset(String)
+    /// A release of a model family this version does not run yet, or of none it knows.
+    case unsupportedFamily(file: String, family: String)
     /// A tensor-parallel (or model-parallel) degree that would give the ranks unequal shares.
     case notDivisible(degreeName: String, degree: Int, field: String, value: Int, source: String)
 
@@ -211,6 +213,9 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
         case .malformed(let file, let reason): "malformed configuration \(file): \(reason)"
         case .invalidValue(let file, let field, let expected):
             "invalid configuration \(file): field \"\(field)\" must be \(expected)"
+        case .unsupportedFamily(let file, let family):
+            "\(file) describes \(family), which this version of GLMCluster does not run (it runs "
+                + ModelFamily.allCases.filter(\.isSupported).map(\.rawValue).joined(separator: ", ") + ")"
         case .unknownPreset(let name):
             "unknown preset \"\(name)\"; known presets: \(ModelConfiguration.presets.keys.sorted().joined(separator: ", "))"
         case .notDivisible(let degreeName, let degree, let field, let value, let source):
@@ -229,6 +234,19 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
     guard case .object(let top) = value else {
         throw ConfigurationError.malformed(
             file: file, reason: "the top level must be a JSON object with the model fields")
+    }
+    // A release names its family (`model_type`, `architectures`); GLMCluster's own GLM-130B file names none.
+    if top["model_type"] != nil || top["architectures"] != nil {
+        let family = ModelFamily.recognise(top)
+        if family?.isSupported != true {
+            let named = ["model_type", "architectures"].compactMap { field in
+                top[field].map { "\(field) \(render($0))" }
+            }
+            throw ConfigurationError.unsupportedFamily(
+                file: file,
+                family: family?.rawValue
+                    ?? "a model of no GLM family it knows (" + named.joined(separator: ", ") + ")")
+        }
     }
     if let (key, object) = JSONValue.firstDuplicateKey(in: data) {
         throw ConfigurationError.malformed(
@@ -249,6 +267,15 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
     try check(top, integers, prefix: "")
     if case .object(let tokenizer)? = top["tokenizer"] {
         try check(tokenizer, ["num_image_tokens", "command_tokens_start", "eos"], prefix: "tokenizer.")
+    }
+}
+
+/// A short JSON rendering of a name or a list of names, for messages.
+private func render(_ value: JSONValue) -> String {
+    switch value {
+    case .string(let text): "\"\(text)\""
+    case .array(let items): "[" + items.map(render).joined(separator: ", ") + "]"
+    default: "\(value)"
     }
 }
 

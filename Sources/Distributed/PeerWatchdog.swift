@@ -233,6 +233,8 @@ final class PeerWatchdog: @unchecked Sendable {
     private func finish() {
         stopping.store(true, ordering: .releasing)
         pthread_join(thread, nil)
+        // Nothing waits for the signal any more: let SIGTERM end the process at once again.
+        TerminationSignal.restoreDefault()
         let goodbye = [Beat.goodbye.rawValue]
         var farewells = peers.filter { !finished[$0] }.map { communicator.startSend(goodbye, to: $0, tag: Self.tag) }
         let deadline = Self.now() + 1
@@ -276,6 +278,12 @@ enum TerminationSignal {
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
         sigaction(SIGTERM, &action, nil)
+    }
+
+    /// Gives SIGTERM its default action back (the watchdog stopped).
+    static func restoreDefault() {
+        guard pipeEnds[0] >= 0 else { return }
+        signal(SIGTERM, SIG_DFL)
     }
 
     fileprivate static var writeEnd: Int32 { pipeEnds[1] }

@@ -1,3 +1,4 @@
+import Basics
 import Configuration
 import Coordination
 import Foundation
@@ -90,5 +91,46 @@ import Testing
         #expect(throws: ConfigurationError.malformed(file: url.path, reason: "field \"num_layers\" appears twice")) {
             try ModelConfiguration.load(from: url)
         }
+    }
+}
+
+/// Each release's own config.json names its family (Tests/Fixtures and ../shared/fixtures/chatglm hold them).
+@Suite struct ModelFamilyTests {
+    static func fields(_ text: String) throws -> [String: JSONValue] {
+        guard case .object(let fields)? = JSONValue.parse(Data(text.utf8)) else { throw CancellationError() }
+        return fields
+    }
+
+    @Test func releasesAreRecognised() throws {
+        let project = try Data(contentsOf: Fixture.checkpointDirectory.appendingPathComponent("config.json"))
+        guard case .object(let glm)? = JSONValue.parse(project) else { throw CancellationError() }
+        #expect(ModelFamily.recognise(glm) == .glm130B)
+        let chatGLM6B = Fixture.root.deletingLastPathComponent().appendingPathComponent("chatglm-6b-tiny/config.json")
+        guard case .object(let v1)? = JSONValue.parse(try Data(contentsOf: chatGLM6B)) else {
+            throw CancellationError()
+        }
+        #expect(ModelFamily.recognise(v1) == .chatGLM6B)
+        let v2 = try Self.fields(#"{"model_type": "chatglm", "multi_query_attention": true}"#)
+        #expect(ModelFamily.recognise(v2) == .chatGLM2)
+        let glm4 = try Self.fields(#"{"architectures": ["GlmForCausalLM"], "model_type": "glm"}"#)
+        #expect(ModelFamily.recognise(glm4) == .glm4Transformers)
+        #expect(try ModelFamily.recognise(Self.fields(#"{"model_type": "llama"}"#)) == nil)
+        #expect(try ModelFamily.recognise(Self.fields(#"{"hidden_size": 4}"#)) == nil)
+    }
+
+    /// A release this version does not run is named as what it is, not reported as a missing field.
+    @Test func unsupportedReleasesAreNamed() throws {
+        let chatGLM6B = Fixture.root.deletingLastPathComponent().appendingPathComponent("chatglm-6b-tiny/config.json")
+        #expect(throws: ConfigurationError.unsupportedFamily(file: chatGLM6B.path, family: "ChatGLM-6B")) {
+            _ = try ModelConfiguration.load(from: chatGLM6B)
+        }
+        let llama = Data(#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8}"#.utf8)
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try ModelConfiguration.decode(llama, source: "c.json")
+        }
+        #expect(
+            error?.description
+                == "c.json describes a model of no GLM family it knows (model_type \"llama\", architectures "
+                + "[\"LlamaForCausalLM\"]), which this version of GLMCluster does not run (it runs GLM-130B)")
     }
 }
