@@ -94,8 +94,8 @@ let package = Package(
         .executableTarget(
             name: "GLMClusterCLI",
             dependencies: [
-                "BatchJobs", "Basics", "Benchmarking", "Configuration", "Demo", "Distributed", "Generation", "GLM",
-                "ModelLoading", "Tensors",
+                "BatchJobs", "Basics", "Benchmarking", "Checkpoint", "Configuration", "Demo", "Distributed",
+                "Generation", "GLM", "ModelLoading", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

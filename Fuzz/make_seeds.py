@@ -162,7 +162,7 @@ def main():
           "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode())
     write(os.path.join(corpus, "batch"), "one-line.jsonl", b'{"id": 7, "prompt": "hello [MASK] world"}\n')
 
-    # Regressions: inputs that crashed or hung GLMCluster before issue 17.
+    # Regressions: inputs that crashed, hung or misled GLMCluster before issue 17's fixes.
     nested = b"\x80\x02" + b"]" * 100001 + b"a" * 100000 + b"."
     write(os.path.join(regressions, "pickle"), "nested-lists-100000.pkl", nested)
     with open(os.path.join(corpus, "checkpoint", "small-zip64.pt"), "rb") as f:
@@ -187,6 +187,11 @@ def main():
           b'{"id": 1, "prompt": "hi", "temperature": 1e39}\n{"id": 2, "prompt": "ok"}\n')
     write(os.path.join(regressions, "batch"), "num-beams-2-pow-62.jsonl",
           b'{"id": 1, "prompt": "hi", "num_beams": 4611686018427387904}\n')
+    # Found by the second campaign: accepted, then computed wrongly (NaN probabilities, infinite beam scores).
+    write(os.path.join(regressions, "batch"), "temperature-1e-50.jsonl",
+          b'{"id": 1, "prompt": "hi", "temperature": 1e-50}\n')
+    write(os.path.join(regressions, "batch"), "length-penalty-minus-200.jsonl",
+          b'{"id": 1, "prompt": "hi", "num_beams": 2, "length_penalty": -200}\n')
 
 
 if __name__ == "__main__":

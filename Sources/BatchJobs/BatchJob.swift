@@ -4,6 +4,7 @@ import Distributed
 import FoundationEssentials
 import GLM
 import Generation
+import Glibc
 import Tokenization
 
 /// What a batch job runs: the files, the job-wide generation settings and the batching limits.
@@ -166,6 +167,7 @@ public enum BatchJob {
         var total: Int
 
         init(_ settings: BatchJobSettings, tokenizer: IcetkTokenizer, maxSequenceLength: Int) throws {
+            try Self.checkDistinct(input: settings.input, output: settings.output)
             store = try ResultStore(url: URL(fileURLWithPath: settings.output))
             let (requests, malformed) = try BatchInput.read(contentsOf: URL(fileURLWithPath: settings.input))
             self.malformed = malformed
@@ -190,6 +192,7 @@ public enum BatchJob {
                     continue
                 }
                 do {
+                    try PromptBuilder.checkSize(request.prompt, maxSequenceLength: maxSequenceLength)
                     let prompt = builder.build(request.prompt)
                     try prompt.checkLength(maxSequenceLength: maxSequenceLength)
                     pending.append((request, prompt, try options.get(), fingerprint))
@@ -198,6 +201,18 @@ public enum BatchJob {
                 }
             }
             self.malformed.sort { $0.line < $1.line }
+        }
+
+        /// Refuses an output that is the input file (by another name, a link, or the same name): appending
+        /// results to the requests would make every request look done.
+        static func checkDistinct(input: String, output: String) throws {
+            var inputInfo = stat()
+            var outputInfo = stat()
+            guard stat(input, &inputInfo) == 0, stat(output, &outputInfo) == 0 else { return }
+            if inputInfo.st_dev == outputInfo.st_dev && inputInfo.st_ino == outputInfo.st_ino {
+                throw BatchInputError(
+                    description: "--output \(output) is the input file \(input); results go to a file of their own")
+            }
         }
 
         /// The request's prompt and the settings it runs with (or why it cannot run), hashed.

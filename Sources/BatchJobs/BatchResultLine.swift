@@ -44,9 +44,15 @@ public struct BatchResultLine: Encodable {
     /// is told apart from one that did not.
     public var request_fingerprint: String?
 
+    /// An error line echoes at most this many characters of its prompt (a refused prompt may be megabytes).
+    public static let echoedErrorPromptCharacters = 4096
+
     public init(id: RequestId, prompt: String, error: String, requestFingerprint: String? = nil) {
         self.id = id
-        self.prompt = prompt
+        self.prompt =
+            prompt.utf8.count > Self.echoedErrorPromptCharacters && prompt.count > Self.echoedErrorPromptCharacters
+            ? String(prompt.prefix(Self.echoedErrorPromptCharacters)) + "… (\(prompt.utf8.count) bytes in all)"
+            : prompt
         self.error = error
         request_fingerprint = requestFingerprint
     }
@@ -89,6 +95,9 @@ public struct BatchResultLine: Encodable {
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // JSON has no infinities: a score or rate that is not finite is written as a string, never an error.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try encoder.encode(self)
     }
 }

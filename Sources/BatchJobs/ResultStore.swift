@@ -49,6 +49,13 @@ public final class ResultStore {
                         + "another --output"
                     : "cannot lock the output file \(path): \(reason)")
         }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw BatchInputError(
+                description: "the output \(path) is not a regular file; results must be kept in a file they can be "
+                    + "resumed from")
+        }
         descriptor = fd
         let data: Data
         do {
@@ -86,6 +93,14 @@ public final class ResultStore {
             default:
                 close(fd)
                 throw BatchInputError(description: "\(path):\(number) has no \"id\" string or integer")
+            }
+            // Every line the job writes is a result ("answer") or a request that cannot run ("error").
+            guard fields["answer"] != nil || fields["error"] != nil else {
+                close(fd)
+                throw BatchInputError(
+                    description: "\(path):\(number) is not a result line (it has neither \"answer\" nor \"error\"); "
+                        + "this does not look like an output of `glmcluster batch` (fix or remove that line, or "
+                        + "choose another --output)")
             }
             completedIds.insert(id)
             if case .string(let fingerprint)? = fields["request_fingerprint"] { requestFingerprints[id] = fingerprint }

@@ -1,3 +1,4 @@
+import Basics
 import ModelLoading
 import Tensors
 
@@ -93,6 +94,9 @@ public struct BenchSettings: Sendable {
         }
         if (!concurrency.isEmpty || svgPath != nil) && batchSizes.isEmpty {
             throw fail("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
+        }
+        if let svgPath {
+            do { try OutputFile.check(svgPath, option: "--svg") } catch { throw fail(error.description) }
         }
         if greedy && !batchSizes.isEmpty {
             throw fail("--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")

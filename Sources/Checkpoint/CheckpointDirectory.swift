@@ -78,4 +78,51 @@ public struct CheckpointDirectory: Sendable {
         else { return nil }
         return rank
     }
+
+    /// Makes `url` ready to receive a checkpoint: creates it, or, when it holds one already and `force` is set,
+    /// removes `latest` and every `mp_rank_XX_model_states.pt` of its iteration folders (stale shards of a higher
+    /// MP degree would otherwise be read as part of the new checkpoint). Other files are left alone. `option`
+    /// names the path in errors.
+    public static func prepareOutput(_ url: URL, option: String, force: Bool) throws(OutputDirectoryError) {
+        let manager = FileManager.default
+        var isDirectory = false
+        if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory else {
+                throw OutputDirectoryError(
+                    description: "\(option) \(url.path) exists and is not a directory", isUsageError: true)
+            }
+        } else {
+            do { try manager.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw OutputDirectoryError(description: "cannot create \(option) \(url.path): \(error.explanation)")
+            }
+            return
+        }
+        let existing = existingFiles(in: url)
+        guard !existing.isEmpty else { return }
+        guard force else {
+            throw OutputDirectoryError(
+                description: "\(option) \(url.path) already contains a checkpoint (\(existing[0].path)); pass --force "
+                    + "to replace it or choose another directory",
+                isUsageError: true)
+        }
+        do {
+            for file in existing { try manager.removeItem(at: file) }
+        } catch {
+            throw OutputDirectoryError(
+                description: "cannot remove the old checkpoint in \(url.path): \(error.explanation)")
+        }
+    }
+}
+
+/// A directory that cannot take a new checkpoint.
+public struct OutputDirectoryError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    /// Whether the option's value cannot work (empty, a file, a checkpoint already), as opposed to the file system
+    /// failing: front-ends report those as usage errors.
+    public var isUsageError: Bool
+
+    public init(description: String, isUsageError: Bool = false) {
+        self.description = description
+        self.isUsageError = isUsageError
+    }
 }

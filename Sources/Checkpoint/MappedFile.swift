@@ -19,7 +19,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path` read-only. An empty file maps to an empty buffer.
     public init(path: String) throws(CheckpointError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before the check below.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, reason: Self.errnoText()) }
         defer { close(descriptor) }
         var info = stat()

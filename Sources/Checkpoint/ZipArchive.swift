@@ -50,6 +50,18 @@ public struct ZipArchive: Sendable {
         try self.init(file: MappedFile(path: path))
     }
 
+    /// A CRC-32 over every entry's name, size and recorded CRC-32: archives with other contents differ in it
+    /// (short of a collision), and computing it reads only the central directory.
+    public var contentsDigest: UInt32 {
+        var bytes: [UInt8] = []
+        for entry in entries {
+            bytes += Array(entry.name.utf8) + [0]
+            withUnsafeBytes(of: entry.crc32.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: UInt64(entry.uncompressedSize).littleEndian) { bytes += $0 }
+        }
+        return bytes.withUnsafeBytes { CRC32.checksum($0) }
+    }
+
     public func entry(named name: String) -> Entry? {
         index[name].map { entries[$0] }
     }

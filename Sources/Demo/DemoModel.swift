@@ -20,6 +20,11 @@ public struct DemoModel: Sendable {
     public var vocabularySize = 1000
     /// Scale of the eos embedding row; above 1, generations end sooner (tests, demos).
     public var eosScale: Float = 1
+    /// Replace a checkpoint already in `directory`.
+    public var force = false
+
+    /// The largest `eosScale` either way: the scaled row must stay within fp16 and keep the logits finite.
+    public static let maximumEOSScale: Float = 100
 
     public init(configurationFile: String, directory: String) {
         self.configurationFile = configurationFile
@@ -34,6 +39,12 @@ public struct DemoModel: Sendable {
         if modelParallelDegree > 4096 {
             throw InputError(description: "--mp must be at most 4096, got \(modelParallelDegree)")
         }
+        if !eosScale.isFinite || abs(eosScale) > Self.maximumEOSScale {
+            throw InputError(
+                description: "--eos-scale must be a number in [-\(Int(Self.maximumEOSScale)), "
+                    + "\(Int(Self.maximumEOSScale))], got \(eosScale)")
+        }
+        if directory.isEmpty { throw InputError(description: "--out must name a directory") }
         if vocabularySize < 16 {
             throw InputError(description: "--vocabulary-size must be at least 16, got \(vocabularySize)")
         }
@@ -47,7 +58,7 @@ public struct DemoModel: Sendable {
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: configurationFile))
         try configuration.checkDivisible(by: modelParallelDegree, degreeName: "--mp", source: configurationFile)
         let output = URL(fileURLWithPath: directory)
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        try CheckpointDirectory.prepareOutput(output, option: "--out", force: force)
 
         configuration.tokenizer.model = "ice_text.model"
         try TokenizerTrainer.trainDemoModel(

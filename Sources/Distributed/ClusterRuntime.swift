@@ -70,17 +70,23 @@ public final class ClusterRuntime: @unchecked Sendable {
         communicator: Communicator = .world
     ) throws {
         group = TensorParallelGroup(communicator: communicator)
-        if let requestedTP, requestedTP != communicator.size {
-            throw ClusterError.worldSizeMismatch(requested: requestedTP, worldSize: communicator.size)
-        }
+        // Every rank checks its own --tp, and all of them learn the first that does not fit, so that ranks started
+        // with different values all stop (a rank that stopped alone would leave the others waiting).
+        let size = communicator.size
+        let coordinator = Coordinator(channel: group)
+        let wrongTP = coordinator.decide(report: requestedTP.map { $0 == size ? 0 : $0 } ?? 0) { $0.first { $0 != 0 } }
+        if let wrongTP { throw ClusterError.worldSizeMismatch(requested: wrongTP, worldSize: size) }
         threads = max(1, requestedThreads ?? ProcessResources.allowedCPUCount ?? 1)
         BLAS.threadCount = threads
         ComputeThreads.count = threads
-        if communicator.size > 1 && peerTimeout > 0 {
+        // Rank 0's --peer-timeout holds for the job: a rank that watched while another did not would take the
+        // silent one for lost.
+        let timeout = size > 1 ? coordinator.share { peerTimeout } : peerTimeout
+        if size > 1 && timeout > 0 {
             let hosts = coordinator.decide(report: communicator.processorName) { $0 }
             let pids = coordinator.decide(report: Int(getpid())) { $0 }
             PeerWatchdog.start(
-                world: communicator, hosts: hosts, pids: pids.map { Int32(clamping: $0) }, timeout: peerTimeout)
+                world: communicator, hosts: hosts, pids: pids.map { Int32(clamping: $0) }, timeout: timeout)
         }
     }
 

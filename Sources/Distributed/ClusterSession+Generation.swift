@@ -24,6 +24,7 @@ extension ClusterSession {
         // Rank 0 builds the prompt; every rank then follows the same request. Only rank 0 keeps the display text.
         var built: BlankPrompt?
         let request = try share("building the prompt") { tokenizer in
+            try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
             let blank = PromptBuilder(tokenizer: tokenizer).build(text)
             try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
             built = blank
@@ -48,6 +49,7 @@ extension ClusterSession {
             let blank: BlankPrompt
             switch context {
             case .prompt(let text):
+                try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
                 blank = builder.build(text)
             case .ids(let text):
                 let list = try TokenIdList.parse(text, vocabularySize: configuration.vocabSize)

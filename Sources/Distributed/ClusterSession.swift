@@ -122,8 +122,11 @@ public final class ClusterSession: Sendable {
     }
 
     private func weightsFromSharedStorage() throws -> GLMWeights {
-        let checkpoint = try runtime.agree("opening the checkpoint") { try source.checkpoint() }
-        try runtime.checkSame("checkpoint", fingerprint: ModelSource.fingerprint(of: checkpoint))
+        let (checkpoint, contents) = try runtime.agree("opening the checkpoint") {
+            let checkpoint = try source.checkpoint()
+            return (checkpoint, try ModelSource.fingerprint(of: checkpoint))
+        }
+        try runtime.checkSame("checkpoint", fingerprint: contents)
         try checkMemory(
             checkpointBytes: Self.bytes(of: checkpoint),
             storedQuantized: (try? ModelSource.isQuantized(checkpoint)) ?? false)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Distributed
 import Glibc
 
@@ -22,6 +23,7 @@ struct GLMCluster: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            try StandardOutput.finish()
         } catch let agreed as AgreedExit {
             Glibc.exit(agreed.code)
         } catch {

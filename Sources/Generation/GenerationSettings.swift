@@ -23,6 +23,10 @@ public struct GenerationSettings: Sendable, Equatable {
 
     /// The most beams a request may ask for: each beam holds a KV cache of its own.
     public static let maximumBeams = 256
+    /// The smallest temperature (see `check`).
+    public static let minimumTemperature = 1e-4
+    /// The largest length penalty either way (see `check`).
+    public static let maximumLengthPenalty = 20.0
 
     /// Checks every value; the error names the option as the command line spells it.
     public func validate() throws(GenerationSettingsError) {
@@ -107,6 +111,13 @@ public struct GenerationSettings: Sendable, Equatable {
             throw fail("\(name("max-new-tokens")) must not be negative, got \(maxNewTokens)")
         }
         if !(temperature > 0) { throw fail("\(name("temperature")) must be positive, got \(temperature)") }
+        // Sampling scales fp32 logits by 1/temperature: below the minimum they overflow to infinity and the
+        // probabilities become NaN. Argmax is what such a temperature asks for.
+        if temperature < minimumTemperature {
+            throw fail(
+                "\(name("temperature")) must be at least \(minimumTemperature), got \(temperature); "
+                    + "\(name("greedy")) draws the most likely token")
+        }
         // Sampling divides fp32 logits by it: a value that rounds to an infinite Float would flatten every logit.
         if !Float(temperature).isFinite {
             throw fail(
@@ -126,7 +137,13 @@ public struct GenerationSettings: Sendable, Equatable {
             throw fail("\(name("no-repeat-ngram-size")) must not be negative, got \(noRepeatNgramSize)")
         }
         if minGenLength < 0 { throw fail("\(name("min-gen-length")) must not be negative, got \(minGenLength)") }
-        if !lengthPenalty.isFinite { throw fail("\(name("length-penalty")) must be a number") }
+        // Finished beams are ranked by score / ((5 + length) / 6)^penalty: beyond this bound the divisor leaves
+        // Double's range at the longest sequences and scores become infinite.
+        if !(abs(lengthPenalty) <= maximumLengthPenalty) {
+            throw fail(
+                "\(name("length-penalty")) must be a number in [-\(Int(maximumLengthPenalty)), "
+                    + "\(Int(maximumLengthPenalty))], got \(lengthPenalty)")
+        }
     }
 }
 

@@ -98,36 +98,9 @@ public struct CheckpointConversion: Sendable {
         }
     }
 
-    /// Creates `destination`, or clears the checkpoint it holds when `force` is set: `latest` and every
-    /// `mp_rank_XX_model_states.pt` of its iteration folders (stale shards of a higher MP degree would otherwise be
-    /// read as part of the new checkpoint). Other files are left alone.
     private func prepareDestination(_ url: URL) throws {
-        let manager = FileManager.default
-        var isDirectory = false
-        if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
-            guard isDirectory else {
-                throw ConversionError(
-                    description: "--to \(destination) exists and is not a directory", isUsageError: true)
-            }
-        } else {
-            do { try manager.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-                throw ConversionError(description: "cannot create --to \(destination): \(error.explanation)")
-            }
-            return
-        }
-        let existing = CheckpointDirectory.existingFiles(in: url)
-        guard !existing.isEmpty else { return }
-        guard force else {
-            throw ConversionError(
-                description: "--to \(destination) already contains a checkpoint (\(existing[0].path)); pass --force "
-                    + "to replace it or choose another directory",
-                isUsageError: true)
-        }
-        do {
-            for file in existing { try manager.removeItem(at: file) }
-        } catch {
-            throw ConversionError(
-                description: "cannot remove the old checkpoint in \(destination): \(error.explanation)")
+        do { try CheckpointDirectory.prepareOutput(url, option: "--to", force: force) } catch {
+            throw ConversionError(description: error.description, isUsageError: error.isUsageError)
         }
     }
 

@@ -62,11 +62,14 @@ public struct ModelSource: Sendable, Equatable {
         try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
     }
 
-    /// What every rank must see identically: the iteration and each shard file's name and size.
-    public static func fingerprint(of checkpoint: ShardedCheckpoint) -> String {
+    /// What every rank must see identically: the iteration and each shard file's name, size and contents (a
+    /// digest of its zip directory, whose entries record their CRC-32s: two checkpoints of the same shapes but
+    /// other weights differ there). Opens every shard's directory, not its data.
+    public static func fingerprint(of checkpoint: ShardedCheckpoint) throws -> String {
         var description = "iteration \(checkpoint.directory.iteration)"
-        for (url, size) in zip(checkpoint.directory.shardURLs, shardSizes(of: checkpoint)) {
-            description += "; \(url.lastPathComponent) \(size ?? -1) bytes"
+        for (rank, (url, size)) in zip(checkpoint.directory.shardURLs, shardSizes(of: checkpoint)).enumerated() {
+            let digest = String(try checkpoint.shard(rank).archive.contentsDigest, radix: 16)
+            description += "; \(url.lastPathComponent) \(size ?? -1) bytes, contents \(digest)"
         }
         return "checkpoint (\(description))"
     }

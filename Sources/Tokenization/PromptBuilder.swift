@@ -36,6 +36,17 @@ public struct PromptBuilder: Sendable {
 
     public init(tokenizer: IcetkTokenizer) { self.tokenizer = tokenizer }
 
+    /// Bytes of prompt text allowed per position of `max_sequence_length`: far above what any token covers in
+    /// ordinary text, so only text that could never fit is refused, before tokenizing it (which takes about a second
+    /// per megabyte). Pathological text that normalisation shrinks (megabytes of spaces) is refused too.
+    public static let maximumBytesPerPosition = 256
+
+    /// Refuses text too large to be a prompt of at most `maxSequenceLength` tokens, without tokenizing it.
+    public static func checkSize(_ text: String, maxSequenceLength: Int) throws(TokenizationError) {
+        let limit = maxSequenceLength * maximumBytesPerPosition
+        if text.utf8.count > limit { throw .promptTooLarge(bytes: text.utf8.count, limit: limit) }
+    }
+
     /// From raw text, exactly as the official code does:
     /// 1. the generation mask is `[MASK]` if the text contains `[MASK]`, else `[sMASK]` if it contains `[sMASK]`,
     ///    else `[gMASK]`; `useGMask` is true when it contains neither `[MASK]` nor `[sMASK]`;

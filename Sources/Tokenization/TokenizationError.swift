@@ -9,6 +9,8 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
     /// A prompt (ids before `<sop>`) is longer than the model's `max_sequence_length`; the official check is
     /// `len(seq) > max_sequence_length` ("text too long.").
     case promptTooLong(length: Int, maxSequenceLength: Int)
+    /// A prompt so large that it cannot fit whatever its tokens (`PromptBuilder.checkSize`).
+    case promptTooLarge(bytes: Int, limit: Int)
     /// `--ids` input must end with `<sop>`.
     case missingStartOfPiece(lastId: Int?)
     /// There is no blank of the generation mask's kind left to fill.
@@ -20,6 +22,9 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .cannotLoadModel(let path, let reason):
             "cannot load tokenizer model \(path): \(reason)"
+        case .promptTooLarge(let bytes, let limit):
+            "the prompt has \(bytes) bytes, more than the \(limit) (\(PromptBuilder.maximumBytesPerPosition) per "
+                + "position of max_sequence_length) that any prompt which fits can have"
         case .missingSpecialPiece(let path, let piece):
             "tokenizer model \(path) has no piece \(piece), which this model family's prompts need"
         case .vocabularyOverlap(let path, let count, let image, let command):

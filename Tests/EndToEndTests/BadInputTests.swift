@@ -456,4 +456,90 @@ import TestSupport
             ],
             mentions: ["--max-length", "--max-new-tokens"])
     }
+
+    // MARK: - Found by a fresh campaign after the first round of fixes
+
+    /// Values the old checks let through: a temperature whose reciprocal overflows fp32 (the probabilities became
+    /// NaN and generation went on with exit 0), a length penalty that makes beam scores infinite.
+    @Test func temperaturesAndPenaltiesThatBreakTheArithmetic() throws {
+        let model = Self.fixtureModel.path
+        let base = ["generate", "--model", model, "--prompt", "hello", "--max-new-tokens", "2"]
+        try Self.expectFailure(
+            "--temperature 1e-44", base + ["--temperature", "1e-44"], mentions: ["--temperature", "at least"])
+        try Self.expectFailure(
+            "--length-penalty -200", base + ["--num-beams", "2", "--length-penalty=-200"],
+            mentions: ["--length-penalty", "[-20, 20]"])
+    }
+
+    /// A FIFO in place of a shard used to block the open for ever.
+    @Test func aShardThatIsAPipeIsRefused() throws {
+        let scratch = try Scratch("fifo-shard")
+        defer { scratch.remove() }
+        let shard = scratch.file(Self.shard0).path
+        try FileManager.default.removeItem(atPath: shard)
+        #expect(mkfifo(shard, 0o644) == 0)
+        try Self.expectFailure("FIFO shard", Self.generate(scratch.model), mentions: [shard, "not a regular file"])
+    }
+
+    /// An answer that cannot be written is an error, not a silent exit 0.
+    @Test func anUnwritableStandardOutputIsAnError() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.glmcluster)
+        process.arguments = ["tokenize", "--model", Self.fixtureModel.path, "--text", "hello"]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 1, "\(stderr)")
+        #expect(stderr.contains("cannot write the output to standard output"), "\(stderr)")
+    }
+
+    /// `bench --svg` replaced whatever was at the path (a device, as root) after the whole sweep; it now checks the
+    /// path before any work. A pipe stands in for the device here.
+    @Test func benchChartPathsAreCheckedFirst() throws {
+        let scratch = try Scratch("svg", copying: nil)
+        defer { scratch.remove() }
+        let fifo = scratch.root.appendingPathComponent("chart.svg").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let sweep = [
+            "bench", "--config", CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path,
+            "--prompt-tokens", "8", "--gen-tokens", "2", "--batch-sizes", "1", "--svg",
+        ]
+        try Self.expectFailure("--svg FIFO", sweep + [fifo], mentions: [fifo, "not a file it can write"])
+        var info = stat()
+        #expect(stat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO, "the pipe was replaced")
+        try Self.expectFailure("--svg folder", sweep + [scratch.root.path], mentions: ["is a directory"])
+        try Self.expectFailure(
+            "--svg missing folder", sweep + [scratch.root.appendingPathComponent("no/chart.svg").path],
+            mentions: ["does not exist"])
+    }
+
+    /// Output directories: an empty path meant the current folder; create-model overwrote a checkpoint (leaving
+    /// stale shards of a higher MP degree) and accepted an eos scale that made every later load fail.
+    @Test func outputDirectoriesAndDemoOptions() throws {
+        let scratch = try Scratch("outputs", copying: nil)
+        defer { scratch.remove() }
+        try Self.expectFailure(
+            "convert --to ''", ["convert", "--from", Self.fixtureModel.path, "--to", "", "--tp", "1"],
+            mentions: ["--to must name a directory"])
+        let config = CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path
+        let out = scratch.root.appendingPathComponent("demo").path
+        func create(mp: Int, out: String) -> [String] {
+            ["create-model", "--config", config, "--mp", "\(mp)", "--out", out]
+        }
+        try Self.expectFailure(
+            "--eos-scale nan", create(mp: 2, out: out) + ["--eos-scale", "nan"], mentions: ["--eos-scale"])
+        let first = try CommandRunner.glm(create(mp: 2, out: out))
+        #expect(first.status == 0, "\(first.stderr)")
+        try Self.expectFailure(
+            "create-model over a checkpoint", create(mp: 2, out: out), mentions: ["already contains", "--force"])
+        let forced = try CommandRunner.glm(create(mp: 1, out: out) + ["--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/1/mp_rank_01_model_states.pt"), "a stale shard")
+        let file = scratch.root.appendingPathComponent("file").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        try Self.expectFailure("create-model --out FILE", create(mp: 1, out: file), mentions: [file, "not a directory"])
+    }
 }

@@ -165,6 +165,49 @@ import Testing
         #expect(after["4"] == before["4"] && after["1"] == before["1"])
     }
 
+    /// Lines that used to end the whole job or be computed wrongly are error lines now, and the other lines run:
+    /// a temperature whose reciprocal overflows, a length penalty that makes beam scores infinite, a prompt of
+    /// hundreds of kilobytes (refused before tokenizing, and echoed shortened).
+    @Test func hostileLinesBecomeErrorLines() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-hostile")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let huge = String(repeating: "many words ", count: 60_000)
+        let lines = [
+            Self.inputLines[0], #"{"id": 2, "prompt": "hi", "temperature": 1e-50}"#,
+            #"{"id": 3, "prompt": "hi", "num_beams": 2, "length_penalty": -200}"#,
+            #"{"id": 4, "prompt": "\#(huge)"}"#,
+        ]
+        let input = try Self.writeInput(lines, in: scratch)
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let started = Date()
+        let run = try Self.batch(input: input, output: output)
+        #expect(run.status == 3 && Date().timeIntervalSince(started) < 30, "\(run.stderr)")
+        let results = try Self.results(output)
+        #expect(Set(results.keys) == ["1", "2", "3", "4"])
+        #expect(results["1"]!.contains("\"answer\""))
+        #expect(results["2"]!.contains("\"error\"") && results["2"]!.contains("temperature"), "\(results["2"]!)")
+        #expect(results["3"]!.contains("length_penalty"), "\(results["3"]!)")
+        #expect(results["4"]!.contains("bytes"), "\(results["4"]!.prefix(300))")
+        #expect(results["4"]!.utf8.count < 6000, "the refused prompt is echoed in full")
+    }
+
+    /// An output that is the input, or holds lines that are not results, is refused: every request looked done.
+    @Test func outputsThatAreNotResultFilesAreRefused() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-outputs")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = try Self.writeInput(Array(Self.inputLines.prefix(2)), in: scratch)
+        let same = try Self.batch(input: input, output: input)
+        #expect(same.status == 1 && same.stderr.contains("is the input file"), "\(same.stderr)")
+        let link = scratch.appendingPathComponent("link.jsonl").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: input)
+        let linked = try Self.batch(input: input, output: link)
+        #expect(linked.status == 1 && linked.stderr.contains("is the input file"), "\(linked.stderr)")
+        let notResults = scratch.appendingPathComponent("out.jsonl").path
+        try #"{"id": 1}"#.appending("\n").write(toFile: notResults, atomically: true, encoding: .utf8)
+        let refused = try Self.batch(input: input, output: notResults)
+        #expect(refused.status == 1 && refused.stderr.contains("is not a result line"), "\(refused.stderr)")
+    }
+
     /// Two jobs on one output file: the second stops at once instead of running everything again beside the first.
     @Test func aSecondJobOnTheSameOutputStopsAtOnce() throws {
         let scratch = try CommandRunner.temporaryDirectory("batch-lock")

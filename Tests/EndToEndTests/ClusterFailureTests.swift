@@ -5,6 +5,8 @@ import TestSupport
 
 /// Fail fast, never hang: a bad job ends every rank with one clear message from rank 0 and a non-zero exit.
 @Suite struct ClusterFailureTests {
+    static let shard1 = "49300/mp_rank_01_model_states.pt"
+
     static func copyOfMP2() throws -> URL {
         let root = try CommandRunner.temporaryDirectory("cluster-failure")
         let copy = root.appendingPathComponent("mp2")
@@ -151,5 +153,49 @@ import TestSupport
         }
         let threads = try Self.mpmd([generate, Array(generate.dropLast(2)) + ["--threads", "2"]])
         #expect(threads.status == 0, "\(threads.stderr)")
+    }
+
+    /// Ranks started with different --tp all stop (the one whose --tp fit used to wait for ever), and different
+    /// --peer-timeout values take rank 0's (a rank that did not watch used to leave the other waiting).
+    @Test func ranksWithDifferentTensorParallelOrTimeoutSettingsDoNotHang() throws {
+        let model = Fixture.checkpointDirectory.path
+        let generate = ["generate", "--model", model, "--prompt", "Hello", "--max-new-tokens", "2", "--threads", "1"]
+        let started = Date()
+        let tp = try Self.mpmd([generate + ["--tp", "1"], generate + ["--tp", "2"]])
+        #expect(tp.status != 0 && Date().timeIntervalSince(started) < 30, "\(tp.stderr)")
+        #expect(tp.stderr.contains("--tp 1 needs 1 MPI ranks but the job has 2"), "\(tp.stderr)")
+        let timeouts = try Self.mpmd([generate + ["--peer-timeout", "3"], generate + ["--peer-timeout", "0"]])
+        #expect(timeouts.status == 0, "\(timeouts.stderr)")
+        #expect(!timeouts.stdout.isEmpty)
+    }
+
+    /// Two checkpoints of the same shapes and file sizes but other weights: the ranks used to mix them silently.
+    @Test func ranksReadingCheckpointsWithOtherWeightsStop() throws {
+        let first = try ClusterFailureTests.copyOfMP2()
+        let second = try ClusterFailureTests.copyOfMP2()
+        defer {
+            for model in [first, second] { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        }
+        // Shard 1 of both copies rewritten by the project's writer, the second with one weight changed: the same
+        // names, shapes and file sizes.
+        let original = try TorchCheckpointFile(path: first.appendingPathComponent(ClusterFailureTests.shard1).path)
+        let tensors = try original.tensors.map {
+            ($0.name, HalfTensor(shape: $0.shape, values: try original.float16($0.name)))
+        }
+        var changed = tensors
+        changed[3].1.values[0] += 1
+        for (model, shard) in [(first, tensors), (second, changed)] {
+            try TorchCheckpointWriter.write(shard, to: model.appendingPathComponent(ClusterFailureTests.shard1))
+        }
+        let sizes = try [first, second].map {
+            try FileManager.default.attributesOfItem(atPath: $0.appendingPathComponent(ClusterFailureTests.shard1).path)[.size]
+                as? UInt
+        }
+        #expect(sizes[0] == sizes[1])
+        let arguments = ["generate", "--prompt", "Hello", "--max-new-tokens", "2", "--threads", "1", "--model"]
+        let started = Date()
+        let result = try Self.mpmd([arguments + [first.path], arguments + [second.path]])
+        #expect(result.status != 0 && Date().timeIntervalSince(started) < 30, "\(result.stderr)")
+        #expect(result.stderr.contains("contents"), "\(result.stderr)")
     }
 }

@@ -33,6 +33,7 @@ struct ConvertCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
+        if to.isEmpty { throw ValidationError("--to must name a directory") }
         if tp < 1 { throw ValidationError("--tp must be positive, got \(tp)") }
         if tp > ClusterSettings.maximumTensorParallelDegree {
             throw ValidationError("--tp must be at most \(ClusterSettings.maximumTensorParallelDegree), got \(tp)")

@@ -22,12 +22,16 @@ struct CreateModelCommand: ParsableCommand {
     @Option(name: .long, help: "Scale of the eos embedding row; above 1, generations end sooner (tests, demos).")
     var eosScale: Float = 1
 
+    @Flag(name: .long, help: "Replace a checkpoint already in the output directory.")
+    var force = false
+
     var demo: DemoModel {
         var demo = DemoModel(configurationFile: config, directory: out)
         demo.seed = seed
         demo.modelParallelDegree = mp
         demo.vocabularySize = vocabularySize
         demo.eosScale = eosScale
+        demo.force = force
         return demo
     }
 

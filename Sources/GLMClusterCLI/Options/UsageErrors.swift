@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpoint
 import Configuration
 import ModelLoading
 
@@ -8,6 +9,8 @@ func reportingUsageErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as ConversionError where error.isUsageError {
+        throw ValidationError(error.description)
+    } catch let error as OutputDirectoryError where error.isUsageError {
         throw ValidationError(error.description)
     } catch let error as ConfigurationError {
         if case .notDivisible = error { throw ValidationError(error.description) }
