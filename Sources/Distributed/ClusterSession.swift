@@ -122,14 +122,16 @@ public final class ClusterSession: Sendable {
     }
 
     private func weightsFromSharedStorage() throws -> GLMWeights {
-        let (checkpoint, contents) = try runtime.agree("opening the checkpoint") {
-            let checkpoint = try source.checkpoint()
-            return (checkpoint, try ModelSource.fingerprint(of: checkpoint))
-        }
-        try runtime.checkSame("checkpoint", fingerprint: contents)
+        let checkpoint = try runtime.agree("opening the checkpoint") { try source.checkpoint() }
+        // Memory first: it needs only the file sizes, and a checkpoint too large for the node is refused before
+        // every shard is opened.
         try checkMemory(
             checkpointBytes: Self.bytes(of: checkpoint),
             storedQuantized: (try? ModelSource.isQuantized(checkpoint)) ?? false)
+        let contents = try runtime.agree("reading the checkpoint's directories") {
+            try ModelSource.fingerprint(of: checkpoint)
+        }
+        try runtime.checkSame("checkpoint", fingerprint: contents)
         return try runtime.agree("loading weights") {
             try source.weights(from: checkpoint, configuration: configuration, partition: partition)
         }

@@ -407,11 +407,11 @@ import TestSupport
             mentions: ["--ids", "[gMASK]"])
     }
 
-    @Test(arguments: ["20005,abc,150004", "150528,150001,150004", "20005,,1.5,150004"])
+    @Test(arguments: ["20005,abc,150004", "150528,150001,150004", "20005, 1.5,150004"])
     func idsNotTokenIds(ids: String) throws {
         let scratch = try Scratch("ids-bad", copying: nil)
         defer { scratch.remove() }
-        let bad = ids.split(separator: ",").first { Int($0).map { $0 >= 150528 } ?? true }!
+        let bad = ids.split(whereSeparator: { $0 == "," || $0 == " " }).first { Int($0).map { $0 >= 150528 } ?? true }!
         try Self.expectFailure(
             "--ids \(ids)", Self.logits(Self.fixtureModel, scratch, ["--ids", ids]),
             mentions: ["--ids", "\"\(bad)\"", "150528"])
