@@ -113,7 +113,7 @@ public struct GenerationSettings: Sendable, Equatable {
         if !(temperature > 0) { throw fail("\(name("temperature")) must be positive, got \(temperature)") }
         // Sampling scales fp32 logits by 1/temperature: below the minimum they overflow to infinity and the
         // probabilities become NaN. Argmax is what such a temperature asks for.
-        if temperature < minimumTemperature {
+        if Float(temperature) < Float(minimumTemperature) {
             throw fail(
                 "\(name("temperature")) must be at least \(minimumTemperature), got \(temperature); "
                     + "\(name("greedy")) draws the most likely token")

@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test func aForeignFileIsRefusedWithItsLineNumber() throws {
-        let url = try Self.temporaryFile("{\"id\":1}\nhello world\n")
+        let url = try Self.temporaryFile("{\"id\":1,\"answer\":\"a\"}\nhello world\n")
         defer { try? FileManager.default.removeItem(at: url) }
         #expect {
             _ = try ResultStore(url: url)
@@ -116,6 +116,14 @@ import Testing
         let noId = try Self.temporaryFile("{\"answer\":\"a\"}\n")
         defer { try? FileManager.default.removeItem(at: noId) }
         #expect(throws: BatchInputError.self) { _ = try ResultStore(url: noId) }
+        // A line with an id but neither an answer nor an error is no result: it used to mark its id as done.
+        let noResult = try Self.temporaryFile("{\"id\":1}\n")
+        defer { try? FileManager.default.removeItem(at: noResult) }
+        #expect {
+            _ = try ResultStore(url: noResult)
+        } throws: { error in
+            "\(error)".contains(":1 is not a result line")
+        }
     }
 
     @Test func progressLine() {

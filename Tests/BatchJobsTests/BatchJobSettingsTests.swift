@@ -35,7 +35,9 @@ import Testing
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: url) }
         var first: ResultStore? = try ResultStore(url: url)
-        try first!.append(id: .integer(1), json: Data(#"{"id":1,"request_fingerprint":"abc"}"#.utf8), requestFingerprint: "abc")
+        try first!.append(
+            id: .integer(1), json: Data(#"{"answer":"x","id":1,"request_fingerprint":"abc"}"#.utf8),
+            requestFingerprint: "abc")
         #expect(throws: BatchInputError.self) { try ResultStore(url: url) }
         do { _ = try ResultStore(url: url) } catch {
             #expect("\(error)".contains("another batch job is writing \(url.path)"))

@@ -3,7 +3,8 @@ import TestSupport
 import Testing
 
 /// Values at the edge of what an option holds: a temperature that is or rounds to an infinite Float is a clear usage
-/// error (it trapped in the request's JSON encoding before), the smallest positive one runs, on one rank and on two;
+/// error (it trapped in the request's JSON encoding before), so is one too small for fp32 logits, and the smallest
+/// allowed one runs, on one rank and on two;
 /// in a batch, such a line becomes an error line and the others run. Beams, threads and batch sizes that would
 /// exhaust memory or hang are refused by their bounds.
 @Suite(.serialized) struct ExtremeValueTests {
@@ -24,10 +25,16 @@ import Testing
         }
     }
 
-    @Test func theSmallestPositiveTemperatureRuns() throws {
+    /// Below 1e-4, logits / temperature overflow fp32 and the draw is no longer the limit the temperature tends to
+    /// (the argmax): 1e-44 gave another answer than --greedy with exit 0. The smallest allowed value runs.
+    @Test func temperaturesTooSmallForFp32AreRefusedAndTheSmallestAllowedRuns() throws {
         for ranks in [1, 2] {
-            let arguments = Self.generate(["--temperature", "1e-45"])
-            let result = ranks == 1 ? try CommandRunner.glm(arguments) : try CommandRunner.mpirun(ranks, arguments)
+            let tiny = Self.generate(["--temperature", "1e-45"])
+            let refused = ranks == 1 ? try CommandRunner.glm(tiny) : try CommandRunner.mpirun(ranks, tiny)
+            #expect(refused.status == 64, "\(ranks) ranks: \(refused.stderr)")
+            #expect(refused.stderr.contains("--temperature must be at least 0.0001"), "\(refused.stderr)")
+            let smallest = Self.generate(["--temperature", "1e-4"])
+            let result = ranks == 1 ? try CommandRunner.glm(smallest) : try CommandRunner.mpirun(ranks, smallest)
             #expect(result.status == 0, "\(ranks) ranks: \(result.stderr)")
         }
     }

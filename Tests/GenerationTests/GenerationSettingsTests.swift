@@ -40,7 +40,11 @@ import Tokenization
         ("--greedy and --num-beams exclude each other", { $0.numBeams = 2; $0.greedy = true }),
         ("--no-repeat-ngram-size must not be negative, got -1", { $0.noRepeatNgramSize = -1 }),
         ("--min-gen-length must not be negative, got -3", { $0.minGenLength = -3 }),
-        ("--length-penalty must be a number", { $0.lengthPenalty = .infinity }),
+        ("--length-penalty must be a number in [-20, 20], got inf", { $0.lengthPenalty = .infinity }),
+        ("--length-penalty must be a number in [-20, 20], got -200.0", { $0.lengthPenalty = -200 }),
+        ("--temperature must be at least 0.0001, got 9.5367431640625e-07; --greedy draws the most likely token", {
+            $0.temperature = 1.0 / 1024 / 1024
+        }),
     ]
 
     @Test(arguments: 0..<invalid.count)
