@@ -54,6 +54,9 @@ public struct MalformedLine: Sendable, Equatable, CustomStringConvertible {
 /// an id seen on an earlier line) is reported with its line number and left out, and the others still run.
 public enum BatchInput {
     public static func read(contentsOf url: URL) throws -> (requests: [BatchRequest], malformed: [MalformedLine]) {
+        if let problem = RegularFile.problem(at: url.path) {
+            throw BatchInputError(description: "the input file \(url.path) \(problem)")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)

@@ -195,6 +195,7 @@ public enum BatchJob {
                     try PromptBuilder.checkSize(request.prompt, maxSequenceLength: maxSequenceLength)
                     let prompt = builder.build(request.prompt)
                     try prompt.checkLength(maxSequenceLength: maxSequenceLength)
+                    try builder.checkBlanks(prompt)
                     pending.append((request, prompt, try options.get(), fingerprint))
                 } catch {
                     invalid.append((request, "\(error)", fingerprint))

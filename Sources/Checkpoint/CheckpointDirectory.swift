@@ -18,6 +18,9 @@ public struct CheckpointDirectory: Sendable {
         self.url = url
         let latest = url.appendingPathComponent("latest")
         guard FileManager.default.fileExists(atPath: latest.path) else { throw .missingLatest(path: latest.path) }
+        if let problem = RegularFile.problem(at: latest.path) {
+            throw .invalidLatest(path: latest.path, contents: "<unreadable: it \(problem)>")
+        }
         let text: String
         do {
             text = try String(contentsOf: latest, encoding: .utf8)

@@ -97,7 +97,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             "a divisor of hidden_size \(hiddenSize), got \(numAttentionHeads)")
         try require(
             headDimension % 2 == 0, "num_attention_heads",
-            "a head dimension hidden_size/num_attention_heads that is even (rotary pairs), got \(headDimension)")
+            "a divisor of hidden_size giving an even head dimension (rotary pairs), got \(numAttentionHeads): "
+                + "\(hiddenSize) / \(numAttentionHeads) = \(headDimension)")
         try size(innerHiddenSize, "inner_hidden_size", limit: Self.limits.innerHidden)
         try size(vocabSize, "vocab_size", limit: Self.limits.vocabulary)
         try require(maxSequenceLength > 1, "max_sequence_length", "an integer above 1, got \(maxSequenceLength)")
@@ -112,6 +113,9 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
 
     /// Reads and validates `config.json`; unknown fields are ignored.
     public static func load(from url: URL) throws(ConfigurationError) -> ModelConfiguration {
+        if let problem = RegularFile.problem(at: url.path) {
+            throw ConfigurationError.unreadable(file: url.path, reason: problem)
+        }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw ConfigurationError.unreadable(file: url.path, reason: error.explanation)

@@ -25,8 +25,10 @@ extension ClusterSession {
         var built: BlankPrompt?
         let request = try share("building the prompt") { tokenizer in
             try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
-            let blank = PromptBuilder(tokenizer: tokenizer).build(text)
+            let builder = PromptBuilder(tokenizer: tokenizer)
+            let blank = builder.build(text)
             try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
+            try builder.checkBlanks(blank)
             built = blank
             return GenerationRequest(prompt: blank, options: options)
         }

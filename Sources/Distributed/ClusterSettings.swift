@@ -23,6 +23,8 @@ public struct ClusterSettings: Sendable, Equatable {
     public var job: String
     /// Seconds without a heartbeat after which a rank counts as lost and the job ends (0: not watched).
     public var peerTimeout: Double
+    /// The shortest `--peer-timeout` other than 0: four heartbeat intervals.
+    public static let minimumPeerTimeout = 2.0
 
     public init(
         tensorParallelDegree: Int? = nil, threads: Int? = nil, weightSource: WeightSource = .shared,
@@ -66,9 +68,11 @@ public struct ClusterSettings: Sendable, Equatable {
         if let threads, threads > Self.maximumThreads {
             throw ClusterSettingsError(description: "--threads must be at most \(Self.maximumThreads), got \(threads)")
         }
-        if !(peerTimeout >= 0 && peerTimeout <= 86_400) {
+        // Heartbeats go out twice a second: a shorter timeout would take a busy but healthy rank for a lost one.
+        if !(peerTimeout == 0 || (peerTimeout >= Self.minimumPeerTimeout && peerTimeout <= 86_400)) {
             throw ClusterSettingsError(
-                description: "--peer-timeout must be between 0 (off) and 86400 seconds, got \(peerTimeout)")
+                description: "--peer-timeout must be 0 (off) or between \(Int(Self.minimumPeerTimeout)) and 86400 "
+                    + "seconds, got \(peerTimeout)")
         }
         if let tensorParallelDegree, tensorParallelDegree > Self.maximumTensorParallelDegree {
             throw ClusterSettingsError(

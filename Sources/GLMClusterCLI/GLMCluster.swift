@@ -18,6 +18,9 @@ struct GLMCluster: ParsableCommand {
     /// Like ArgumentParser's `main`, but under `mpirun` only rank 0 prints errors and usage: every rank parses the
     /// same arguments and fails the same way, so one message is enough. Every rank exits with the same code.
     static func main() {
+        // A reader that goes away (`| head`) makes writes fail with EPIPE, reported as an error with exit 1,
+        // instead of a silent death by SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         BLASRelaunch.relaunchIfNeeded()
         let isCoordinator = ClusterJob.isCoordinatorProcess
         do {

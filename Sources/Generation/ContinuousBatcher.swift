@@ -203,8 +203,10 @@ public final class ContinuousBatcher {
         }
     }
 
+    /// A byte count for messages: KiB below a mebibyte, so that small limits never read "0.0 MiB".
     static func mebibytes(_ bytes: Int) -> String {
-        String(printf: "%.1f MiB", Double(bytes) / 1_048_576)
+        bytes < 1_048_576
+            ? String(printf: "%.1f KiB", Double(bytes) / 1024) : String(printf: "%.1f MiB", Double(bytes) / 1_048_576)
     }
 }
 

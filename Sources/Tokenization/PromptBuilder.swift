@@ -41,6 +41,20 @@ public struct PromptBuilder: Sendable {
     /// per megabyte). Pathological text that normalisation shrinks (megabytes of spaces) is refused too.
     public static let maximumBytesPerPosition = 256
 
+    /// The most blanks of the generation mask's kind one prompt may ask to fill. Each blank is a prefill of the
+    /// whole context so far (the official `fill_blanks`), so the work grows with the square of their number: a
+    /// thousand blanks in one tiny-model prompt ran for minutes without a word.
+    public static let maximumBlanks = 128
+
+    /// Refuses a prompt with more blanks to fill than `maximumBlanks`.
+    public func checkBlanks(_ prompt: BlankPrompt) throws(TokenizationError) {
+        let mask = tokenizer.id(of: prompt.generationMask)
+        let blanks = prompt.ids.reduce(0) { $0 + ($1 == mask ? 1 : 0) }
+        if blanks > Self.maximumBlanks {
+            throw .tooManyBlanks(count: blanks, mask: prompt.generationMask, maximum: Self.maximumBlanks)
+        }
+    }
+
     /// Refuses text too large to be a prompt of at most `maxSequenceLength` tokens, without tokenizing it.
     public static func checkSize(_ text: String, maxSequenceLength: Int) throws(TokenizationError) {
         let limit = maxSequenceLength * maximumBytesPerPosition

@@ -11,6 +11,8 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
     case promptTooLong(length: Int, maxSequenceLength: Int)
     /// A prompt so large that it cannot fit whatever its tokens (`PromptBuilder.checkSize`).
     case promptTooLarge(bytes: Int, limit: Int)
+    /// A prompt with more blanks than `PromptBuilder.maximumBlanks`.
+    case tooManyBlanks(count: Int, mask: CommandToken, maximum: Int)
     /// `--ids` input must end with `<sop>`.
     case missingStartOfPiece(lastId: Int?)
     /// There is no blank of the generation mask's kind left to fill.
@@ -25,6 +27,9 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
         case .promptTooLarge(let bytes, let limit):
             "the prompt has \(bytes) bytes, more than the \(limit) (\(PromptBuilder.maximumBytesPerPosition) per "
                 + "position of max_sequence_length) that any prompt which fits can have"
+        case .tooManyBlanks(let count, let mask, let maximum):
+            "the prompt has \(count) \(mask.officialName) blanks to fill; at most \(maximum) are allowed (each is a "
+                + "prefill of the whole context, so their cost grows with the square of their number)"
         case .missingSpecialPiece(let path, let piece):
             "tokenizer model \(path) has no piece \(piece), which this model family's prompts need"
         case .vocabularyOverlap(let path, let count, let image, let command):

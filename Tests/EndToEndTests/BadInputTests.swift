@@ -542,4 +542,53 @@ import TestSupport
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
         try Self.expectFailure("create-model --out FILE", create(mp: 1, out: file), mentions: [file, "not a directory"])
     }
+
+    // MARK: - Found by the second fresh campaign
+
+    /// A reader that goes away (`| head`) used to kill the process with SIGPIPE and no message.
+    @Test func aClosedPipeIsAnErrorNotASignal() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.glmcluster)
+        process.arguments = [
+            "tokenize", "--model", Self.fixtureModel.path, "--text", String(repeating: "hello world ", count: 5000),
+        ]
+        let output = Pipe()
+        try output.fileHandleForReading.close()  // nobody will read
+        process.standardOutput = output
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1, "\(stderr)")
+        #expect(stderr.contains("Broken pipe"), "\(stderr)")
+    }
+
+    /// A pipe as config.json or `latest` was reported as "Permission denied".
+    @Test func inputsThatAreNotFilesAreNamedAsSuch() throws {
+        let scratch = try Scratch("fifo-inputs")
+        defer { scratch.remove() }
+        for name in ["config.json", "latest"] {
+            let path = scratch.file(name).path
+            let saved = try Data(contentsOf: URL(fileURLWithPath: path))
+            try FileManager.default.removeItem(atPath: path)
+            #expect(mkfifo(path, 0o644) == 0)
+            try Self.expectFailure("FIFO \(name)", Self.generate(scratch.model), mentions: [path, "not a regular file"])
+            try FileManager.default.removeItem(atPath: path)
+            try saved.write(to: URL(fileURLWithPath: path))
+        }
+    }
+
+    /// A thousand blanks ran for minutes (one prefill of the whole context per blank); a too-short
+    /// --peer-timeout took healthy ranks for lost ones.
+    @Test func blanksAndTimeoutsAreBounded() throws {
+        let model = Self.fixtureModel.path
+        let masks = String(repeating: "x [MASK] ", count: 200)
+        try Self.expectFailure(
+            "200 blanks", ["generate", "--model", model, "--prompt", masks, "--greedy", "--max-new-tokens", "2"],
+            mentions: ["200 [MASK] blanks", "at most 128"])
+        try Self.expectFailure(
+            "--peer-timeout 1e-9", ["generate", "--model", model, "--prompt", "hi", "--peer-timeout", "1e-9"],
+            mentions: ["--peer-timeout must be 0 (off) or between 2 and 86400"])
+    }
 }
