@@ -42,6 +42,8 @@ public struct BatchJobSettings: Sendable {
 
     /// The checks that need no files; messages name the options.
     public func validate() throws(BatchInputError) {
+        if input.isEmpty { throw BatchInputError(description: "--input must name a file") }
+        if output.isEmpty { throw BatchInputError(description: "--output must name a file") }
         if maxBatch < 1 { throw BatchInputError(description: "--max-batch must be at least 1, got \(maxBatch)") }
         if maxBatch > Self.maximumBatch {
             throw BatchInputError(description: "--max-batch must be at most \(Self.maximumBatch), got \(maxBatch)")
@@ -63,7 +65,9 @@ public enum BatchJob {
     /// false when some lines were malformed or some requests failed.
     public static func run(_ settings: BatchJobSettings, session: ClusterSession) throws -> Bool {
         let plan = try session.onCoordinator("reading the batch files") { tokenizer in
-            try Plan(settings, tokenizer: tokenizer, maxSequenceLength: session.configuration.maxSequenceLength)
+            try Plan(
+                settings, tokenizer: tokenizer, maxSequenceLength: session.configuration.maxSequenceLength,
+                model: session.modelIdentity())
         }
         if let plan { plan.reportStart(settings) }
 
@@ -166,7 +170,7 @@ public enum BatchJob {
         var alreadyDone = 0
         var total: Int
 
-        init(_ settings: BatchJobSettings, tokenizer: IcetkTokenizer, maxSequenceLength: Int) throws {
+        init(_ settings: BatchJobSettings, tokenizer: IcetkTokenizer, maxSequenceLength: Int, model: String) throws {
             try Self.checkDistinct(input: settings.input, output: settings.output)
             store = try ResultStore(url: URL(fileURLWithPath: settings.output))
             let (requests, malformed) = try BatchInput.read(contentsOf: URL(fileURLWithPath: settings.input))
@@ -177,15 +181,15 @@ public enum BatchJob {
                 let options = Result { () throws(GenerationSettingsError) in
                     try settings.generation.options(overriddenBy: request.parameters)
                 }
-                let fingerprint = Self.fingerprint(request, options)
+                let fingerprint = Self.fingerprint(request, options, model: model)
                 if store.completedIds.contains(request.id) {
                     if let stored = store.requestFingerprints[request.id], stored != fingerprint {
                         self.malformed.append(
                             MalformedLine(
                                 line: request.line,
                                 message: "id \(request.id) already has a result in \(settings.output) for a different "
-                                    + "request (its prompt or settings changed since); remove that result line to run "
-                                    + "it again, or give the request a new id"))
+                                    + "request (its prompt, its settings or the model changed since); remove that "
+                                    + "result line to run it again, or give the request a new id"))
                     } else {
                         alreadyDone += 1
                     }
@@ -216,11 +220,12 @@ public enum BatchJob {
             }
         }
 
-        /// The request's prompt and the settings it runs with (or why it cannot run), hashed.
-        static func fingerprint(_ request: BatchRequest, _ options: Result<GenerationOptions, GenerationSettingsError>)
-            -> String
-        {
-            var bytes = Array(request.prompt.utf8) + [0]
+        /// The request's prompt, the settings it runs with (or why it cannot run) and the model that answers it
+        /// (`ClusterSession.modelIdentity`), hashed.
+        static func fingerprint(
+            _ request: BatchRequest, _ options: Result<GenerationOptions, GenerationSettingsError>, model: String
+        ) -> String {
+            var bytes = Array(model.utf8) + [0] + Array(request.prompt.utf8) + [0]
             switch options {
             case .success(let options): bytes += options.wireBytes()
             case .failure(let error): bytes += Array(error.description.utf8)

@@ -95,6 +95,7 @@ public struct BenchSettings: Sendable {
         if (!concurrency.isEmpty || svgPath != nil) && batchSizes.isEmpty {
             throw fail("--concurrency and --svg belong to the throughput sweep: give --batch-sizes")
         }
+        if case .random(let file) = model, file.isEmpty { throw fail("--config must name a file") }
         if let svgPath {
             do { try OutputFile.check(svgPath, option: "--svg") } catch { throw fail(error.description) }
         }

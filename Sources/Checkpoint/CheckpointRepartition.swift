@@ -56,7 +56,8 @@ public enum CheckpointRepartition {
             if try checkpoint.isQuantized(spec.key) {
                 throw QuantizationError(
                     description: "\(checkpoint.directory.shardURLs[0].path): '\(spec.key)' is already quantized "
-                        + "(int8 with '\(ShardedCheckpoint.scaleKey(spec.key))'); convert needs an fp16 source "
+                        + "(int8 or int4 levels with '\(ShardedCheckpoint.scaleKey(spec.key))'); convert needs an fp16 "
+                        + "source "
                         + "checkpoint (a quantized checkpoint loads at any --tp as it is)")
             }
         }

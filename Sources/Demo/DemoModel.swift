@@ -45,6 +45,7 @@ public struct DemoModel: Sendable {
                     + "\(Int(Self.maximumEOSScale))], got \(eosScale)")
         }
         if directory.isEmpty { throw InputError(description: "--out must name a directory") }
+        if configurationFile.isEmpty { throw InputError(description: "--config must name a file") }
         if vocabularySize < 16 {
             throw InputError(description: "--vocabulary-size must be at least 16, got \(vocabularySize)")
         }

@@ -45,6 +45,18 @@ public final class ClusterSession: Sendable {
     public var coordinator: Coordinator { runtime.coordinator }
     public var isCoordinator: Bool { runtime.isCoordinator }
 
+    /// What a result depends on besides its request: the weights (the checkpoint's fingerprint, with a digest of
+    /// every shard's contents), the configuration and the settings that change the computation. A batch job
+    /// fingerprints each result with it, so that resuming with another model, quantization or precision is not
+    /// taken for the same job. Reads every shard's zip directory, not its data.
+    public func modelIdentity() throws -> String {
+        let weights = try source.checkpoint()
+        // Not the thread count, the TP degree or the batch limits: they change no result.
+        return try ModelSource.fingerprint(of: weights) + "; " + String(describing: configuration)
+            + "; --precision \(settings.precision.rawValue), --kv-cache \(settings.kvCacheFormat.rawValue), "
+            + "--quantize \(source.quantization?.rawValue ?? "none")"
+    }
+
     /// Loads this rank's weight shard and builds its part of the model.
     public func loadModel() throws -> GLMModel {
         let weights =

@@ -40,6 +40,8 @@ public struct ModelSource: Sendable, Equatable {
 
     /// `config.json` in the directory, or the preset when there is none.
     public func configuration() throws -> ModelConfiguration {
+        // An empty path would mean the working directory, whatever model happens to be there.
+        guard !path.isEmpty else { throw ModelDirectoryError(description: "\(optionName) must name a directory") }
         var isDirectory = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory else {
             throw ModelDirectoryError(description: "\(optionName) \(path): no such directory")

@@ -591,4 +591,26 @@ import TestSupport
             "--peer-timeout 1e-9", ["generate", "--model", model, "--prompt", "hi", "--peer-timeout", "1e-9"],
             mentions: ["--peer-timeout must be 0 (off) or between 2 and 86400"])
     }
+
+    // MARK: - Found by the third fresh campaign
+
+    /// `logits --out` into a pipe blocked for ever after the work; an empty path meant the working directory.
+    @Test func outputAndModelPathsAreCheckedFirst() throws {
+        let scratch = try Scratch("logits-fifo", copying: nil)
+        defer { scratch.remove() }
+        let fifo = scratch.root.appendingPathComponent("logits.f32").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let model = Self.fixtureModel.path
+        try Self.expectFailure(
+            "logits --out FIFO", ["logits", "--model", model, "--prompt", "a [MASK]", "--out", fifo],
+            mentions: [fifo, "pipe"])
+        try Self.expectFailure(
+            "logits --out ''", ["logits", "--model", model, "--prompt", "a [MASK]", "--out", ""],
+            mentions: ["--out must name a file"])
+        try Self.expectFailure(
+            "--model ''", ["generate", "--model", "", "--prompt", "hi"], mentions: ["--model must name a directory"])
+        try Self.expectFailure(
+            "batch --input ''", ["batch", "--model", model, "--input", "", "--output", fifo],
+            mentions: ["--input must name a file"])
+    }
 }

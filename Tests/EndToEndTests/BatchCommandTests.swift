@@ -191,6 +191,24 @@ import Testing
         #expect(results["4"]!.utf8.count < 6000, "the refused prompt is echoed in full")
     }
 
+    /// Resuming with another model or other computing settings used to keep the old answers beside the new ones
+    /// under one fingerprint: the model and its settings are part of each result's fingerprint now.
+    @Test func resumingWithAnotherModelOrQuantizationIsRefused() throws {
+        let scratch = try CommandRunner.temporaryDirectory("batch-other-model")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = try Self.writeInput(Array(Self.inputLines.prefix(2)), in: scratch)
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let first = try Self.batch(input: input, output: output)
+        #expect(first.status == 0, "\(first.stderr)")
+        let before = try String(contentsOfFile: output, encoding: .utf8)
+        let quantized = try Self.batch(input: input, output: output, extra: ["--quantize", "int8"])
+        #expect(quantized.status == 3, "\(quantized.stderr)")
+        #expect(quantized.stderr.contains("for a different request"), "\(quantized.stderr)")
+        #expect(try String(contentsOfFile: output, encoding: .utf8) == before, "the old results were changed")
+        let same = try Self.batch(input: input, output: output)
+        #expect(same.status == 0 && same.stderr.contains("nothing to run"), "\(same.stderr)")
+    }
+
     /// An output that is the input, or holds lines that are not results, is refused: every request looked done.
     @Test func outputsThatAreNotResultFilesAreRefused() throws {
         let scratch = try CommandRunner.temporaryDirectory("batch-outputs")

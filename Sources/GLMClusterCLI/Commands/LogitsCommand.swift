@@ -19,6 +19,12 @@ struct LogitsCommand: ClusterCommand {
 
     func validate() throws {
         if (prompt == nil) == (ids == nil) { throw ValidationError("give exactly one of --prompt and --ids") }
+        // Only rank 0 writes, so only its view of the path counts; checked before any work.
+        if ClusterJob.isCoordinatorProcess {
+            do { try OutputFile.check(out, option: "--out", allowingDevices: true) } catch {
+                throw ValidationError(error.description)
+            }
+        }
     }
 
     func execute() throws {
