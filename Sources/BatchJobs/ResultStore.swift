@@ -64,17 +64,10 @@ public final class ResultStore {
             close(fd)
             throw BatchInputError(description: "cannot read the output file \(path): \(error.explanation)")
         }
-        // Keep everything up to the last newline; a tail after it is a torn line.
+        // Everything up to the last newline must be result lines (checked below, before anything is changed); a
+        // tail after it is a torn line, cut only once the rest has shown the file is ours.
         var keep = data.count
         while keep > 0 && data[data.startIndex + keep - 1] != UInt8(ascii: "\n") { keep -= 1 }
-        repairedBytes = data.count - keep
-        if repairedBytes > 0 {
-            guard ftruncate(fd, off_t(keep)) == 0, fsync(fd) == 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                throw BatchInputError(description: "cannot repair the torn last line of \(path): \(reason)")
-            }
-        }
         var number = 0
         for line in data.prefix(keep).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
         {
@@ -105,6 +98,21 @@ public final class ResultStore {
             completedIds.insert(id)
             if case .string(let fingerprint)? = fields["request_fingerprint"] { requestFingerprints[id] = fingerprint }
             lineCount += 1
+        }
+        let tail = data.suffix(data.count - keep)
+        if let first = tail.first(where: { $0 != 0x20 && $0 != 0x09 }), first != UInt8(ascii: "{") {
+            close(fd)
+            throw BatchInputError(
+                description: "\(path) ends with text that is not a result line; this does not look like an output of "
+                    + "`glmcluster batch` (fix or remove that text, or choose another --output)")
+        }
+        repairedBytes = tail.count
+        if repairedBytes > 0 {
+            guard ftruncate(fd, off_t(keep)) == 0, fsync(fd) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw BatchInputError(description: "cannot repair the torn last line of \(path): \(reason)")
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import Basics
 import Checkpoint
 import Configuration
 import Coordination
+import FoundationEssentials
 import GLM
 import ModelLoading
 import Partitioning
@@ -51,8 +52,13 @@ public final class ClusterSession: Sendable {
     /// taken for the same job. Reads every shard's zip directory, not its data.
     public func modelIdentity() throws -> String {
         let weights = try source.checkpoint()
+        // The tokenizer file too: another vocabulary gives other prompts and answers with the same weights.
+        let vocabulary = try tokenizer.map { (tokenizer: IcetkTokenizer) -> String in
+            fingerprint(try Data(contentsOf: tokenizer.modelURL))
+        } ?? "none"
         // Not the thread count, the TP degree or the batch limits: they change no result.
-        return try ModelSource.fingerprint(of: weights) + "; " + String(describing: configuration)
+        return try ModelSource.fingerprint(of: weights) + "; tokenizer \(vocabulary); "
+            + String(describing: configuration)
             + "; --precision \(settings.precision.rawValue), --kv-cache \(settings.kvCacheFormat.rawValue), "
             + "--quantize \(source.quantization?.rawValue ?? "none")"
     }

@@ -166,6 +166,24 @@ final class PeerWatchdog: @unchecked Sendable {
         for peer in peers where !finished[peer] {
             _ = communicator.startSend(notice, to: peer, tag: Self.tag)
         }
+        // A rank of this node whose process is gone, and which sent no notice, died: that is known at once, so the
+        // report goes out before mpirun's SIGKILL (about a second away, less on a loaded node) without waiting for
+        // the others' notices. Notices already here are taken first: a rank that got the signal too may exit
+        // right after sending its own.
+        for peer in peers where !finished[peer] { drain(peer, now: Self.now()) }
+        let gone = peers.filter { !finished[$0] && terminating[$0] == nil && isGone($0) }
+        if !gone.isEmpty {
+            if (0..<world.size).first(where: { !gone.contains($0) && ($0 == me || !finished[$0]) }) == me {
+                let myPhase = phase.withLock { $0 }
+                for rank in gone {
+                    StandardError.writeLine(
+                        "Error: rank \(rank) (host \(hosts[rank])) is gone (its process was killed or crashed) (last "
+                            + "reported: \(lastPhase[rank]); rank \(me) was \(myPhase)); the launcher is ending the job "
+                            + "on every rank")
+                }
+            }
+            _exit(1)
+        }
         let deadline = Self.now() + Self.terminationGrace
         while Self.now() < deadline {
             for peer in peers where !finished[peer] { drain(peer, now: Self.now()) }
@@ -192,9 +210,13 @@ final class PeerWatchdog: @unchecked Sendable {
 
     /// What became of a rank that sent no notice: gone, where this node can see its process table.
     private func fate(of rank: Int) -> String {
-        guard hosts[rank] == hosts[world.rank], pids[rank] > 0 else { return "stopped answering" }
-        if kill(pids[rank], 0) != 0 && errno == ESRCH { return "is gone (its process was killed or crashed)" }
-        return "stopped answering"
+        isGone(rank) ? "is gone (its process was killed or crashed)" : "stopped answering"
+    }
+
+    /// Whether `rank` ran on this node and its process no longer exists.
+    private func isGone(_ rank: Int) -> Bool {
+        guard hosts[rank] == hosts[world.rank], pids[rank] > 0 else { return false }
+        return kill(pids[rank], 0) != 0 && errno == ESRCH
     }
 
     /// Peers got SIGTERM but this rank did not: the job cannot go on without them, so it ends now.

@@ -116,6 +116,15 @@ import Testing
         let noId = try Self.temporaryFile("{\"answer\":\"a\"}\n")
         defer { try? FileManager.default.removeItem(at: noId) }
         #expect(throws: BatchInputError.self) { _ = try ResultStore(url: noId) }
+        // A file of someone else's is left as it was: its last line used to be cut as "torn" before any check.
+        let notes = try Self.temporaryFile("some notes\nmore notes without a newline")
+        defer { try? FileManager.default.removeItem(at: notes) }
+        #expect(throws: BatchInputError.self) { _ = try ResultStore(url: notes) }
+        let unterminated = try Self.temporaryFile("no newline at all")
+        defer { try? FileManager.default.removeItem(at: unterminated) }
+        #expect(throws: BatchInputError.self) { _ = try ResultStore(url: unterminated) }
+        #expect(try String(contentsOf: notes, encoding: .utf8) == "some notes\nmore notes without a newline")
+        #expect(try String(contentsOf: unterminated, encoding: .utf8) == "no newline at all")
         // A line with an id but neither an answer nor an error is no result: it used to mark its id as done.
         let noResult = try Self.temporaryFile("{\"id\":1}\n")
         defer { try? FileManager.default.removeItem(at: noResult) }
