@@ -173,7 +173,10 @@ final class PeerWatchdog: @unchecked Sendable {
         for peer in peers where !finished[peer] { drain(peer, now: Self.now()) }
         let gone = peers.filter { !finished[$0] && terminating[$0] == nil && isGone($0) }
         if !gone.isEmpty {
-            if (0..<world.size).first(where: { !gone.contains($0) && ($0 == me || !finished[$0]) }) == me {
+            let reporter = (0..<world.size).first { !gone.contains($0) && ($0 == me || !finished[$0]) }
+            // The others leave the reporter its time: mpirun ends the whole job as soon as any rank exits non-zero.
+            if reporter != me { Self.waitForTheLauncher() }
+            if reporter == me {
                 let myPhase = phase.withLock { $0 }
                 for rank in gone {
                     StandardError.writeLine(
@@ -192,6 +195,7 @@ final class PeerWatchdog: @unchecked Sendable {
         }
         let lost = peers.filter { !finished[$0] && terminating[$0] == nil }
         let reporter = (0..<world.size).first { !lost.contains($0) && !finished[$0] }
+        if reporter != me { Self.waitForTheLauncher() }
         if reporter == me {
             let myPhase = phase.withLock { $0 }
             if lost.isEmpty {
@@ -206,6 +210,12 @@ final class PeerWatchdog: @unchecked Sendable {
             }
         }
         _exit(1)
+    }
+
+    /// A rank that does not report waits for mpirun's SIGKILL (it follows SIGTERM within seconds), so that its own
+    /// exit does not end the job before the reporter has printed; then it exits anyway.
+    private static func waitForTheLauncher() {
+        usleep(3_000_000)
     }
 
     /// What became of a rank that sent no notice: gone, where this node can see its process table.
