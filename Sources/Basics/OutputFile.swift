@@ -24,4 +24,19 @@ public enum OutputFile {
             throw InputError(description: "\(option) \(path): the folder \(folder) does not exist")
         }
     }
+
+    /// Refuses `path` when it is one of `inputs` by any name or link: the command would overwrite a file it reads
+    /// (a model's shard or configuration) and the loss would show only in the next run. `inputsName` says what
+    /// they are ("a file of the model in --model ckpt").
+    public static func checkNotAmong(
+        _ inputs: [String], _ path: String, option: String, inputsName: String
+    ) throws(InputError) {
+        guard let output = FileIdentity(path: path) else { return }
+        if let input = inputs.first(where: { FileIdentity(path: $0) == output }) {
+            let alias = input == path ? "" : " (\(input))"
+            throw InputError(
+                description: "\(option) \(path) is \(inputsName)\(alias); writing it would destroy it. "
+                    + "Name another file.")
+        }
+    }
 }

@@ -211,10 +211,7 @@ public enum BatchJob {
         /// Refuses an output that is the input file (by another name, a link, or the same name): appending
         /// results to the requests would make every request look done.
         static func checkDistinct(input: String, output: String) throws {
-            var inputInfo = stat()
-            var outputInfo = stat()
-            guard stat(input, &inputInfo) == 0, stat(output, &outputInfo) == 0 else { return }
-            if inputInfo.st_dev == outputInfo.st_dev && inputInfo.st_ino == outputInfo.st_ino {
+            if let identity = FileIdentity(path: input), identity == FileIdentity(path: output) {
                 throw BatchInputError(
                     description: "--output \(output) is the input file \(input); results go to a file of their own")
             }

@@ -97,7 +97,15 @@ public struct BenchSettings: Sendable {
         }
         if case .random(let file) = model, file.isEmpty { throw fail("--config must name a file") }
         if let svgPath {
-            do { try OutputFile.check(svgPath, option: "--svg") } catch { throw fail(error.description) }
+            let (inputs, owner): ([String], String) =
+                switch model {
+                case .checkpoint(let source): (source.inputFiles(), "a file of the model in \(source.optionName) \(source.path)")
+                case .random(let file): ([file], "the configuration file")
+                }
+            do {
+                try OutputFile.check(svgPath, option: "--svg")
+                try OutputFile.checkNotAmong(inputs, svgPath, option: "--svg", inputsName: owner)
+            } catch { throw fail(error.description) }
         }
         if greedy && !batchSizes.isEmpty {
             throw fail("--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")

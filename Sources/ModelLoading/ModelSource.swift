@@ -60,6 +60,32 @@ public struct ModelSource: Sendable, Equatable {
         return configuration
     }
 
+    /// Every file the model may be read from, for refusing an output that would overwrite one: the files of the
+    /// directory and of its subfolders (a checkpoint keeps its shards one level down) and the tokenizer that
+    /// config.json names, wherever it is. Unreadable parts are skipped: loading reports them.
+    public func inputFiles() -> [String] {
+        var files: [String] = []
+        func walk(_ folder: String, depth: Int) {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+            for name in names.sorted() {
+                let path = folder + "/" + name
+                var isDirectory = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+                if !isDirectory {
+                    files.append(path)
+                } else if depth > 0 {
+                    walk(path, depth: depth - 1)
+                }
+            }
+        }
+        guard !path.isEmpty else { return [] }
+        walk(path, depth: 1)
+        if let tokenizer = (try? configuration())?.tokenizer.model {
+            files.append(tokenizer.hasPrefix("/") ? tokenizer : path + "/" + tokenizer)
+        }
+        return files
+    }
+
     public func checkpoint() throws -> ShardedCheckpoint {
         try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
     }

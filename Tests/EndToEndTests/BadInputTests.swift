@@ -613,4 +613,40 @@ import TestSupport
             "batch --input ''", ["batch", "--model", model, "--input", "", "--output", fifo],
             mentions: ["--input must name a file"])
     }
+
+    // MARK: - Found by the fourth fresh campaign
+
+    /// `logits --out` and `bench --svg` naming one of the model's own files (directly, through a link or a hard
+    /// link) overwrote it with exit 0; the next run failed on a damaged checkpoint.
+    @Test func outputsThatAreFilesOfTheModelAreRefused() throws {
+        let scratch = try Scratch("model-outputs")
+        defer { scratch.remove() }
+        let shard = scratch.file(Self.shard0).path
+        let link = scratch.root.appendingPathComponent("link.f32").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: scratch.file("config.json").path)
+        let hardLink = scratch.root.appendingPathComponent("hard.svg").path
+        #expect(Glibc.link(shard, hardLink) == 0)
+        let before = try [shard, scratch.file("config.json").path, scratch.file("ice_text.model").path].map {
+            try Data(contentsOf: URL(fileURLWithPath: $0))
+        }
+        let logits = ["logits", "--model", scratch.model.path, "--prompt", "a [MASK]", "--out"]
+        try Self.expectFailure("logits --out shard", logits + [shard], mentions: [shard, "a file of the model"])
+        try Self.expectFailure(
+            "logits --out tokenizer", logits + [scratch.file("ice_text.model").path], mentions: ["ice_text.model"])
+        try Self.expectFailure("logits --out link", logits + [link], mentions: [link, "config.json"])
+        let bench = [
+            "bench", "--model", scratch.model.path, "--prompt-tokens", "4", "--gen-tokens", "2", "--batch-sizes", "1",
+            "--svg",
+        ]
+        try Self.expectFailure("bench --svg hard link", bench + [hardLink], mentions: [hardLink, "mp_rank_00_model_states.pt"])
+        let config = scratch.root.appendingPathComponent("demo.json").path
+        try FileManager.default.copyItem(
+            atPath: CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path, toPath: config)
+        let random = ["bench", "--config", config, "--prompt-tokens", "4", "--gen-tokens", "2", "--batch-sizes", "1"]
+        try Self.expectFailure("bench --svg config", random + ["--svg", config], mentions: ["the configuration"])
+        let after = try [shard, scratch.file("config.json").path, scratch.file("ice_text.model").path].map {
+            try Data(contentsOf: URL(fileURLWithPath: $0))
+        }
+        #expect(before == after, "a file of the model changed")
+    }
 }

@@ -21,7 +21,11 @@ struct LogitsCommand: ClusterCommand {
         if (prompt == nil) == (ids == nil) { throw ValidationError("give exactly one of --prompt and --ids") }
         // Only rank 0 writes, so only its view of the path counts; checked before any work.
         if ClusterJob.isCoordinatorProcess {
-            do { try OutputFile.check(out, option: "--out", allowingDevices: true) } catch {
+            do {
+                try OutputFile.check(out, option: "--out", allowingDevices: true)
+                try OutputFile.checkNotAmong(
+                    model.source.inputFiles(), out, option: "--out", inputsName: "a file of the model in --model \(model.model)")
+            } catch {
                 throw ValidationError(error.description)
             }
         }
