@@ -127,6 +127,13 @@ INLINE float ck_erf_scalar(float x) {
 
 INLINE float ck_gelu_scalar(float x) { return 0.5f * x * (1.0f + ck_erf_scalar(x * 0.70710678118654752f)); }
 
+/// The tanh GELU `0.5 x (1 + tanh(u))`, `u = sqrt(2 / pi) (x + 0.044715 x^3)`, as `x / (1 + exp(-2 u))` (the same
+/// function, one exp and no cancellation near -1).
+INLINE float ck_gelu_tanh_scalar(float x) {
+    float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + ck_exp(-2.0f * u));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Kernel bodies
 
@@ -136,6 +143,10 @@ INLINE void erf_body(const float *restrict x, float *restrict y, long count) {
 
 INLINE void gelu_body(const float *x, float *y, long count) {
     for (long i = 0; i < count; i++) y[i] = ck_gelu_scalar(x[i]);
+}
+
+INLINE void gelu_tanh_body(const float *x, float *y, long count) {
+    for (long i = 0; i < count; i++) y[i] = ck_gelu_tanh_scalar(x[i]);
 }
 
 INLINE void geglu_body(const float *restrict linear, const float *restrict gate, float *restrict out, long count) {
@@ -297,6 +308,7 @@ INLINE void widen_body(const uint16_t *restrict x, float *restrict y, long count
 #define CK_INSTANTIATE(SUFFIX, ATTR)                                                                              \
     ATTR static void erf_##SUFFIX(const float *x, float *y, long count) { erf_body(x, y, count); }                \
     ATTR static void gelu_##SUFFIX(const float *x, float *y, long count) { gelu_body(x, y, count); }              \
+    ATTR static void gelu_tanh_##SUFFIX(const float *x, float *y, long count) { gelu_tanh_body(x, y, count); }    \
     ATTR static void geglu_##SUFFIX(const float *l, const float *g, float *out, long count) {                     \
         geglu_body(l, g, out, count);                                                                             \
     }                                                                                                             \
@@ -351,6 +363,8 @@ int ck_vector_resolve_isa(int isa) {
 void ck_erf(const float *x, float *y, long count, int isa) { CK_DISPATCH(erf, x, y, count) }
 
 void ck_gelu(const float *x, float *y, long count, int isa) { CK_DISPATCH(gelu, x, y, count) }
+
+void ck_gelu_tanh(const float *x, float *y, long count, int isa) { CK_DISPATCH(gelu_tanh, x, y, count) }
 
 void ck_geglu(const float *linear, const float *gate, float *out, long count, int isa) {
     CK_DISPATCH(geglu, linear, gate, out, count)

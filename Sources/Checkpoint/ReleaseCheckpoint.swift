@@ -61,7 +61,12 @@ public final class ReleaseCheckpoint: Sendable {
     /// The file holding `key`, opened on first use.
     public func file(holding key: String) throws(CheckpointError) -> TorchCheckpointFile {
         guard let position = fileOfKey[key] else { throw .missingKey(path: directory.path, key: key) }
-        return try opened.withLock { (opened) throws(CheckpointError) in
+        return try file(at: position)
+    }
+
+    /// `files[position]`, opened on first use.
+    public func file(at position: Int) throws(CheckpointError) -> TorchCheckpointFile {
+        try opened.withLock { (opened) throws(CheckpointError) in
             if let file = opened[position] { return file }
             let file = try TorchCheckpointFile(path: files[position].path)
             opened[position] = file

@@ -5,6 +5,8 @@ import FoundationEssentials
 /// The GLM architecture hyper-parameters, read from `config.json` beside a checkpoint's `latest` file.
 /// Field names follow the official GLM-130B argument names (snake_case lives only in `CodingKeys`).
 public struct ModelConfiguration: Codable, Sendable, Equatable {
+    /// The architecture file that computes the model; GLMCluster's own GLM-130B `config.json` does not name it.
+    public var architecture: ArchitectureKind = .glm130B
     public var numLayers: Int
     public var hiddenSize: Int
     public var numAttentionHeads: Int
@@ -17,6 +19,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var tokenizer: TokenizerConfiguration
 
     enum CodingKeys: String, CodingKey {
+        case architecture
         case numLayers = "num_layers"
         case hiddenSize = "hidden_size"
         case numAttentionHeads = "num_attention_heads"
@@ -41,10 +44,34 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.tokenizer = tokenizer
     }
 
-    public var headDimension: Int { hiddenSize / numAttentionHeads }
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        architecture = try container.decodeIfPresent(ArchitectureKind.self, forKey: .architecture) ?? .glm130B
+        numLayers = try container.decode(Int.self, forKey: .numLayers)
+        hiddenSize = try container.decode(Int.self, forKey: .hiddenSize)
+        numAttentionHeads = try container.decode(Int.self, forKey: .numAttentionHeads)
+        innerHiddenSize = try container.decode(Int.self, forKey: .innerHiddenSize)
+        vocabSize = try container.decode(Int.self, forKey: .vocabSize)
+        maxSequenceLength = try container.decode(Int.self, forKey: .maxSequenceLength)
+        layernormEpsilon = try container.decode(Float.self, forKey: .layernormEpsilon)
+        tokenizer = try container.decode(TokenizerConfiguration.self, forKey: .tokenizer)
+    }
 
-    /// DeepNorm's residual scale alpha = sqrt(2 L): it multiplies the normalised tensor, not the residual input.
-    public var deepNormAlpha: Float { Float((2.0 * Double(numLayers)).squareRoot()) }
+    /// GLM-130B's file as before (no `architecture` field); other architectures name theirs.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(architecture == .glm130B ? nil : architecture, forKey: .architecture)
+        try container.encode(numLayers, forKey: .numLayers)
+        try container.encode(hiddenSize, forKey: .hiddenSize)
+        try container.encode(numAttentionHeads, forKey: .numAttentionHeads)
+        try container.encode(innerHiddenSize, forKey: .innerHiddenSize)
+        try container.encode(vocabSize, forKey: .vocabSize)
+        try container.encode(maxSequenceLength, forKey: .maxSequenceLength)
+        try container.encode(layernormEpsilon, forKey: .layernormEpsilon)
+        try container.encode(tokenizer, forKey: .tokenizer)
+    }
+
+    public var headDimension: Int { hiddenSize / numAttentionHeads }
 
     /// The real GLM-130B values, for `--preset glm-130b` when a checkpoint has no config.json.
     public static let glm130B = ModelConfiguration(
@@ -125,9 +152,19 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
 
     /// Decodes and validates the contents of a `config.json`; `source` names it in errors.
     public static func decode(_ data: Data, source: String) throws(ConfigurationError) -> ModelConfiguration {
-        try checkJSONShape(data, file: source)
+        let family = try checkJSONShape(data, file: source)
         let configuration: ModelConfiguration
-        do { configuration = try JSONDecoder().decode(ModelConfiguration.self, from: data) } catch {
+        do {
+            switch family {
+            case .chatGLM6B:
+                configuration = try JSONDecoder().decode(ChatGLM6BConfiguration.self, from: data)
+                    .modelConfiguration(source: source)
+            default:
+                configuration = try JSONDecoder().decode(ModelConfiguration.self, from: data)
+            }
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
             throw ConfigurationError.malformed(file: source, reason: describe(error))
         }
         try configuration.validate(source: source)
@@ -231,7 +268,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
 
 /// Catches what JSONDecoder reports badly: text that is not JSON, a top level that is not an object, and
 /// non-integral numbers in integer fields (which JSONDecoder calls "not valid JSON").
-private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationError) {
+/// Returns the family the file names (GLM-130B when it names none).
+private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationError) -> ModelFamily {
     guard let value = JSONValue.parse(data) else {
         throw ConfigurationError.malformed(file: file, reason: "not valid JSON")
     }
@@ -240,8 +278,10 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
             file: file, reason: "the top level must be a JSON object with the model fields")
     }
     // A release names its family (`model_type`, `architectures`); GLMCluster's own GLM-130B file names none.
+    var recognised = ModelFamily.glm130B
     if top["model_type"] != nil || top["architectures"] != nil {
         let family = ModelFamily.recognise(top)
+        recognised = family ?? .glm130B
         if family?.isSupported != true {
             let named = ["model_type", "architectures"].compactMap { field in
                 top[field].map { "\(field) \(render($0))" }
@@ -272,6 +312,9 @@ private func checkJSONShape(_ data: Data, file: String) throws(ConfigurationErro
     if case .object(let tokenizer)? = top["tokenizer"] {
         try check(tokenizer, ["num_image_tokens", "command_tokens_start", "eos"], prefix: "tokenizer.")
     }
+    try check(
+        top, ["bos_token_id", "eos_token_id", "mask_token_id", "gmask_token_id", "quantization_bit"], prefix: "")
+    return recognised
 }
 
 /// A short JSON rendering of a name or a list of names, for messages.
@@ -290,6 +333,7 @@ private func describeType(_ type: Any.Type) -> String {
     case is Float.Type, is Double.Type: "a number"
     case is String.Type: "a string"
     case is TokenizerConfiguration.Type: "an object"
+    case is Bool.Type: "true or false"
     default: "\(type)"
     }
 }

@@ -51,13 +51,13 @@ public final class ClusterSession: Sendable {
     /// fingerprints each result with it, so that resuming with another model, quantization or precision is not
     /// taken for the same job. Reads every shard's zip directory, not its data.
     public func modelIdentity() throws -> String {
-        let weights = try source.checkpoint()
+        let weights = try source.weightStore(for: configuration)
         // The tokenizer file too: another vocabulary gives other prompts and answers with the same weights.
         let vocabulary = try tokenizer.map { (tokenizer: IcetkTokenizer) -> String in
             fingerprint(try Data(contentsOf: tokenizer.modelURL))
         } ?? "none"
         // Not the thread count, the TP degree or the batch limits: they change no result.
-        return try ModelSource.fingerprint(of: weights) + "; tokenizer \(vocabulary); "
+        return try weights.fingerprint() + "; tokenizer \(vocabulary); "
             + String(describing: configuration)
             + "; --precision \(settings.precision.rawValue), --kv-cache \(settings.kvCacheFormat.rawValue), "
             + "--quantize \(source.quantization?.rawValue ?? "none")"
@@ -134,20 +134,21 @@ public final class ClusterSession: Sendable {
         }
     }
 
-    /// The bytes of the checkpoint's shard files.
-    private static func bytes(of checkpoint: ShardedCheckpoint) -> Int {
-        ModelSource.shardSizes(of: checkpoint).reduce(0) { $0 + ($1 ?? 0) }
+    /// The bytes of the weight files.
+    private static func bytes(of checkpoint: any WeightStore) -> Int {
+        checkpoint.fileSizes.reduce(0) { $0 + ($1 ?? 0) }
     }
 
     private func weightsFromSharedStorage() throws -> GLMWeights {
-        let checkpoint = try runtime.agree("opening the checkpoint") { try source.checkpoint() }
+        let configuration = self.configuration
+        let checkpoint = try runtime.agree("opening the checkpoint") { try source.weightStore(for: configuration) }
         // Memory first: it needs only the file sizes, and a checkpoint too large for the node is refused before
         // every shard is opened.
         try checkMemory(
             checkpointBytes: Self.bytes(of: checkpoint),
             storedQuantized: (try? ModelSource.isQuantized(checkpoint)) ?? false)
         let contents = try runtime.agree("reading the checkpoint's directories") {
-            try ModelSource.fingerprint(of: checkpoint)
+            try checkpoint.fingerprint()
         }
         try runtime.checkSame("checkpoint", fingerprint: contents)
         return try runtime.agree("loading weights") {
@@ -158,9 +159,10 @@ public final class ClusterSession: Sendable {
     private func weightsFromCoordinator() throws -> GLMWeights {
         let source = self.source
         let runtime = self.runtime
-        let checkpoint = try runtime.agree("opening the checkpoint") { () -> ShardedCheckpoint? in
+        let configuration = self.configuration
+        let checkpoint = try runtime.agree("opening the checkpoint") { () -> (any WeightStore)? in
             guard runtime.isCoordinator else { return nil }
-            let checkpoint = try source.checkpoint()
+            let checkpoint = try source.weightStore(for: configuration)
             // The weight stream carries fp16 tensors only.
             if try ModelSource.isQuantized(checkpoint) {
                 throw ModelDirectoryError(

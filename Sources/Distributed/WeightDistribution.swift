@@ -33,7 +33,7 @@ public enum WeightDistribution {
     /// `partition == Partition(index: rank, count: size)`; `checkpoint` is used on rank 0 only (nil elsewhere).
     public static func receiveWeights(
         configuration: ModelConfiguration, partition: Partition, communicator: Communicator,
-        checkpoint: ShardedCheckpoint?
+        checkpoint: (any WeightStore)?
     ) throws -> GLMWeights {
         try checkAgreement(
             configuration: configuration, partition: partition, communicator: communicator,
@@ -57,7 +57,7 @@ public enum WeightDistribution {
     // MARK: - Rank 0
 
     private static func sendAll(
-        _ specs: [WeightSpec], from checkpoint: ShardedCheckpoint, communicator: Communicator,
+        _ specs: [WeightSpec], from checkpoint: any WeightStore, communicator: Communicator,
         keeping parts: inout [String: HalfTensor]
     ) throws {
         let count = communicator.size
@@ -80,7 +80,7 @@ public enum WeightDistribution {
     }
 
     private static func read(
-        _ spec: WeightSpec, _ checkpoint: ShardedCheckpoint, _ partition: Partition
+        _ spec: WeightSpec, _ checkpoint: any WeightStore, _ partition: Partition
     ) throws -> HalfTensor {
         try checkpoint.tensor(spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition)
     }

@@ -13,7 +13,8 @@ public struct SingleRankReduction: TensorParallelReduction {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) {}
 }
 
-/// The GLM-130B transformer (spec section 2) on this rank's weight shard, computing in fp32.
+/// The GLM block transformer on this rank's weight shard, computing in fp32: GLM-130B (spec section 2) and the
+/// architectures built on its block (`Architecture`: ChatGLM-6B), which decide positions, the MLP and alpha.
 ///
 /// `forward` appends new tokens to a `KVCache` and returns the logits of the last new token over this rank's
 /// vocabulary slice. Prefill is one call with the whole context; decoding is one call per generated token.
@@ -22,8 +23,9 @@ public final class GLMModel: @unchecked Sendable {
     public let configuration: ModelConfiguration
     public let weights: GLMWeights
     public let partition: Partition
+    public let architecture: Architecture
     private let reduction: TensorParallelReduction
-    private let rotary: RotaryEmbedding
+    private let positions: RotaryPositions
 
     /// Heads, FFN columns and vocabulary rows this rank holds.
     public let localHeads: Int
@@ -53,7 +55,8 @@ public final class GLMModel: @unchecked Sendable {
         self.weights = weights
         self.partition = partition
         self.reduction = reduction
-        rotary = RotaryEmbedding(headDimension: configuration.headDimension)
+        architecture = Architecture.of(configuration)
+        positions = RotaryPositions(scheme: architecture.positions, headDimension: configuration.headDimension)
         localHeads = configuration.numAttentionHeads / partition.count
         localInner = configuration.innerHiddenSize / partition.count
         let rows = configuration.vocabSize / partition.count
@@ -96,7 +99,7 @@ public final class GLMModel: @unchecked Sendable {
         let batch = BatchRows(segments)
         let n = batch.rows
         let chunks = rowChunks(n)  // of the QKV and MLP products, the same in every layer
-        let alpha = configuration.deepNormAlpha
+        let alpha = architecture.residualScale(configuration)
         let profile = self.profile
         let forwardStart = profile == nil ? 0 : ForwardProfile.now()
         defer { profile?.addForward(ForwardProfile.now() &- forwardStart) }
@@ -111,7 +114,7 @@ public final class GLMModel: @unchecked Sendable {
         for segment in segments {
             let start = segment.cache.count
             for r in 0..<segment.tokens.count {
-                tables.append(rotary.table(position: segment.layout.position(of: start + r)))
+                tables.append(positions.table(layout: segment.layout, index: start + r))
             }
         }
 
@@ -132,7 +135,7 @@ public final class GLMModel: @unchecked Sendable {
                 feedForward(weights: w, input: normalised, chunks: chunks, into: out)
                 finishRowParallel(out, rows: n, bias: w.dense4HToHBias)
             }
-            // x_{l+1} = alpha * m + GeGLU(m)
+            // x_{l+1} = alpha * m + MLP(m)
             Self.residual(alpha, normalised, into: &x)
         }
         for (segment, start) in zip(segments, batch.starts) { segment.cache.count = start + segment.tokens.count }
@@ -335,6 +338,7 @@ public final class GLMModel: @unchecked Sendable {
     ) {
         let d = configuration.headDimension
         let (heads, localWidth, segments) = (localHeads, localHeads * d, batch.segments)
+        let positions = self.positions
         ComputeThreads.parallelFor(segments.count * heads) { range in
             for task in range {
                 let (index, head) = (task / heads, task % heads)
@@ -348,22 +352,24 @@ public final class GLMModel: @unchecked Sendable {
                     let table = tables[row]
                     let query = q + (first * heads + head * rows + r) * d
                     query.update(from: source, count: d)
-                    RotaryEmbedding.rotate(query, cos: table.cos, sin: table.sin)
+                    positions.rotate(query, cos: table.cos, sin: table.sin)
                     // The key is rotated where it lies in `qkv` (dead once split), then cached with the value.
-                    RotaryEmbedding.rotate(source + d, cos: table.cos, sin: table.sin)
+                    positions.rotate(source + d, cos: table.cos, sin: table.sin)
                     cache.store(layer: layer, head: head, token: start + r, key: source + d, value: source + 2 * d)
                 }
             }
         }
     }
 
-    /// GeGLU: `(u1 * gelu(u2)) W2^T` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves: the partial
-    /// output before `finishRowParallel` (reduction, then `+ b2`), over the pass's row chunks (`rowChunks`).
+    /// The MLP's partial output before `finishRowParallel` (reduction, then `+ b2`), over the pass's row chunks
+    /// (`rowChunks`): GeGLU `(u1 * gelu(u2)) W2^T` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves,
+    /// or the ungated `gelu_tanh(u) W2^T`.
     private func feedForward(
         weights w: LayerWeights, input: [Float], chunks: [Range<Int>], into output: UnsafeMutableBufferPointer<Float>
     ) {
         let (h, f) = (configuration.hiddenSize, localInner)
-        var u = [Float](repeating: 0, count: chunks.map(\.count).max()! * 2 * f)
+        let kind = architecture.feedForward
+        var u = [Float](repeating: 0, count: chunks.map(\.count).max()! * kind.projectionFactor * f)
         input.withUnsafeBufferPointer { m in
             u.withUnsafeMutableBufferPointer { u in
                 for chunk in chunks {
@@ -372,9 +378,12 @@ public final class GLMModel: @unchecked Sendable {
                             m.baseAddress! + chunk.lowerBound * h, rows: chunk.count, weight: w.denseHTo4H,
                             bias: w.denseHTo4HBias, into: u.baseAddress!, precision: precision)
                     }
-                    // The gated `[rows, f]` takes the front of `u` (no second buffer).
+                    // The activated `[rows, f]` takes the front of `u` (no second buffer).
                     let gated = u.baseAddress!
-                    VectorKernels.gegluInPlace(gated, rows: chunk.count, halfWidth: f)
+                    switch kind {
+                    case .gegluErf: VectorKernels.gegluInPlace(gated, rows: chunk.count, halfWidth: f)
+                    case .geluTanh: VectorKernels.geluTanh(gated, into: gated, count: chunk.count * f)
+                    }
                     profile.measure(.matmul) {
                         linear(
                             gated, rows: chunk.count, weight: w.dense4HToH, bias: nil,

@@ -20,7 +20,7 @@ extension GLMWeights {
     ///   of this rank's LOCAL shard as they arrive (the official `quantize(model, bits)` at load time). A
     ///   checkpoint already quantized with the same bit width is loaded as it is; another bit width is an error.
     public static func load(
-        from checkpoint: ShardedCheckpoint, configuration c: ModelConfiguration, partition: Partition = .whole,
+        from checkpoint: any WeightStore, configuration c: ModelConfiguration, partition: Partition = .whole,
         quantization: QuantizationScheme? = nil
     ) throws -> GLMWeights {
         try checkLayers(of: checkpoint, configuration: c)
@@ -31,7 +31,7 @@ extension GLMWeights {
                 let matrix = WeightMatrix(part)
                 if let quantization, quantization.format != matrix.format {
                     throw QuantizationError(
-                        description: "\(checkpoint.directory.shardURLs[0].path): '\(spec.key)' is already quantized "
+                        description: "\(checkpoint.weightFiles[0].path): '\(spec.key)' is already quantized "
                             + "to \(part.bits) bits; it cannot be re-quantized to \(quantization.rawValue) (load it "
                             + "without --quantize, or quantize an fp16 checkpoint)")
                 }
@@ -44,15 +44,15 @@ extension GLMWeights {
 
     /// Refuses a checkpoint with more layers than the configuration (its extra layers would be silently ignored);
     /// fewer layers are found as the first missing tensor.
-    static func checkLayers(of checkpoint: ShardedCheckpoint, configuration c: ModelConfiguration) throws {
+    static func checkLayers(of checkpoint: any WeightStore, configuration c: ModelConfiguration) throws {
         let prefix = "transformer.layers."
-        let layers = checkpoint.keys().compactMap { key -> Int? in
+        let layers = try checkpoint.tensorKeys().compactMap { key -> Int? in
             guard key.hasPrefix(prefix) else { return nil }
             return Int(key.dropFirst(prefix.count).prefix { $0 != "." })
         }
         if let highest = layers.max(), highest >= c.numLayers {
             throw WeightValueError(
-                description: "\(checkpoint.directory.shardURLs[0].path) holds \(highest + 1) layers but the "
+                description: "\(checkpoint.weightFiles[0].deletingLastPathComponent().path) holds \(highest + 1) layers but the "
                     + "configuration has num_layers = \(c.numLayers); the layers beyond it would be ignored (check "
                     + "config.json)")
         }

@@ -86,46 +86,43 @@ public struct ModelSource: Sendable, Equatable {
         return files
     }
 
-    public func checkpoint() throws -> ShardedCheckpoint {
-        try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
-    }
-
-    /// What every rank must see identically: the iteration and each shard file's name, size and contents (a
-    /// digest of its zip directory, whose entries record their CRC-32s: two checkpoints of the same shapes but
-    /// other weights differ there). Opens every shard's directory, not its data.
-    public static func fingerprint(of checkpoint: ShardedCheckpoint) throws -> String {
-        var description = "iteration \(checkpoint.directory.iteration)"
-        for (rank, (url, size)) in zip(checkpoint.directory.shardURLs, shardSizes(of: checkpoint)).enumerated() {
-            let digest = String(try checkpoint.shard(rank).archive.contentsDigest, radix: 16)
-            description += "; \(url.lastPathComponent) \(size ?? -1) bytes, contents \(digest)"
-        }
-        return "checkpoint (\(description))"
-    }
-
-    /// Each shard file's size in bytes, in rank order (nil where it cannot be read).
-    public static func shardSizes(of checkpoint: ShardedCheckpoint) -> [Int?] {
-        checkpoint.directory.shardURLs.map { url in
-            // FoundationEssentials reports the size as a UInt (`as? Int` is always nil there).
-            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-            return (attributes?[.size] as? UInt).map { Int($0) }
+    /// The weights as `configuration`'s release stores them: a GLM-130B checkpoint (`latest`,
+    /// `<iteration>/mp_rank_XX_model_states.pt`) or a Hugging Face release (`pytorch_model.bin.index.json` and its
+    /// `.bin` files). Opens no weight file yet.
+    public func weightStore(for configuration: ModelConfiguration) throws -> any WeightStore {
+        switch configuration.architecture {
+        case .glm130B: try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
+        case .chatGLM6B: try ReleaseCheckpoint(directory: directory)
         }
     }
 
-    /// Whether the checkpoint is an official quantized one (layer 0's QKV weight is int8 with a `_scale`).
-    public static func isQuantized(_ checkpoint: ShardedCheckpoint) throws -> Bool {
+    /// Whether the store is an official quantized checkpoint (layer 0's QKV weight is int8 with a `_scale`).
+    public static func isQuantized(_ store: any WeightStore) throws -> Bool {
         let key = "transformer.layers.0.attention.query_key_value.weight"
-        return try checkpoint.shard(0).contains(key) && checkpoint.isQuantized(key)
+        return try store.tensorKeys().contains(key) && store.isQuantized(key)
     }
 
     /// This rank's partition of the weights; a wrong-shaped or missing tensor error also says where the expected
     /// shapes came from.
     public func weights(
-        from checkpoint: ShardedCheckpoint, configuration: ModelConfiguration, partition: Partition
+        from store: any WeightStore, configuration: ModelConfiguration, partition: Partition
     ) throws -> GLMWeights {
         do {
             return try GLMWeights.load(
-                from: checkpoint, configuration: configuration, partition: partition, quantization: quantization)
+                from: store, configuration: configuration, partition: partition, quantization: quantization)
         } catch let error as CheckpointError {
+            guard let checkpoint = store as? ShardedCheckpoint else {
+                switch error {
+                case .shapeMismatch, .missingKey:
+                    let c = configuration
+                    throw ModelDirectoryError(
+                        description: "\(error)\n  (expected from \(configurationSource): num_layers \(c.numLayers), "
+                            + "hidden_size \(c.hiddenSize), inner_hidden_size \(c.innerHiddenSize), vocab_size "
+                            + "\(c.vocabSize); check that config.json belongs to these weight files)")
+                default:
+                    throw error
+                }
+            }
             switch error {
             case .shapeMismatch, .missingKey:
                 // The expected shapes come from the configuration and the shard count: say which, so a wrong

@@ -30,6 +30,18 @@ public enum VectorKernels {
         }
     }
 
+    /// The tanh GELU `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` of `count` values (ChatGLM-6B's MLP); `y` may
+    /// be `x`. Threads over chunks.
+    public static func geluTanh(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int,
+        instructionSet: InstructionSet? = nil
+    ) {
+        let isa = (instructionSet?.rawValue ?? 0)
+        ComputeThreads.parallelFor(count, minimumChunk: 4096) { range in
+            ck_gelu_tanh(x + range.lowerBound, y + range.lowerBound, range.count, isa)
+        }
+    }
+
     /// GeGLU gating: for `u [rows, 2f]` (linear half, then gate half per row), `out[r, j] = u[r, j] * gelu(u[r, f+j])`
     /// into `out [rows, f]`. Threads over rows.
     public static func geglu(

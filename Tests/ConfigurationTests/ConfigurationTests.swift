@@ -120,9 +120,9 @@ import Testing
 
     /// A release this version does not run is named as what it is, not reported as a missing field.
     @Test func unsupportedReleasesAreNamed() throws {
-        let chatGLM6B = Fixture.root.deletingLastPathComponent().appendingPathComponent("chatglm-6b-tiny/config.json")
-        #expect(throws: ConfigurationError.unsupportedFamily(file: chatGLM6B.path, family: "ChatGLM-6B")) {
-            _ = try ModelConfiguration.load(from: chatGLM6B)
+        let chatGLM2 = Data(#"{"model_type": "chatglm", "multi_query_attention": true, "hidden_size": 8}"#.utf8)
+        #expect(throws: ConfigurationError.unsupportedFamily(file: "v2.json", family: "ChatGLM2-6B/ChatGLM3-6B/GLM-4-9B")) {
+            _ = try ModelConfiguration.decode(chatGLM2, source: "v2.json")
         }
         let llama = Data(#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8}"#.utf8)
         let error = #expect(throws: ConfigurationError.self) {
@@ -131,6 +131,36 @@ import Testing
         #expect(
             error?.description
                 == "c.json describes a model of no GLM family it knows (model_type \"llama\", architectures "
-                + "[\"LlamaForCausalLM\"]), which this version of GLMCluster does not run (it runs GLM-130B)")
+                + "[\"LlamaForCausalLM\"]), which this version of GLMCluster does not run (it runs GLM-130B, "
+                + "ChatGLM-6B)")
+    }
+
+    /// ChatGLM-6B's own config.json: its field names, its special-token layout checked by name, and a quantized
+    /// release refused by name.
+    @Test func chatGLM6BReleaseConfigurations() throws {
+        let url = Fixture.root.deletingLastPathComponent().appendingPathComponent("chatglm-6b-tiny/config.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let c = try ModelConfiguration.load(from: url)
+        #expect(c.architecture == .chatGLM6B && c.layernormEpsilon == 1e-5 && c.maxSequenceLength == 2048)
+        // Through the wire encoding (`--weights-from coordinator`), the architecture travels.
+        #expect(try ModelConfiguration(wireBytes: c.wireBytes()) == c)
+        for (from, to, field) in [
+            (#""eos_token_id": 993"#, #""eos_token_id": 994"#, "eos_token_id"),
+            (#""gmask_token_id": 989"#, #""gmask_token_id": 990"#, "gmask_token_id"),
+            (#""position_encoding_2d": true"#, #""position_encoding_2d": false"#, "position_encoding_2d"),
+            (#""use_cache": true"#, #""use_cache": true, "quantization_bit": 4"#, "quantization_bit"),
+        ] {
+            let edited = text.replacingOccurrences(of: from, with: to)
+            #expect(edited != text)
+            let error = #expect(throws: ConfigurationError.self) {
+                _ = try ModelConfiguration.decode(Data(edited.utf8), source: "config.json")
+            }
+            #expect(error?.description.contains("field \"\(field)\"") == true, "\(error.map { "\($0)" } ?? "")")
+        }
+        let missing = text.replacingOccurrences(of: #""num_layers": 3,"#, with: "")
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try ModelConfiguration.decode(Data(missing.utf8), source: "config.json")
+        }
+        #expect(error?.description.contains("missing field \"num_layers\"") == true)
     }
 }

@@ -10,8 +10,9 @@ import Testing
         let source = ModelSource(path: Fixture.checkpointDirectory.path)
         #expect(try source.configuration() == Fixture.configuration)
         #expect(source.configurationSource == Fixture.checkpointDirectory.appendingPathComponent("config.json").path)
-        #expect(try ModelSource.isQuantized(source.checkpoint()) == false)
-        let fingerprint = try ModelSource.fingerprint(of: source.checkpoint())
+        let store = try source.weightStore(for: source.configuration())
+        #expect(try ModelSource.isQuantized(store) == false)
+        let fingerprint = try store.fingerprint()
         #expect(fingerprint.hasPrefix("checkpoint (iteration 49300; mp_rank_00_model_states.pt "), "\(fingerprint)")
         // The real size, which ranks with different files would see differently.
         let size = try FileManager.default.attributesOfItem(

@@ -23,6 +23,10 @@ void ck_erf(const float *x, float *y, long count, int isa);
 /// y[i] = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU, for i < count. `y` may equal `x`.
 void ck_gelu(const float *x, float *y, long count, int isa);
 
+/// y[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh GELU (ChatGLM-6B), for i < count. `y` may
+/// equal `x`.
+void ck_gelu_tanh(const float *x, float *y, long count, int isa);
+
 /// GeGLU gating: `out[j] = linear[j] * gelu(gate[j])` for j < count.
 void ck_geglu(const float *linear, const float *gate, float *out, long count, int isa);
 

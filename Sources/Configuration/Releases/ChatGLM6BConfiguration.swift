@@ -1,0 +1,69 @@
+import Basics
+import FoundationEssentials
+
+/// THUDM/chatglm-6b's `config.json` (`ChatGLMConfig` of its `configuration_chatglm.py`), field for field as the
+/// release writes it; `modelConfiguration` turns it into the engine's description.
+struct ChatGLM6BConfiguration: Decodable {
+    var hiddenSize: Int
+    var innerHiddenSize: Int
+    var numLayers: Int
+    var numAttentionHeads: Int
+    var vocabSize: Int
+    var layernormEpsilon: Float?
+    var maxSequenceLength: Int
+    var bosTokenId: Int
+    var eosTokenId: Int
+    var maskTokenId: Int
+    var gmaskTokenId: Int
+    var positionEncoding2D: Bool?
+    var quantizationBit: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case hiddenSize = "hidden_size"
+        case innerHiddenSize = "inner_hidden_size"
+        case numLayers = "num_layers"
+        case numAttentionHeads = "num_attention_heads"
+        case vocabSize = "vocab_size"
+        case layernormEpsilon = "layernorm_epsilon"
+        case maxSequenceLength = "max_sequence_length"
+        case bosTokenId = "bos_token_id"
+        case eosTokenId = "eos_token_id"
+        case maskTokenId = "mask_token_id"
+        case gmaskTokenId = "gmask_token_id"
+        case positionEncoding2D = "position_encoding_2d"
+        case quantizationBit = "quantization_bit"
+    }
+
+    /// The engine's description. The release's special tokens sit where icetk's command tokens do
+    /// (`[MASK]`, `[gMASK]`, `[sMASK]`, eod, `<sop>`, `<eop>` from `mask_token_id` on, `<eop>` ending each answer), so
+    /// the command-token layout describes them; any other arrangement is refused by name.
+    func modelConfiguration(source: String) throws(ConfigurationError) -> ModelConfiguration {
+        func invalid(_ field: String, _ expected: String) -> ConfigurationError {
+            .invalidValue(file: source, field: field, expected: expected)
+        }
+        guard positionEncoding2D ?? true else {
+            throw invalid("position_encoding_2d", "true (ChatGLM-6B's 2D positions; 1D is not a released model)")
+        }
+        if let quantizationBit, quantizationBit != 0 {
+            throw invalid(
+                "quantization_bit",
+                "0: quantized ChatGLM-6B releases do not load yet; load the fp16 release with --quantize "
+                    + "int\(quantizationBit) instead")
+        }
+        for (field, value, offset) in [
+            ("gmask_token_id", gmaskTokenId, 1), ("bos_token_id", bosTokenId, 4), ("eos_token_id", eosTokenId, 5),
+        ] where value != maskTokenId &+ offset {
+            throw invalid(
+                field,
+                "mask_token_id + \(offset) = \(maskTokenId &+ offset) (the release's special-token layout), got \(value)")
+        }
+        var configuration = ModelConfiguration(
+            numLayers: numLayers, hiddenSize: hiddenSize, numAttentionHeads: numAttentionHeads,
+            innerHiddenSize: innerHiddenSize, vocabSize: vocabSize, maxSequenceLength: maxSequenceLength,
+            layernormEpsilon: layernormEpsilon ?? 1e-5,
+            tokenizer: TokenizerConfiguration(
+                model: "ice_text.model", numImageTokens: 0, commandTokensStart: maskTokenId, eos: eosTokenId))
+        configuration.architecture = .chatGLM6B
+        return configuration
+    }
+}
