@@ -170,13 +170,12 @@ public enum BatchJob {
         var alreadyDone = 0
         var total: Int
 
-        init(_ settings: BatchJobSettings, tokenizer: IcetkTokenizer, maxSequenceLength: Int, model: String) throws {
+        init(_ settings: BatchJobSettings, tokenizer: any PromptTokenizer, maxSequenceLength: Int, model: String) throws {
             try Self.checkDistinct(input: settings.input, output: settings.output)
             store = try ResultStore(url: URL(fileURLWithPath: settings.output))
             let (requests, malformed) = try BatchInput.read(contentsOf: URL(fileURLWithPath: settings.input))
             self.malformed = malformed
             total = requests.count
-            let builder = PromptBuilder(tokenizer: tokenizer)
             for request in requests {
                 let options = Result { () throws(GenerationSettingsError) in
                     try settings.generation.options(overriddenBy: request.parameters)
@@ -197,9 +196,9 @@ public enum BatchJob {
                 }
                 do {
                     try PromptBuilder.checkSize(request.prompt, maxSequenceLength: maxSequenceLength)
-                    let prompt = builder.build(request.prompt)
+                    let prompt = tokenizer.prompt(request.prompt)
                     try prompt.checkLength(maxSequenceLength: maxSequenceLength)
-                    try builder.checkBlanks(prompt)
+                    try PromptBuilder.checkBlanks(prompt, special: tokenizer.specialTokens)
                     pending.append((request, prompt, try options.get(), fingerprint))
                 } catch {
                     invalid.append((request, "\(error)", fingerprint))

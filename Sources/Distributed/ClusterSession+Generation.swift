@@ -25,10 +25,9 @@ extension ClusterSession {
         var built: BlankPrompt?
         let request = try share("building the prompt") { tokenizer in
             try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
-            let builder = PromptBuilder(tokenizer: tokenizer)
-            let blank = builder.build(text)
+            let blank = tokenizer.prompt(text)
             try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
-            try builder.checkBlanks(blank)
+            try PromptBuilder.checkBlanks(blank, special: tokenizer.specialTokens)
             built = blank
             return GenerationRequest(prompt: blank, options: options)
         }
@@ -47,15 +46,14 @@ extension ClusterSession {
         let configuration = self.configuration
         // Rank 0 turns the prompt or ids into a context; the others receive it.
         let request = try share("reading the context") { tokenizer in
-            let builder = PromptBuilder(tokenizer: tokenizer)
             let blank: BlankPrompt
             switch context {
             case .prompt(let text):
                 try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
-                blank = builder.build(text)
+                blank = tokenizer.prompt(text)
             case .ids(let text):
                 let list = try TokenIdList.parse(text, vocabularySize: configuration.vocabSize)
-                do { blank = try builder.prompt(fromIds: list) } catch {
+                do { blank = try tokenizer.prompt(fromIds: list) } catch {
                     throw InputError(description: "--ids: \(error) (<sop> is \(tokenizer.id(of: .sop)))")
                 }
             }

@@ -18,7 +18,7 @@ public final class ClusterSession: Sendable {
     public let settings: ClusterSettings
     public let configuration: ModelConfiguration
     /// Only the coordinator tokenizes, detokenizes and prints.
-    public let tokenizer: IcetkTokenizer?
+    public let tokenizer: (any PromptTokenizer)?
     public let partition: Partition
 
     /// Checks the world size, opens the configuration and the tokenizer; the weights come with `loadModel()`.
@@ -39,7 +39,7 @@ public final class ClusterSession: Sendable {
         self.configuration = configuration
         tokenizer = try runtime.agree("loading the tokenizer") {
             runtime.isCoordinator
-                ? try IcetkTokenizer(configuration: configuration.tokenizer, directory: source.directory) : nil
+                ? try PromptTokenizers.load(for: configuration, directory: source.directory) : nil
         }
     }
 
@@ -53,7 +53,7 @@ public final class ClusterSession: Sendable {
     public func modelIdentity() throws -> String {
         let weights = try source.weightStore(for: configuration)
         // The tokenizer file too: another vocabulary gives other prompts and answers with the same weights.
-        let vocabulary = try tokenizer.map { (tokenizer: IcetkTokenizer) -> String in
+        let vocabulary = try tokenizer.map { (tokenizer: any PromptTokenizer) -> String in
             fingerprint(try Data(contentsOf: tokenizer.modelURL))
         } ?? "none"
         // Not the thread count, the TP degree or the batch limits: they change no result.
@@ -77,14 +77,14 @@ public final class ClusterSession: Sendable {
     /// Rank 0 builds a value from its tokenizer (a prompt, the batch's requests) and every rank receives it; a
     /// failure on rank 0 stops every rank with rank 0's error.
     public func share<Value: WireMessage>(
-        _ phase: String, _ build: (IcetkTokenizer) throws -> Value
+        _ phase: String, _ build: (any PromptTokenizer) throws -> Value
     ) throws -> Value {
         let tokenizer = self.tokenizer
         return try runtime.share(phase) { try build(tokenizer!) }
     }
 
     /// Runs `body` on the coordinator only (reading input, tokenizing) and agrees on its outcome; nil elsewhere.
-    public func onCoordinator<T>(_ phase: String, _ body: (IcetkTokenizer) throws -> T) throws -> T? {
+    public func onCoordinator<T>(_ phase: String, _ body: (any PromptTokenizer) throws -> T) throws -> T? {
         try runtime.agree(phase) { runtime.isCoordinator ? try body(tokenizer!) : nil }
     }
 

@@ -43,7 +43,7 @@ public final class BeamSearchTask: GenerationTask {
     public let parameters: BeamSearchParameters
     private let collectives: SamplingCollectives
     private let special: SpecialTokenIds
-    private let tokenizer: IcetkTokenizer?
+    private let tokenizer: (any PromptTokenizer)?
     private let endTokens: [Int]
     private var assembler: AnswerAssembler
     private var blanks: [BlankResult] = []
@@ -84,7 +84,7 @@ public final class BeamSearchTask: GenerationTask {
 
     public init(
         model: GLMModel, prompt: BlankPrompt, options: GenerationOptions, parameters: BeamSearchParameters,
-        special: SpecialTokenIds, tokenizer: IcetkTokenizer?, collectives: SamplingCollectives
+        special: SpecialTokenIds, tokenizer: (any PromptTokenizer)?, collectives: SamplingCollectives
     ) throws {
         guard parameters.beams >= 1 else { throw BeamSearchError.invalid("--num-beams must be at least 1") }
         guard parameters.noRepeatNgramSize >= 0, parameters.minGenLength >= 0 else {

@@ -56,11 +56,11 @@ public struct RankedBeam: Sendable, Equatable {
 public final class BlankFiller {
     public let model: GLMModel
     public let special: SpecialTokenIds
-    public let tokenizer: IcetkTokenizer?
+    public let tokenizer: (any PromptTokenizer)?
     public let collectives: SamplingCollectives
 
     public init(
-        model: GLMModel, special: SpecialTokenIds, tokenizer: IcetkTokenizer?,
+        model: GLMModel, special: SpecialTokenIds, tokenizer: (any PromptTokenizer)?,
         collectives: SamplingCollectives = SingleRankCollectives()
     ) {
         self.model = model
@@ -70,7 +70,7 @@ public final class BlankFiller {
     }
 
     /// A single-rank filler with its tokenizer.
-    public convenience init(model: GLMModel, tokenizer: IcetkTokenizer) {
+    public convenience init(model: GLMModel, tokenizer: any PromptTokenizer) {
         self.init(model: model, special: tokenizer.specialTokens, tokenizer: tokenizer)
     }
 

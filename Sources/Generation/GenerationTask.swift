@@ -57,7 +57,7 @@ public final class SamplingTask: GenerationTask {
     /// Validates the prompt (length) and prepares the first blank; `tokenizer` only on the coordinator.
     public init(
         model: GLMModel, prompt: BlankPrompt, options: GenerationOptions, special: SpecialTokenIds,
-        tokenizer: IcetkTokenizer?, collectives: SamplingCollectives
+        tokenizer: (any PromptTokenizer)?, collectives: SamplingCollectives
     ) throws {
         self.model = model
         self.prompt = prompt
@@ -78,7 +78,7 @@ public final class SamplingTask: GenerationTask {
     ) -> Int {
         let c = model.configuration
         let maskId = special.id(of: prompt.generationMask)
-        let blanks = max(1, prompt.ids.filter { $0 == maskId }.count)
+        let blanks = prompt.isContinuation ? 1 : max(1, prompt.ids.filter { $0 == maskId }.count)
         var context = prompt.ids.count + 1
         var tokens = 0
         for _ in 0..<blanks {

@@ -19,8 +19,9 @@ public struct BlankAnswer: Sendable, Equatable {
 public struct AnswerAssembler: Sendable {
     public let special: SpecialTokenIds
     /// Nil on ranks without the SentencePiece model: they splice ids and produce empty texts.
-    public let tokenizer: IcetkTokenizer?
+    public let tokenizer: (any PromptTokenizer)?
     public let generationMask: CommandToken
+    public let isContinuation: Bool
     public let useGMask: Bool
     public let isEnglish: Bool
     /// The current sequence, without `<sop>`: the prompt with the blanks filled so far.
@@ -31,22 +32,27 @@ public struct AnswerAssembler: Sendable {
     /// Official `last_pos`: where the styled answer's next plain prefix starts.
     private var lastPosition = 0
 
-    public init(prompt: BlankPrompt, tokenizer: IcetkTokenizer) {
+    public init(prompt: BlankPrompt, tokenizer: any PromptTokenizer) {
         self.init(prompt: prompt, special: tokenizer.specialTokens, tokenizer: tokenizer)
     }
 
     /// Splices with the ids in `special`; texts come from `tokenizer` when there is one, else they are empty.
-    public init(prompt: BlankPrompt, special: SpecialTokenIds, tokenizer: IcetkTokenizer?) {
+    public init(prompt: BlankPrompt, special: SpecialTokenIds, tokenizer: (any PromptTokenizer)?) {
         self.special = special
         self.tokenizer = tokenizer
         self.generationMask = prompt.generationMask
         self.useGMask = prompt.useGMask
         self.isEnglish = prompt.isEnglish
+        self.isContinuation = prompt.isContinuation
         self.sequence = prompt.ids
     }
 
-    /// Position of the blank to fill next (the first generation mask in `sequence`), nil when none is left.
-    public var nextMaskPosition: Int? { sequence.firstIndex(of: special.id(of: generationMask)) }
+    /// Position of the blank to fill next (the first generation mask in `sequence`), nil when none is left; a
+    /// continuation has one.
+    public var nextMaskPosition: Int? {
+        if isContinuation && !blanks.isEmpty { return nil }
+        return sequence.firstIndex(of: special.id(of: generationMask))
+    }
 
     /// The context to generate the next blank from: `sequence + [<sop>]`.
     public var nextContext: [Int] { sequence + [special.id(of: .sop)] }
@@ -77,8 +83,13 @@ public struct AnswerAssembler: Sendable {
         return blank
     }
 
-    /// The final texts (official: a final `eos` is dropped, then the whole sequence is detokenized).
+    /// The final texts (official: a final `eos` is dropped, then the whole sequence is detokenized; a
+    /// continuation's answer is its generated text).
     public func finish() -> BlankAnswer {
+        if isContinuation {
+            let answer = blanks.first ?? ""
+            return BlankAnswer(answer: answer, styledAnswer: answer, blanks: blanks)
+        }
         var output = sequence
         if output.last == special.eos { output.removeLast() }
         return BlankAnswer(

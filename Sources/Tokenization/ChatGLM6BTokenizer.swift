@@ -1,3 +1,5 @@
+import Basics
+import Configuration
 import FoundationEssentials
 import SentencePiece
 
@@ -21,8 +23,39 @@ public final class ChatGLM6BTokenizer: Sendable {
     public let numImageTokens: Int
     private let processor: SentencePieceProcessor
     private let specialIds: [String: Int]
+    /// The configuration's token layout, when built from one (`specialTokens`).
+    private let configuration: TokenizerConfiguration?
 
-    public init(modelURL: URL, numImageTokens: Int) throws(TokenizationError) {
+    /// Loads `ice_text.model` and checks that its special pieces have the ids `configuration` gives them (the
+    /// release's config.json and its tokenizer must agree, or prompts would end with the wrong tokens).
+    /// Text ids start at `num_image_tokens` of the release's tokenizer_config.json (0 unless it says otherwise).
+    public convenience init(configuration: TokenizerConfiguration, directory: URL) throws(TokenizationError) {
+        let modelURL = directory.appendingPathComponent(configuration.model).standardizedFileURL
+        var configuration = configuration
+        let settings = directory.appendingPathComponent("tokenizer_config.json")
+        if let data = try? Data(contentsOf: settings), case .object(let fields)? = JSONValue.parse(data),
+            let images = fields["num_image_tokens"]?.numberValue
+        {
+            guard images >= 0, images <= 1e9, images.rounded() == images else {
+                throw .cannotLoadModel(
+                    path: settings.path, reason: "num_image_tokens must be a non-negative integer, got \(images)")
+            }
+            configuration.numImageTokens = Int(images)
+        }
+        try self.init(modelURL: modelURL, numImageTokens: configuration.numImageTokens, configuration: configuration)
+        let special = SpecialTokenIds(configuration: configuration)
+        for (piece, token) in [("[MASK]", CommandToken.mask), ("[gMASK]", .gMask), ("<sop>", .sop), ("<eop>", .eop)]
+        where id(of: piece) != special.id(of: token) {
+            throw .specialPieceMismatch(
+                path: modelURL.path, piece: piece, tokenizerId: id(of: piece) ?? -1,
+                configurationId: special.id(of: token))
+        }
+    }
+
+    /// `configuration`: the model's token layout, when the caller has one (`specialTokens` then follows it).
+    public init(
+        modelURL: URL, numImageTokens: Int, configuration: TokenizerConfiguration? = nil
+    ) throws(TokenizationError) {
         let processor: SentencePieceProcessor
         do { processor = try SentencePieceProcessor(modelPath: modelURL.path) } catch {
             throw .cannotLoadModel(path: modelURL.path, reason: error.description)
@@ -39,6 +72,7 @@ public final class ChatGLM6BTokenizer: Sendable {
         self.numImageTokens = numImageTokens
         self.processor = processor
         self.specialIds = specialIds
+        self.configuration = configuration
     }
 
     /// The id of a special token such as `[gMASK]` or `<sop>`.
@@ -158,5 +192,44 @@ public final class ChatGLM6BTokenizer: Sendable {
             }
         }
         return parts.filter { $0 != .text("") }
+    }
+}
+
+extension ChatGLM6BTokenizer: PromptTokenizer {
+    /// The configuration's layout, or the one the model's own pieces give (`[MASK]` first, `<eop>` ending answers).
+    public var specialTokens: SpecialTokenIds {
+        let configuration =
+            self.configuration
+            ?? TokenizerConfiguration(
+                model: modelURL.lastPathComponent, numImageTokens: numImageTokens,
+                commandTokensStart: id(of: "[MASK]")!, eos: id(of: "<eop>")!)
+        return SpecialTokenIds(configuration: configuration)
+    }
+
+    public func tokenize(_ text: String) -> [Int] { encode(text) }
+
+    public func detokenize(_ ids: [Int]) -> String { decode(ids) }
+
+    /// The official prompt: the text's ids, then `[gMASK]`; the caller appends `<sop>`. Generation continues after
+    /// `<sop>` once, the answer being what it generates.
+    public func prompt(_ text: String) -> BlankPrompt {
+        BlankPrompt(
+            ids: encode(text) + [id(of: "[gMASK]")!], generationMask: .gMask, useGMask: true, displayText: text,
+            isEnglish: text.unicodeScalars.allSatisfy(\.isASCII), isContinuation: true)
+    }
+
+    /// Ids ending with `<sop>`; the generation mask is the first `[gMASK]`, else the first `[MASK]` (the official
+    /// `get_masks_and_position_ids`).
+    public func prompt(fromIds idsEndingWithSop: [Int]) throws(TokenizationError) -> BlankPrompt {
+        guard let last = idsEndingWithSop.last, last == id(of: "<sop>") else {
+            throw .missingStartOfPiece(lastId: idsEndingWithSop.last)
+        }
+        let ids = Array(idsEndingWithSop.dropLast())
+        let mask: CommandToken = ids.contains(id(of: "[gMASK]")!) ? .gMask : .mask
+        guard ids.contains(specialTokens.id(of: mask)) else { throw .noBlankToFill(mask: .gMask) }
+        let text = decode(ids)
+        return BlankPrompt(
+            ids: ids, generationMask: mask, useGMask: mask == .gMask, displayText: text,
+            isEnglish: text.unicodeScalars.allSatisfy(\.isASCII), isContinuation: true)
     }
 }

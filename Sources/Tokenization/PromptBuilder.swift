@@ -13,13 +13,20 @@ public struct BlankPrompt: Sendable, Equatable {
     /// Official `isEnglish(raw_text)`: every character is ASCII. It only adds spaces around blanks in
     /// `BlankAnswer.styledAnswer`.
     public var isEnglish: Bool
+    /// A continuation (the ChatGLM family): the one generation mask before `<sop>` is filled once, and the answer
+    /// is the generated text alone, not the prompt with its blanks filled.
+    public var isContinuation: Bool
 
-    public init(ids: [Int], generationMask: CommandToken, useGMask: Bool, displayText: String, isEnglish: Bool) {
+    public init(
+        ids: [Int], generationMask: CommandToken, useGMask: Bool, displayText: String, isEnglish: Bool,
+        isContinuation: Bool = false
+    ) {
         self.ids = ids
         self.generationMask = generationMask
         self.useGMask = useGMask
         self.displayText = displayText
         self.isEnglish = isEnglish
+        self.isContinuation = isContinuation
     }
 
     /// Official length check (`len(seq) > max_sequence_length` raises "text too long."); the count excludes `<sop>`.
@@ -46,9 +53,10 @@ public struct PromptBuilder: Sendable {
     /// thousand blanks in one tiny-model prompt ran for minutes without a word.
     public static let maximumBlanks = 128
 
-    /// Refuses a prompt with more blanks to fill than `maximumBlanks`.
-    public func checkBlanks(_ prompt: BlankPrompt) throws(TokenizationError) {
-        let mask = tokenizer.id(of: prompt.generationMask)
+    /// Refuses a prompt with more blanks to fill than `maximumBlanks` (a continuation fills one).
+    public static func checkBlanks(_ prompt: BlankPrompt, special: SpecialTokenIds) throws(TokenizationError) {
+        guard !prompt.isContinuation else { return }
+        let mask = special.id(of: prompt.generationMask)
         let blanks = prompt.ids.reduce(0) { $0 + ($1 == mask ? 1 : 0) }
         if blanks > Self.maximumBlanks {
             throw .tooManyBlanks(count: blanks, mask: prompt.generationMask, maximum: Self.maximumBlanks)
@@ -143,7 +151,7 @@ public struct PromptBuilder: Sendable {
 
 extension BlankPrompt {
     /// Position of the first generation mask in `ids` (the official `seq.index(mask_token)`), nil if none.
-    public func maskPosition(tokenizer: IcetkTokenizer) -> Int? {
+    public func maskPosition(tokenizer: some PromptTokenizer) -> Int? {
         ids.firstIndex(of: tokenizer.id(of: generationMask))
     }
 }

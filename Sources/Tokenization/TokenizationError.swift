@@ -6,6 +6,8 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
     case vocabularyOverlap(path: String, pieceCount: Int, numImageTokens: Int, commandTokensStart: Int)
     /// The tokenizer model lacks a special token its family keeps inside it (ChatGLM-6B's `[gMASK]`, `<sop>`, ...).
     case missingSpecialPiece(path: String, piece: String)
+    /// The tokenizer model gives a special token another id than the model's configuration does.
+    case specialPieceMismatch(path: String, piece: String, tokenizerId: Int, configurationId: Int)
     /// A prompt (ids before `<sop>`) is longer than the model's `max_sequence_length`; the official check is
     /// `len(seq) > max_sequence_length` ("text too long.").
     case promptTooLong(length: Int, maxSequenceLength: Int)
@@ -32,6 +34,9 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
                 + "prefill of the whole context, so their cost grows with the square of their number)"
         case .missingSpecialPiece(let path, let piece):
             "tokenizer model \(path) has no piece \(piece), which this model family's prompts need"
+        case .specialPieceMismatch(let path, let piece, let tokenizerId, let configurationId):
+            "tokenizer model \(path) gives \(piece) the id \(tokenizerId), but config.json says \(configurationId); the "
+                + "tokenizer and the configuration belong to different releases"
         case .vocabularyOverlap(let path, let count, let image, let command):
             "tokenizer model \(path) has \(count) pieces: text ids \(image)..<\(image + count) would overlap the command tokens from \(command)"
         case .promptTooLong(let length, let limit):
