@@ -63,7 +63,8 @@ let package = Package(
         .target(
             name: "ModelLoading",
             dependencies: ["Basics", "Checkpoint", "Configuration", "GLM", "Partitioning", "Tensors"]),
-        .target(name: "Generation", dependencies: ["Basics", "Coordination", "GLM", "Tokenization", "Tensors"]),
+        .target(
+            name: "Generation", dependencies: ["Basics", "Configuration", "Coordination", "GLM", "Tokenization", "Tensors"]),
 
         // The engine: a model opened on every rank from plain settings, and what it runs.
         .target(

@@ -1,4 +1,5 @@
 import Basics
+import FoundationEssentials
 import GLM
 import Generation
 import Tokenization
@@ -9,6 +10,13 @@ public struct GenerationOutcome: Sendable {
     public var ranks: [RankResources]
 }
 
+/// What `generate` answers: prompt text (blanks to fill, or text to continue), or a conversation in a JSON file of
+/// `{role, content}` messages that the model family's chat format turns into the prompt, read on the coordinator.
+public enum PromptInput: Sendable {
+    case text(String)
+    case messagesFile(String)
+}
+
 /// What `logits` computes the logits of: prompt text (built into a context as `generate` does) or the ids of a
 /// whole context ending with `<sop>`, as the user wrote them.
 public enum LogitsContext: Sendable {
@@ -17,13 +25,20 @@ public enum LogitsContext: Sendable {
 }
 
 extension ClusterSession {
-    /// Fills the blanks of `text` (as the official `generate.py` does) on every rank in lockstep. Rank 0 gets the
-    /// outcome, the other ranks nil.
-    public func generate(text: String, options: GenerationOptions) throws -> GenerationOutcome? {
+    /// Fills the blanks of `input` (as the official `generate.py` does) or continues it (the ChatGLM family), or
+    /// answers a conversation as the family's `chat()` does, on every rank in lockstep. Rank 0 gets the outcome, the
+    /// other ranks nil.
+    public func generate(_ input: PromptInput, options: GenerationOptions) throws -> GenerationOutcome? {
         let model = try loadModel()
         // Rank 0 builds the prompt; every rank then follows the same request. Only rank 0 keeps the display text.
         var built: BlankPrompt?
         let request = try share("building the prompt") { tokenizer in
+            let text: String
+            switch input {
+            case .text(let prompt): text = prompt
+            case .messagesFile(let path):
+                text = try tokenizer.chatPrompt(ChatMessage.read(contentsOf: URL(fileURLWithPath: path)))
+            }
             try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
             let blank = tokenizer.prompt(text)
             try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
@@ -33,8 +48,12 @@ extension ClusterSession {
         }
         let runtime = self.runtime
         runtime.setPhase("generating")
-        let result = try blankFiller(model).generate(prompt: built ?? request.prompt, options: request.options) {
+        var result = try blankFiller(model).generate(prompt: built ?? request.prompt, options: request.options) {
             runtime.setPhase("generating: \($0)")
+        }
+        if case .messagesFile = input, let tokenizer {
+            result.answer.answer = tokenizer.chatResponse(result.answer.answer)
+            result.answer.styledAnswer = result.answer.answer
         }
         let ranks = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: result.cacheBytes)
         return isCoordinator ? GenerationOutcome(result: result, ranks: ranks) : nil

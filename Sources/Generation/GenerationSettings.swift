@@ -1,3 +1,5 @@
+import Configuration
+
 /// Sampling or beam search and length limits as a user sets them (command-line options, a server's request), with
 /// the official script's defaults; `options` turns them into what a generation runs with.
 public struct GenerationSettings: Sendable, Equatable {
@@ -18,8 +20,30 @@ public struct GenerationSettings: Sendable, Equatable {
     public var lengthPenalty: Double = 1
     public var noRepeatNgramSize = 3
     public var minGenLength = 0
+    /// The length limit when neither `maxLength` nor `maxNewTokens` is set: the family's default.
+    public var defaultMaxLength = GenerationOptions.defaultMaxLength
 
     public init() {}
+
+    /// The defaults of a family's official generation: GLM-130B's `generate.py` (temperature 1, top-p 0.7,
+    /// out_seq_length 256) or ChatGLM-6B's `chat()` (temperature 0.95, top-p 0.7, max_length 2048).
+    public init(defaultsOf architecture: ArchitectureKind) {
+        switch architecture {
+        case .glm130B:
+            break
+        case .chatGLM6B:
+            temperature = 0.95
+            topP = 0.7
+            defaultMaxLength = 2048
+        }
+    }
+
+    /// The length limit a generation runs with: the one set, else the family's default where it is not the
+    /// official GLM-130B one (which `GenerationOptions` applies itself, so GLM-130B's options stay as they were).
+    func effectiveMaxLength(maxLength: Int?, maxNewTokens: Int?) -> Int? {
+        if maxLength != nil || maxNewTokens != nil { return maxLength }
+        return defaultMaxLength == GenerationOptions.defaultMaxLength ? nil : defaultMaxLength
+    }
 
     /// The most beams a request may ask for: each beam holds a KV cache of its own.
     public static let maximumBeams = 256
@@ -48,7 +72,8 @@ public struct GenerationSettings: Sendable, Equatable {
                 minGenLength: minGenLength)
         }
         return GenerationOptions(
-            sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens, beamSearch: beams)
+            sampling: sampling, maxLength: effectiveMaxLength(maxLength: maxLength, maxNewTokens: maxNewTokens),
+            maxNewTokens: maxNewTokens, beamSearch: beams)
     }
 
     /// These settings with a request's own on top (a request's length limit replaces both of ours; its `greedy`
@@ -82,7 +107,8 @@ public struct GenerationSettings: Sendable, Equatable {
             BeamSearchParameters(beams: $0, lengthPenalty: penalty, noRepeatNgramSize: noRepeat, minGenLength: minGen)
         }
         return GenerationOptions(
-            sampling: sampling, maxLength: maxLength, maxNewTokens: maxNewTokens, beamSearch: beams)
+            sampling: sampling, maxLength: effectiveMaxLength(maxLength: maxLength, maxNewTokens: maxNewTokens),
+            maxNewTokens: maxNewTokens, beamSearch: beams)
     }
 
     /// How an error names a setting: `--max-length` on the command line, `"max_length"` in a request.

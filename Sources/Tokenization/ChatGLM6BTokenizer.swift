@@ -233,3 +233,48 @@ extension ChatGLM6BTokenizer: PromptTokenizer {
             isEnglish: text.unicodeScalars.allSatisfy(\.isASCII), isContinuation: true)
     }
 }
+
+extension ChatGLM6BTokenizer {
+    /// The official `chat()` prompt: the question alone without history, else every earlier exchange as
+    /// `[Round i]\n问：{question}\n答：{answer}\n` and the question as `[Round n]\n问：{question}\n答：`. Messages
+    /// alternate user and assistant and end with the user's; ChatGLM-6B has no system prompt.
+    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> String {
+        for (index, message) in messages.enumerated() {
+            let expected = index % 2 == 0 ? "user" : "assistant"
+            guard message.role == expected else {
+                throw ChatFormatError(
+                    description: "message \(index) has role \"\(message.role)\"; ChatGLM-6B's chat takes user and "
+                        + "assistant messages in turn, starting and ending with user (it has no system prompt)")
+            }
+        }
+        guard messages.count % 2 == 1 else {
+            throw ChatFormatError(description: "the last message must be the user's (the model answers it)")
+        }
+        let question = messages[messages.count - 1].content
+        guard messages.count > 1 else { return question }
+        var prompt = ""
+        for round in 0..<(messages.count / 2) {
+            prompt += "[Round \(round)]\n问：\(messages[2 * round].content)\n答：\(messages[2 * round + 1].content)\n"
+        }
+        return prompt + "[Round \(messages.count / 2)]\n问：\(question)\n答："
+    }
+
+    /// The official `process_response`: surrounding whitespace stripped, the training-date placeholder filled, and
+    /// ASCII `, ! : ; ?` next to a CJK ideograph (U+4E00-U+9FFF) made full-width.
+    public func chatResponse(_ answer: String) -> String {
+        let trimmed = answer.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
+        var scalars = Array(String(trimmed).replacing("[[训练时间]]", with: "2023年").unicodeScalars)
+        func isIdeograph(_ scalar: Unicode.Scalar) -> Bool { (0x4E00...0x9FFF).contains(scalar.value) }
+        // The official order: per mark, the ones after an ideograph, then the ones before one.
+        let marks: [(Unicode.Scalar, Unicode.Scalar)] = [(",", "，"), ("!", "！"), (":", "："), (";", "；"), ("?", "？")]
+        for (ascii, wide) in marks {
+            for index in scalars.indices.dropFirst() where scalars[index] == ascii && isIdeograph(scalars[index - 1]) {
+                scalars[index] = wide
+            }
+            for index in scalars.indices.dropLast() where scalars[index] == ascii && isIdeograph(scalars[index + 1]) {
+                scalars[index] = wide
+            }
+        }
+        return String(String.UnicodeScalarView(scalars))
+    }
+}

@@ -18,6 +18,11 @@ public protocol PromptTokenizer: AnyObject, Sendable {
     func prompt(_ text: String) -> BlankPrompt
     /// The prompt of `ids` that end with `<sop>` (`--ids`).
     func prompt(fromIds idsEndingWithSop: [Int]) throws(TokenizationError) -> BlankPrompt
+    /// The prompt text of a conversation by the family's official chat format (its `chat()`); the model answers the
+    /// last message.
+    func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> String
+    /// An answer to a conversation as the official `chat()` returns it.
+    func chatResponse(_ answer: String) -> String
 }
 
 extension PromptTokenizer {
@@ -25,6 +30,14 @@ extension PromptTokenizer {
 }
 
 extension IcetkTokenizer: PromptTokenizer {
+    /// GLM-130B is a base model with no chat format.
+    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> String {
+        throw ChatFormatError(
+            description: "GLM-130B has no chat format (it is not a chat model): give a --prompt with blanks to fill")
+    }
+
+    public func chatResponse(_ answer: String) -> String { answer }
+
     public func prompt(_ text: String) -> BlankPrompt { PromptBuilder(tokenizer: self).build(text) }
 
     public func prompt(fromIds idsEndingWithSop: [Int]) throws(TokenizationError) -> BlankPrompt {

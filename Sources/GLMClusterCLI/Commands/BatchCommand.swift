@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchJobs
+import Configuration
 import Distributed
 
 /// `glmcluster batch`: every prompt of a JSONL file through continuous batching (`BatchJob`), results appended to
@@ -35,18 +36,22 @@ struct BatchCommand: ClusterCommand {
     @Flag(name: .long, help: "No progress lines on stderr.")
     var quiet = false
 
-    var job: BatchJobSettings {
+    /// The job for a model of `architecture`, whose defaults fill the generation settings not given.
+    func job(for architecture: ArchitectureKind) -> BatchJobSettings {
         BatchJobSettings(
-            input: input, output: output, generation: generation.settings, maxBatch: maxBatch, kvMemory: kvMemory,
-            quiet: quiet)
+            input: input, output: output, generation: generation.settings(for: architecture), maxBatch: maxBatch,
+            kvMemory: kvMemory, quiet: quiet)
     }
 
     func validate() throws {
-        do { try job.validate() } catch { throw ValidationError(error.description) }
+        do { try job(for: .glm130B).validate() } catch { throw ValidationError(error.description) }
     }
 
     func execute() throws {
-        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: job.description))
-        guard try BatchJob.run(job, session: session) else { throw AgreedExit(code: 3) }
+        let description = job(for: .glm130B).description
+        let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: description))
+        guard try BatchJob.run(job(for: session.configuration.architecture), session: session) else {
+            throw AgreedExit(code: 3)
+        }
     }
 }

@@ -1,25 +1,29 @@
 import ArgumentParser
+import Configuration
 import Generation
 
-/// Sampling or beam search and length limits, with the official script's defaults.
+/// Sampling or beam search and length limits; unset values take the model family's official defaults.
 struct GenerationOptionGroup: ParsableArguments {
     @Flag(name: .long, help: "Greedy decoding (the official top-k 1).")
     var greedy = false
 
-    @Option(name: .long, help: "Sampling temperature.")
-    var temperature: Float = 1
+    @Option(name: .long, help: "Sampling temperature (default: 1 for GLM-130B, 0.95 for ChatGLM-6B).")
+    var temperature: Float?
 
     @Option(name: .long, help: "Keep the k most likely tokens (0: off).")
     var topK: Int = 0
 
-    @Option(name: .long, help: "Nucleus sampling mass (0: off).")
-    var topP: Float = 0.7
+    @Option(name: .long, help: "Nucleus sampling mass (0: off; default 0.7).")
+    var topP: Float?
 
     @Option(name: .long, help: "Random seed for sampling.")
     var seed: UInt64 = 1234
 
     @Option(
-        name: .long, help: "Stop when context plus generated tokens reach N (the official out_seq_length; default 256)."
+        name: .long,
+        help: ArgumentHelp(
+            "Stop when context plus generated tokens reach N (default: GLM-130B's out_seq_length 256, ChatGLM-6B's "
+                + "max_length 2048).")
     )
     var maxLength: Int?
 
@@ -40,12 +44,13 @@ struct GenerationOptionGroup: ParsableArguments {
     @Option(name: .long, help: "Beam search: ban the end tokens until N tokens of the blank are generated.")
     var minGenLength: Int = 0
 
-    var settings: GenerationSettings {
-        var settings = GenerationSettings()
+    /// The settings for a model of `architecture`: what was given, the family's defaults for the rest.
+    func settings(for architecture: ArchitectureKind) -> GenerationSettings {
+        var settings = GenerationSettings(defaultsOf: architecture)
         settings.greedy = greedy
-        settings.temperature = temperature
+        if let temperature { settings.temperature = temperature }
         settings.topK = topK
-        settings.topP = topP
+        if let topP { settings.topP = topP }
         settings.seed = seed
         settings.maxLength = maxLength
         settings.maxNewTokens = maxNewTokens
@@ -56,7 +61,8 @@ struct GenerationOptionGroup: ParsableArguments {
         return settings
     }
 
+    /// What was given, checked before the model (and so its family) is known.
     func validate() throws {
-        do { try settings.validate() } catch { throw ValidationError(error.description) }
+        do { try settings(for: .glm130B).validate() } catch { throw ValidationError(error.description) }
     }
 }
