@@ -1,6 +1,7 @@
 import Basics
 import FoundationEssentials
 import Generation
+import Tokenization
 
 /// A request id as written in the input: a JSON string or integer, echoed back with its type.
 public enum RequestId: Hashable, Sendable, Codable, CustomStringConvertible {
@@ -37,7 +38,10 @@ public struct BatchRequest: Sendable, Equatable {
     /// 1-based line number in the input file.
     public var line: Int
     public var id: RequestId
+    /// The prompt text; for a conversation, the prompt its model's chat format builds (empty until built).
     public var prompt: String
+    /// A conversation to answer, in place of `prompt` (chat models).
+    public var messages: [ChatMessage]?
     public var parameters: RequestParameters
 }
 
@@ -49,7 +53,8 @@ public struct MalformedLine: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "line \(line): \(message)" }
 }
 
-/// Reads a JSONL batch input: one object per line, `{"id": ..., "prompt": "...", optional parameters}`. Blank
+/// Reads a JSONL batch input: one object per line, `{"id": ..., "prompt": "...", optional parameters}` (or
+/// `"messages": [{"role": ..., "content": ...}, ...]` in place of the prompt, for chat models). Blank
 /// lines are skipped; a line that is not such an object (bad JSON, a missing or mistyped field, an unknown field,
 /// an id seen on an earlier line) is reported with its line number and left out, and the others still run.
 public enum BatchInput {
@@ -100,10 +105,10 @@ public enum BatchInput {
         if let (key, _) = JSONValue.firstDuplicateKey(in: bytes) {
             throw BatchInputError(description: "field \"\(key)\" appears twice")
         }
-        let known = Set(["id", "prompt"] + RequestParameters.keys)
+        let known = Set(["id", "prompt", "messages"] + RequestParameters.keys)
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
             throw BatchInputError(
-                description: "unknown field \"\(unknown)\" (known: id, prompt, "
+                description: "unknown field \"\(unknown)\" (known: id, prompt, messages, "
                     + RequestParameters.keys.joined(separator: ", ") + ")")
         }
         let id: RequestId
@@ -113,10 +118,16 @@ public enum BatchInput {
         case nil: throw BatchInputError(description: "missing \"id\"")
         default: throw BatchInputError(description: "\"id\" must be a string or an integer")
         }
-        let prompt: String
-        switch fields["prompt"] {
-        case .string(let text)?: prompt = text
-        case nil: throw BatchInputError(description: "missing \"prompt\"")
+        var prompt = ""
+        var messages: [ChatMessage]?
+        switch (fields["prompt"], fields["messages"]) {
+        case (.string(let text)?, nil): prompt = text
+        case (nil, let value?):
+            do { messages = try ChatMessage.parse(value, source: "\"messages\"") } catch {
+                throw BatchInputError(description: error.description)
+            }
+        case (nil, nil): throw BatchInputError(description: "missing \"prompt\" (or \"messages\")")
+        case (_?, _?): throw BatchInputError(description: "give \"prompt\" or \"messages\", not both")
         default: throw BatchInputError(description: "\"prompt\" must be a string")
         }
         var p = RequestParameters()
@@ -141,7 +152,7 @@ public enum BatchInput {
         if p.greedy == true && p.numBeams != nil {
             throw BatchInputError(description: "\"greedy\" and \"num_beams\" exclude each other")
         }
-        return BatchRequest(line: lineNumber, id: id, prompt: prompt, parameters: p)
+        return BatchRequest(line: lineNumber, id: id, prompt: prompt, messages: messages, parameters: p)
     }
 
     private static func integer(_ fields: [String: JSONValue], _ key: String, minimum: Int) throws -> Int? {

@@ -129,8 +129,13 @@ public enum BatchJob {
             let line: BatchResultLine
             switch outcome {
             case .finished(let task):
+                var result = task.result!
+                if request.messages != nil {
+                    result.answer.answer = plan.tokenizer.chatResponse(result.answer.answer)
+                    result.answer.styledAnswer = result.answer.answer
+                }
                 line = BatchResultLine(
-                    id: request.id, prompt: request.prompt, promptTokens: prompt.ids.count, result: task.result!,
+                    id: request.id, prompt: request.prompt, promptTokens: prompt.ids.count, result: result,
                     timing: timing, requestFingerprint: fingerprint)
             case .failed(let error):
                 line = BatchResultLine(
@@ -167,6 +172,8 @@ public enum BatchJob {
             []
         var invalid: [(request: BatchRequest, message: String, fingerprint: String)] = []
         var malformed: [MalformedLine]
+        /// The coordinator's tokenizer: it builds conversations' prompts and post-processes their answers.
+        let tokenizer: any PromptTokenizer
         var alreadyDone = 0
         var total: Int
 
@@ -176,7 +183,8 @@ public enum BatchJob {
             let (requests, malformed) = try BatchInput.read(contentsOf: URL(fileURLWithPath: settings.input))
             self.malformed = malformed
             total = requests.count
-            for request in requests {
+            self.tokenizer = tokenizer
+            for var request in requests {
                 let options = Result { () throws(GenerationSettingsError) in
                     try settings.generation.options(overriddenBy: request.parameters)
                 }
@@ -195,6 +203,7 @@ public enum BatchJob {
                     continue
                 }
                 do {
+                    if let messages = request.messages { request.prompt = try tokenizer.chatPrompt(messages) }
                     try PromptBuilder.checkSize(request.prompt, maxSequenceLength: maxSequenceLength)
                     let prompt = tokenizer.prompt(request.prompt)
                     try prompt.checkLength(maxSequenceLength: maxSequenceLength)
@@ -222,6 +231,10 @@ public enum BatchJob {
             _ request: BatchRequest, _ options: Result<GenerationOptions, GenerationSettingsError>, model: String
         ) -> String {
             var bytes = Array(model.utf8) + [0] + Array(request.prompt.utf8) + [0]
+            // A conversation counts by its messages (requests without them keep their fingerprints).
+            for message in request.messages ?? [] {
+                bytes += Array(message.role.utf8) + [0] + Array(message.content.utf8) + [0]
+            }
             switch options {
             case .success(let options): bytes += options.wireBytes()
             case .failure(let error): bytes += Array(error.description.utf8)
