@@ -130,7 +130,7 @@ let package = Package(
             exclude: ["reference_reader.py"]),
         .testTarget(
             name: "TokenizationTests",
-            dependencies: ["Tokenization", "SentencePiece", "Configuration", "TestSupport"]),
+            dependencies: ["Basics", "Tokenization", "SentencePiece", "Configuration", "TestSupport"]),
         .testTarget(
             name: "GLMTests",
             dependencies: ["GLM", "Configuration", "Tensors", "Generation", "Tokenization", "TestSupport"]),

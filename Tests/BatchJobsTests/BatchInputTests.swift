@@ -55,7 +55,7 @@ import Testing
         #expect(messages[2] == "not valid JSON")
         #expect(messages[3]!.contains("expected a JSON object"))
         #expect(messages[4] == "missing \"id\"")
-        #expect(messages[5] == "missing \"prompt\"")
+        #expect(messages[5] == "missing \"prompt\" (or \"messages\")")
         #expect(messages[6] == "\"id\" must be a string or an integer")
         #expect(messages[7] == "\"prompt\" must be a string")
         #expect(messages[8]!.hasPrefix("unknown field \"max_tokens\""))
@@ -65,6 +65,27 @@ import Testing
         #expect(messages[12] == "id 1 already used on line 1")
         #expect(messages[13]!.contains("not both"))
         #expect(messages[14] == "\"max_new_tokens\" must be an integer >= 0")
+    }
+}
+
+extension BatchInputTests {
+    /// A conversation in place of the prompt; lines with both, neither, or messages that are not
+    /// `{role, content}` objects are reported.
+    @Test func messagesInPlaceOfPrompts() {
+        let text = """
+            {"id": 1, "messages": [{"role": "user", "content": "你好"}], "greedy": true}
+            {"id": 2, "prompt": "x", "messages": [{"role": "user", "content": "a"}]}
+            {"id": 3, "messages": []}
+            {"id": 4, "messages": [{"role": "user", "text": "a"}]}
+            {"id": 5, "messages": "hi"}
+            """
+        let (requests, malformed) = Self.parse(text)
+        #expect(requests.count == 1 && requests[0].messages?.first?.content == "你好" && requests[0].prompt.isEmpty)
+        let messages = Dictionary(uniqueKeysWithValues: malformed.map { ($0.line, $0.message) })
+        #expect(messages[2] == "give \"prompt\" or \"messages\", not both")
+        #expect(messages[3]?.contains("non-empty JSON array") == true)
+        #expect(messages[4]?.contains("message 0 must be an object with string fields") == true)
+        #expect(messages[5]?.contains("non-empty JSON array") == true)
     }
 }
 

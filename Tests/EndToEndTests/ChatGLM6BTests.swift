@@ -75,3 +75,73 @@ import Testing
         }
     }
 }
+
+extension ChatGLM6BTests {
+    /// A batch of conversations and plain prompts at TP 2: the same ids as the official code, the answers
+    /// post-processed as `chat()` does.
+    @Test func batchConversationsMatchTheOfficialCode() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-batch")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let single = try #require(Self.fixture.cases["chat_single"])
+        let plain = try #require(Self.fixture.cases["en_plain"])
+        let input = scratch.appendingPathComponent("in.jsonl")
+        let lines = [
+            #"{"id": "chat", "messages": [{"role": "user", "content": "你好"}], "greedy": true, "max_new_tokens": 16}"#,
+            #"{"id": "plain", "prompt": "The capital of France is", "greedy": true, "max_new_tokens": 16}"#,
+            #"{"id": "system", "messages": [{"role": "system", "content": "x"}, {"role": "user", "content": "y"}]}"#,
+        ]
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+        let output = scratch.appendingPathComponent("out.jsonl")
+        let result = try CommandRunner.mpirun(
+            2,
+            [
+                "batch", "--model", Self.fixture.directory.path, "--input", input.path, "--output", output.path,
+                "--threads", "1", "--quiet",
+            ])
+        #expect(result.status == 3, "one request has an error: \(result.stderr)")
+        var byId: [String: [String: Any]] = [:]
+        for line in try String(contentsOf: output, encoding: .utf8).split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            byId[try #require(object["id"] as? String)] = object
+        }
+        #expect(byId["chat"]?["generated_ids"] as? [Int] == single.gen)
+        #expect(byId["chat"]?["prompt"] as? String == "你好")
+        #expect(byId["plain"]?["generated_ids"] as? [Int] == plain.gen)
+        #expect((byId["system"]?["error"] as? String)?.contains("no system prompt") == true)
+    }
+
+    /// A release folder that cannot be used names the file and what was expected.
+    @Test func malformedReleasesAreNamed() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-bad")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Self.fixture.directory, to: model)
+        let generate = ["generate", "--model", model.path, "--prompt", "hi", "--max-new-tokens", "2"]
+        func expectError(_ label: String, _ fragments: [String]) throws {
+            let result = try CommandRunner.glm(generate)
+            #expect(result.status == 1, "\(label): \(result.status) \(result.stderr)")
+            for fragment in fragments {
+                #expect(result.stderr.contains(fragment), "\(label): \(result.stderr)")
+            }
+        }
+        let shard = model.appendingPathComponent("pytorch_model-00002-of-00004.bin")
+        let saved = try Data(contentsOf: shard)
+        try FileManager.default.removeItem(at: shard)
+        try expectError("missing shard", [shard.path, "pytorch_model.bin.index.json"])
+        try saved.write(to: shard)
+
+        let config = model.appendingPathComponent("config.json")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: #""inner_hidden_size": 256"#, with: #""inner_hidden_size": 128"#).utf8)
+            .write(to: config)
+        try expectError("shape", ["mlp.dense_h_to_4h.weight", "[256, 64]", "expected [128, 64]", config.path])
+        try Data(
+            text.replacingOccurrences(of: #""model_type": "chatglm""#, with: #""model_type": "baichuan""#)
+                .replacingOccurrences(of: #""ChatGLMModel""#, with: #""BaichuanForCausalLM""#).utf8
+        ).write(to: config)
+        try expectError("family", [config.path, "no GLM family it knows", "baichuan"])
+        try Data(text.replacingOccurrences(of: #""eos_token_id": 993"#, with: #""eos_token_id": 990"#).utf8)
+            .write(to: config)
+        try expectError("special tokens", [config.path, "eos_token_id"])
+    }
+}

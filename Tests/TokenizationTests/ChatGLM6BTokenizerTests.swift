@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import TestSupport
 import Testing
@@ -54,5 +55,61 @@ import Testing
         #expect(
             ChatGLM6BTokenizer.postprocess("x<n><|tab|>y<|blank_3|>z<|blank_12|>")
                 == "x\n\ty   z" + String(repeating: " ", count: 12))
+    }
+
+    /// The official `chat()` prompt, with and without history: the multi-turn case's official input ids come from
+    /// the messages, and messages it cannot take are refused by index and role.
+    @Test func chatPromptsFollowTheOfficialFormat() throws {
+        let (tokenizer, fixture) = try Self.tokenizer()
+        let single = [ChatMessage(role: "user", content: "你好")]
+        #expect(try tokenizer.chatPrompt(single) == "你好")
+        let history = [
+            ChatMessage(role: "user", content: "你好"),
+            ChatMessage(role: "assistant", content: "你好👋！我是人工智能助手，很高兴见到你，欢迎问我任何问题。"),
+            ChatMessage(role: "user", content: "晚上睡不着应该怎么办"),
+        ]
+        let prompt = try tokenizer.chatPrompt(history)
+        #expect(prompt == fixture.cases["chat_multi"]?.prompt)
+        #expect(tokenizer.promptIds(prompt) == fixture.cases["chat_multi"]?.inputIds)
+        for (messages, fragment) in [
+            ([ChatMessage(role: "system", content: "be brief")] + single, "message 0 has role \"system\""),
+            (Array(history.prefix(2)), "the last message must be the user's"),
+            ([single[0], single[0]], "message 1 has role \"user\""),
+        ] {
+            let error = #expect(throws: ChatFormatError.self) { try tokenizer.chatPrompt(messages) }
+            #expect(error?.description.contains(fragment) == true, "\(error?.description ?? "")")
+        }
+    }
+
+    /// `process_response`, against what the official function (Python `re`) returns for the same texts.
+    @Test func chatResponsesArePostProcessedAsTheOfficialCodeDoes() throws {
+        let (tokenizer, _) = try Self.tokenizer()
+        for (text, official) in [
+            ("  我在[[训练时间]]训练,你好!  ", "我在2023年训练，你好！"),
+            ("a,b 中,文:好;吗?", "a,b 中，文：好；吗？"),
+            ("中,,中", "中，，中"),
+            ("?中", "？中"),
+            ("Hello, world! 是:", "Hello, world! 是："),
+            ("\n\t中?!\u{3000}", "中？!"),
+        ] {
+            #expect(tokenizer.chatResponse(text) == official, "\(text.debugDescription)")
+        }
+    }
+
+    /// Messages as `generate --messages` and batch lines give them.
+    @Test func messagesAreParsedWithTheirPlaceNamed() throws {
+        let ok = try #require(JSONValue.parse(Data(#"[{"role": "user", "content": "hi"}]"#.utf8)))
+        #expect(try ChatMessage.parse(ok, source: "m.json") == [ChatMessage(role: "user", content: "hi")])
+        for (text, fragment) in [
+            ("[]", "non-empty JSON array"), (#"{"role": "user"}"#, "non-empty JSON array"),
+            (#"[{"role": "user"}]"#, "message 0 must be an object"),
+            (#"[{"role": "user", "content": "a"}, {"role": 1, "content": "b"}]"#, "message 1 must be an object"),
+            (#"[{"role": "user", "content": "a", "name": "x"}]"#, "unknown field \"name\""),
+        ] {
+            let value = try #require(JSONValue.parse(Data(text.utf8)))
+            let error = #expect(throws: ChatFormatError.self) { try ChatMessage.parse(value, source: "m.json") }
+            #expect(error?.description.contains(fragment) == true, "\(text): \(error?.description ?? "")")
+            #expect(error?.description.hasPrefix("m.json") == true)
+        }
     }
 }
