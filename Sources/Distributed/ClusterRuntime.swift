@@ -139,6 +139,28 @@ public final class ClusterRuntime: @unchecked Sendable {
         return try outcome.get()
     }
 
+    /// The tag of `waitForCoordinator`'s release messages.
+    private static let releaseTag = 7132
+
+    /// Lets every other rank wait for rank 0 without spinning, for waits that can last minutes (a person typing):
+    /// a collective would hold a core of every rank at 100% while it waits. Rank 0 runs `body` (reading the
+    /// terminal), then releases the others, even when `body` throws; the others sleep in 2 ms steps until it does.
+    /// Follow it with a collective (`share`) that carries what rank 0 decided.
+    public func waitForCoordinator<T>(_ phase: String, _ body: () throws -> T) rethrows -> T? {
+        setPhase(phase)
+        guard size > 1 else { return try body() }
+        if isCoordinator {
+            defer {
+                let releases = (1..<size).map { communicator.startSend([1], to: $0, tag: Self.releaseTag) }
+                for release in releases { while !release.isComplete() { usleep(100) } }
+            }
+            return try body()
+        }
+        let release = communicator.startReceive(from: 0, tag: Self.releaseTag, capacity: 1)
+        while !release.isComplete() { usleep(2000) }
+        return nil
+    }
+
     /// Runs `build` on rank 0 only, agrees on its outcome as `agree` does, and gives every rank rank 0's value.
     public func share<Value: WireMessage>(_ phase: String, _ build: () throws -> Value) throws -> Value {
         let built = try agree(phase) { isCoordinator ? try build() : nil }

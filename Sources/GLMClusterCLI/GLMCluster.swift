@@ -12,7 +12,7 @@ struct GLMCluster: ParsableCommand {
         abstract: "GLM-130B inference on CPU clusters with MPI tensor parallelism.",
         subcommands: [
             GenerateCommand.self, LogitsCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
-            CreateModelCommand.self, ConvertCommand.self, BenchCommand.self, BatchCommand.self,
+            ChatCommand.self, CreateModelCommand.self, ConvertCommand.self, BenchCommand.self, BatchCommand.self,
         ])
 
     /// Like ArgumentParser's `main`, but under `mpirun` only rank 0 prints errors and usage: every rank parses the

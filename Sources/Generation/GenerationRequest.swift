@@ -8,12 +8,15 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
     /// `CommandToken` raw value of the generation mask.
     public var generationMask: Int
     public var useGMask: Bool
+    /// A continuation (the ChatGLM family): every rank must fill exactly one blank, as rank 0 does.
+    public var isContinuation: Bool
     public var options: GenerationOptions
 
     public init(prompt: BlankPrompt, options: GenerationOptions) {
         promptIds = prompt.ids
         generationMask = prompt.generationMask.rawValue
         useGMask = prompt.useGMask
+        isContinuation = prompt.isContinuation
         self.options = options
     }
 
@@ -21,7 +24,7 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
     public var prompt: BlankPrompt {
         BlankPrompt(
             ids: promptIds, generationMask: CommandToken(rawValue: generationMask) ?? .gMask, useGMask: useGMask,
-            displayText: "", isEnglish: false)
+            displayText: "", isEnglish: false, isContinuation: isContinuation)
     }
 }
 

@@ -94,6 +94,10 @@ public final class SamplingTask: GenerationTask {
 
     public var isFinished: Bool { result != nil }
 
+    /// The tokens of the blank being filled, so far (the last drawn may be an end token); empty once finished.
+    /// What a chat streams while it generates.
+    public var tokensSoFar: [Int] { current?.generated ?? [] }
+
     public func nextSegments() -> [ForwardSegment] {
         guard let blank = current else { return [] }
         return [

@@ -145,3 +145,34 @@ extension ChatGLM6BTests {
         try expectError("special tokens", [config.path, "eos_token_id"])
     }
 }
+
+extension ChatGLM6BTests {
+    /// `chat` with its input from a file at TP 2: one answer line per message, each the official one (the fixture's
+    /// answers are unchanged by `process_response`), `/reset` starting a conversation afresh (so the second answer
+    /// is the single-turn one) and `/exit` ending the chat before the last line.
+    @Test func chatAnswersEachMessageAsTheOfficialCode() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-chat")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let input = scratch.appendingPathComponent("input.txt")
+        try Data("你好\n/reset\n\nThe capital of France is\n/exit\nnot read\n".utf8).write(to: input)
+        let command = [
+            "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", CommandRunner.glmcluster,
+            "chat", "--model", Self.fixture.directory.path, "--greedy", "--max-new-tokens", "16", "--threads", "1",
+        ].map { "'" + $0 + "'" }.joined(separator: " ")
+        let result = try CommandRunner.run("/bin/sh", ["-c", command + " < '\(input.path)'"], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let answers = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(
+            answers == [
+                try #require(Self.fixture.cases["chat_single"]).decoded,
+                try #require(Self.fixture.cases["en_plain"]).decoded, "",
+            ], "\(result.stdout.debugDescription)")
+        #expect(result.stderr.contains("(history cleared)") || result.stderr.contains("history cleared"))
+    }
+
+    /// GLM-130B has no chat format: `chat` says so before loading weights.
+    @Test func chatRefusesAModelWithoutAChatFormat() throws {
+        let result = try CommandRunner.glm(["chat", "--model", BadInputTests.fixtureModel.path])
+        #expect(result.status == 1 && result.stderr.contains("GLM-130B has no chat format"), "\(result.stderr)")
+    }
+}
