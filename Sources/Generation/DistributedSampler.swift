@@ -32,6 +32,9 @@ public struct DistributedSampler: Sendable {
     public private(set) var fallbackCount = 0
     /// Tokens drawn (greedy ones included).
     public private(set) var tokenCount = 0
+    /// The ChatGLM family's `InvalidScoreLogitsProcessor`: when any logit anywhere is NaN or infinite, every score
+    /// becomes 0 and this token's 5e4 before sampling. nil: logits are used as they are.
+    public let invalidScoreToken: Int?
     private var random: SeededRandomSource
     /// This rank's logits after the temperature, kept between tokens: a fresh 300 KB array per sampled token (150k
     /// vocabulary at TP=2) came from newly mapped pages each time, and zeroing them was ~3% of a batch-16 decode.
@@ -44,9 +47,10 @@ public struct DistributedSampler: Sendable {
 
     public init(
         parameters: SamplingParameters, collectives: any SamplingCollectives,
-        candidateCount: Int = DistributedSampler.defaultCandidateCount
+        candidateCount: Int = DistributedSampler.defaultCandidateCount, invalidScoreToken: Int? = nil
     ) {
         precondition(candidateCount >= 1, "the sampler needs at least one candidate per rank")
+        self.invalidScoreToken = invalidScoreToken
         self.parameters = parameters
         self.collectives = collectives
         self.candidateCount = candidateCount
@@ -58,6 +62,21 @@ public struct DistributedSampler: Sendable {
     /// the vocabulary.
     public mutating func next(localLogits: [Float], vocabularyOffset: Int) -> Int {
         tokenCount += 1
+        var localLogits = localLogits
+        if let token = invalidScoreToken {
+            let invalid = localLogits.contains { !$0.isFinite }
+            if parameters.isGreedy {
+                // The processed scores' argmax is the token: a slice with an invalid logit reports it above every
+                // finite value, so one MAXLOC still decides.
+                let local = invalid ? (Float.infinity, token) : Self.localArgmax(localLogits, vocabularyOffset: vocabularyOffset)
+                return collectives.allreduceMaxLocation(value: local.0, index: local.1).index
+            }
+            // Sampling needs every rank to know: one small allreduce per token.
+            let anywhere = collectives.allreduceMaxLocation(value: invalid ? 1 : 0, index: collectives.rank).value > 0
+            if anywhere {
+                localLogits = Self.invalidScores(count: localLogits.count, offset: vocabularyOffset, token: token)
+            }
+        }
         if parameters.isGreedy {
             let local = Self.localArgmax(localLogits, vocabularyOffset: vocabularyOffset)
             return collectives.allreduceMaxLocation(value: local.value, index: local.index).index
@@ -106,6 +125,13 @@ public struct DistributedSampler: Sendable {
 // MARK: - The pure steps `next` is made of
 
 extension DistributedSampler {
+    /// A slice of `InvalidScoreLogitsProcessor`'s scores: zeros, and 5e4 at `token` when the slice holds it.
+    static func invalidScores(count: Int, offset: Int, token: Int) -> [Float] {
+        var scores = [Float](repeating: 0, count: count)
+        if (offset..<(offset + count)).contains(token) { scores[token - offset] = 5e4 }
+        return scores
+    }
+
     /// One vocabulary entry after the temperature.
     struct Candidate: Equatable, Sendable {
         var value: Float

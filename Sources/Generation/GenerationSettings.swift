@@ -173,6 +173,17 @@ public struct GenerationSettings: Sendable, Equatable {
     }
 }
 
+extension ArchitectureKind {
+    /// The token the family's official `chat()` draws when a logit is NaN or infinite
+    /// (`InvalidScoreLogitsProcessor`: every score 0, this one 5e4); nil where the official code has no such rule.
+    public var invalidScoreToken: Int? {
+        switch self {
+        case .glm130B: nil
+        case .chatGLM6B: 5
+        }
+    }
+}
+
 /// Generation settings that cannot work; the message names the option or request field and what was expected.
 public struct GenerationSettingsError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String

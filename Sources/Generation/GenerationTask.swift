@@ -63,7 +63,9 @@ public final class SamplingTask: GenerationTask {
         self.prompt = prompt
         self.options = options
         try prompt.checkLength(maxSequenceLength: model.configuration.maxSequenceLength)
-        sampler = DistributedSampler(parameters: options.sampling, collectives: collectives)
+        sampler = DistributedSampler(
+            parameters: options.sampling, collectives: collectives,
+            invalidScoreToken: model.configuration.architecture.invalidScoreToken)
         assembler = AnswerAssembler(prompt: prompt, special: special, tokenizer: tokenizer)
         endTokens = special.endTokens
         reservedCacheBytes = Self.cacheBound(model: model, prompt: prompt, options: options, special: special)

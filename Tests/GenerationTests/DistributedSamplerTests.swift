@@ -218,6 +218,41 @@ import Testing
         }
     }
 
+    /// ChatGLM's `InvalidScoreLogitsProcessor`: a NaN or infinity anywhere (on any rank's slice) makes every score
+    /// 0 and token 5's 5e4, so greedy and sampled draws alike give 5, whichever rank holds it; finite logits are
+    /// untouched (the same tokens as without the processor).
+    @Test func invalidScoresDrawTheProcessorsToken() {
+        var withNaN = Shape.gaussian.logits(seed: 9)
+        withNaN[1000] = .nan
+        var withInfinity = Shape.peaked.logits(seed: 10)
+        withInfinity[3] = .infinity
+        let finite = Shape.peaked.logits(seed: 11)
+        let invalid = [withNaN, withInfinity]
+        let settings: [SamplingParameters] = [
+            .greedy, SamplingParameters(temperature: 0.95, topK: 0, topP: 0.7, seed: 3),
+            SamplingParameters(temperature: 1, topK: 40, topP: 0, seed: 4),
+        ]
+        for ranks in Self.degrees {
+            for parameters in settings {
+                let tokens = SimulatedWorld.run(ranks: ranks) { group in
+                    var processed = DistributedSampler(parameters: parameters, collectives: group, invalidScoreToken: 5)
+                    var plain = DistributedSampler(parameters: parameters, collectives: group)
+                    return (invalid + [finite]).map { logits in
+                        let slice = Self.slices(logits, ranks: ranks)[group.rank]
+                        return processed.next(localLogits: slice.values, vocabularyOffset: slice.offset)
+                    } + [finite].map { logits in
+                        let slice = Self.slices(logits, ranks: ranks)[group.rank]
+                        return plain.next(localLogits: slice.values, vocabularyOffset: slice.offset)
+                    }
+                }
+                for rankTokens in tokens {
+                    #expect(rankTokens[0] == 5 && rankTokens[1] == 5, "N=\(ranks) \(parameters)")
+                    if parameters.isGreedy { #expect(rankTokens[2] == rankTokens[3] && rankTokens[2] != 5) }
+                }
+            }
+        }
+    }
+
     // MARK: (d) the fallback only when needed, and right
 
     @Test(arguments: Shape.allCases)
