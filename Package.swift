@@ -53,7 +53,8 @@ let package = Package(
 
         // Domain modules.
         .target(name: "Configuration", dependencies: ["Basics", "Coordination"]),
-        .target(name: "Checkpoint", dependencies: ["Basics", "CDeflate", "Partitioning", "Tensors"]),
+        .target(name: "CFileGuard"),
+        .target(name: "Checkpoint", dependencies: ["Basics", "CDeflate", "CFileGuard", "Partitioning", "Tensors"]),
         .target(name: "Tokenization", dependencies: ["Basics", "SentencePiece", "Configuration"]),
         // The model: kernels and configuration only, no file formats.
         .target(

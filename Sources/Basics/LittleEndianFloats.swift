@@ -8,10 +8,4 @@ public enum LittleEndianFloats {
         for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
         return bytes
     }
-
-    public static func write(_ values: [Float], to url: URL) throws {
-        do { try Data(encode(values)).write(to: url) } catch {
-            throw InputError(description: "cannot write \(url.path): \(error.explanation)")
-        }
-    }
 }

@@ -16,6 +16,13 @@ public enum OutputFile {
                 let kind = (info.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "a device, pipe or socket"
                 throw InputError(description: "\(option) \(path) is \(kind), not a file it can write")
             }
+            if kind == S_IFREG {
+                let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+                if fd >= 0 {
+                    defer { close(fd) }
+                    if flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK { throw inUse(path, option: option) }
+                }
+            }
             return
         }
         let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
@@ -23,6 +30,31 @@ public enum OutputFile {
         guard stat(folder.isEmpty ? "/" : folder, &folderInfo) == 0, (folderInfo.st_mode & S_IFMT) == S_IFDIR else {
             throw InputError(description: "\(option) \(path): the folder \(folder) does not exist")
         }
+    }
+
+    /// Writes `bytes` to `path` once the work is done: a regular file is locked first and replaced only if no other
+    /// job holds its lock (a running batch job holds its output's), so a result file in use is never overwritten.
+    public static func write(_ bytes: [UInt8], to path: String, option: String) throws(InputError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw InputError(description: "cannot write \(option) \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG {
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw inUse(path, option: option) }
+            _ = ftruncate(fd, 0)
+        }
+        let error = bytes.withUnsafeBytes { writeFully(fd, $0) }
+        if error != 0 {
+            throw InputError(description: "cannot write \(option) \(path): \(String(cString: strerror(error)))")
+        }
+    }
+
+    private static func inUse(_ path: String, option: String) -> InputError {
+        InputError(
+            description: "\(option) \(path) is in use by another job (it holds the file's lock, as a running batch job "
+                + "holds its output); name another file")
     }
 
     /// Refuses `path` when it is one of `inputs` by any name or link: the command would overwrite a file it reads

@@ -209,9 +209,7 @@ public enum Benchmark {
             quantize: settings.quantization?.rawValue, precision: model.precision.rawValue, tp: runtime.size,
             threads: runtime.threads, weights: source, sgemm_gflops: sums[1], triad_gb_per_s: sums[3], points: points)
         if let svgPath = settings.svgPath {
-            do { try ThroughputChart.svg(report).write(toFile: svgPath, atomically: true, encoding: .utf8) } catch {
-                throw InputError(description: "cannot write --svg \(svgPath): \(error.explanation)")
-            }
+            try OutputFile.write(Array(ThroughputChart.svg(report).utf8), to: svgPath, option: "--svg")
         }
         return settings.format == .json ? try report.json() : report.markdown()
     }

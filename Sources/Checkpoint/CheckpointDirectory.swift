@@ -1,5 +1,6 @@
 import Basics
 import FoundationEssentials
+import Glibc
 
 /// An official GLM-130B checkpoint folder: `latest` names the iteration, and `<iteration>/` holds one
 /// `mp_rank_XX_model_states.pt` per model-parallel rank it was saved with. Only the folder listing and `latest`
@@ -86,7 +87,12 @@ public struct CheckpointDirectory: Sendable {
     /// removes `latest` and every `mp_rank_XX_model_states.pt` of its iteration folders (stale shards of a higher
     /// MP degree would otherwise be read as part of the new checkpoint). Other files are left alone. `option`
     /// names the path in errors.
-    public static func prepareOutput(_ url: URL, option: String, force: Bool) throws(OutputDirectoryError) {
+    ///
+    /// One writer at a time: the directory is locked (`flock` on it) until the returned lock is released, and a
+    /// second writer fails at once instead of interleaving its shards with the first one's.
+    public static func prepareOutput(
+        _ url: URL, option: String, force: Bool
+    ) throws(OutputDirectoryError) -> OutputDirectoryLock {
         let manager = FileManager.default
         var isDirectory = false
         if manager.fileExists(atPath: url.path, isDirectory: &isDirectory) {
@@ -98,10 +104,10 @@ public struct CheckpointDirectory: Sendable {
             do { try manager.createDirectory(at: url, withIntermediateDirectories: true) } catch {
                 throw OutputDirectoryError(description: "cannot create \(option) \(url.path): \(error.explanation)")
             }
-            return
         }
+        let lock = try OutputDirectoryLock(url, option: option)
         let existing = existingFiles(in: url)
-        guard !existing.isEmpty else { return }
+        guard !existing.isEmpty else { return lock }
         guard force else {
             throw OutputDirectoryError(
                 description: "\(option) \(url.path) already contains a checkpoint (\(existing[0].path)); pass --force "
@@ -114,7 +120,41 @@ public struct CheckpointDirectory: Sendable {
             throw OutputDirectoryError(
                 description: "cannot remove the old checkpoint in \(url.path): \(error.explanation)")
         }
+        return lock
     }
+}
+
+/// An exclusive lock on a directory a checkpoint is being written to, held until `release` (or deinit).
+public final class OutputDirectoryLock {
+    private var descriptor: Int32
+
+    init(_ url: URL, option: String) throws(OutputDirectoryError) {
+        descriptor = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw OutputDirectoryError(
+                description: "cannot open \(option) \(url.path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            throw OutputDirectoryError(
+                description: busy
+                    ? "another convert or create-model is writing \(option) \(url.path) (it holds the directory's "
+                        + "lock); wait for it to end or choose another directory"
+                    : "cannot lock \(option) \(url.path): \(reason)",
+                isUsageError: busy)
+        }
+    }
+
+    /// Lets another writer in.
+    public func release() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
 }
 
 /// A directory that cannot take a new checkpoint.

@@ -1,3 +1,5 @@
+import CFileGuard
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -38,6 +40,8 @@ public final class MappedFile: @unchecked Sendable {
             throw .cannotOpen(path: path, reason: "mmap: " + Self.errnoText())
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        // A read past the end of a file that shrinks meanwhile is a SIGBUS: reported as an error naming it.
+        file_guard_register(address, size, path)
     }
 
     /// A private anonymous mapping holding a copy of `bytes`, named `name` in errors: what the fuzz targets and
@@ -73,6 +77,7 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if let base = bytes.baseAddress {
+            file_guard_unregister(base)
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
     }

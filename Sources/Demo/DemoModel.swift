@@ -59,7 +59,8 @@ public struct DemoModel: Sendable {
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: configurationFile))
         try configuration.checkDivisible(by: modelParallelDegree, degreeName: "--mp", source: configurationFile)
         let output = URL(fileURLWithPath: directory)
-        try CheckpointDirectory.prepareOutput(output, option: "--out", force: force)
+        let lock = try CheckpointDirectory.prepareOutput(output, option: "--out", force: force)
+        defer { lock.release() }
 
         configuration.tokenizer.model = "ice_text.model"
         try TokenizerTrainer.trainDemoModel(

@@ -41,7 +41,7 @@ extension ClusterSession {
         while true {
             var question = ""
             var prompt: BlankPrompt?
-            let read = try runtime.waitForCoordinator("waiting for the next message") { () -> ChatTurn in
+            let read = runtime.waitForCoordinator("waiting for the next message") { () -> ChatTurn in
                 guard let console, let tokenizer else { return ChatTurn(request: nil) }
                 while let line = console.readMessage() {
                     let text = String(line.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())

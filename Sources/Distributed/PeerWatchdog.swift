@@ -33,6 +33,12 @@ final class PeerWatchdog: @unchecked Sendable {
     private static let terminationGrace = 0.4
     /// How long after a peer's SIGTERM notice this rank waits for its own before ending the job for that peer.
     private static let peerTerminationGrace = 1.5
+    /// A peer heard from within this many seconds is answering (beats come every `interval`); one lost before a
+    /// SIGTERM went quiet a second or more before it (mpirun's delay), plus the termination grace.
+    private static let answeringAge = 1.0
+    /// A gap this long between two of this thread's own rounds means the whole process was stopped (Ctrl-Z, a
+    /// debugger, SIGSTOP to the job) or starved: every peer was then stopped alike, so none is blamed for it.
+    private static let ownPause = 2.0
 
     /// What a heartbeat message says; the first byte of each message.
     private enum Beat: UInt8 {
@@ -118,8 +124,13 @@ final class PeerWatchdog: @unchecked Sendable {
         for peer in peers {
             receives[peer] = communicator.startReceive(from: peer, tag: Self.tag, capacity: Self.messageCapacity)
         }
+        var lastRound = Self.now()
         while !stopping.load(ordering: .acquiring) {
             let now = Self.now()
+            if now - lastRound > Self.ownPause {
+                for peer in peers { lastHeard[peer] = now }
+            }
+            lastRound = now
             for peer in peers where !finished[peer] { drain(peer, now: now) }
             let beat = message(.alive)
             for peer in peers where !finished[peer] {
@@ -194,6 +205,20 @@ final class PeerWatchdog: @unchecked Sendable {
             usleep(5000)
         }
         let lost = peers.filter { !finished[$0] && terminating[$0] == nil }
+        let now = Self.now()
+        if !lost.isEmpty && lost.allSatisfy({ now - lastHeard[$0] < Self.answeringAge }) {
+            // The signal reached this rank (and perhaps others), not the ranks still answering: they saw this
+            // rank's notice and end the job naming it (`endJob(signalledOnly:)`). Report only if they do not.
+            let deadline = now + Self.peerTerminationGrace + 2
+            while Self.now() < deadline {
+                for peer in peers where !finished[peer] { drain(peer, now: Self.now()) }
+                usleep(20_000)
+            }
+            StandardError.writeLine(
+                "Error: rank \(me) (host \(hosts[me])) was ended by a termination signal (SIGTERM) that the other "
+                    + "ranks did not get, while \(phase.withLock { $0 }); ending the job on every rank")
+            _exit(1)
+        }
         let reporter = (0..<world.size).first { !lost.contains($0) && !finished[$0] }
         if reporter != me { Self.waitForTheLauncher() }
         if reporter == me {

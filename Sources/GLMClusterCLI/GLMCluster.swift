@@ -21,6 +21,9 @@ struct GLMCluster: ParsableCommand {
         // A reader that goes away (`| head`) makes writes fail with EPIPE, reported as an error with exit 1,
         // instead of a silent death by SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        // A file-size limit (`ulimit -f`) makes writes fail with EFBIG, reported with the file's name, instead of
+        // killing the process by SIGXFSZ.
+        signal(SIGXFSZ, SIG_IGN)
         BLASRelaunch.relaunchIfNeeded()
         let isCoordinator = ClusterJob.isCoordinatorProcess
         do {

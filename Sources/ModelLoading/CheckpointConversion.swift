@@ -71,7 +71,8 @@ public struct CheckpointConversion: Sendable {
         // The tokenizer file is checked before hours of conversion, not after.
         let tokenizerCopy = try tokenizerFiles(
             configuration, source: sourceURL, destination: destinationURL, required: hasConfigFile, progress: progress)
-        try prepareDestination(destinationURL)
+        let lock = try prepareDestination(destinationURL)
+        defer { lock.release() }
 
         let quantized = quantization.map { ", quantized to \($0.rawValue)" } ?? ""
         progress(
@@ -98,8 +99,8 @@ public struct CheckpointConversion: Sendable {
         }
     }
 
-    private func prepareDestination(_ url: URL) throws {
-        do { try CheckpointDirectory.prepareOutput(url, option: "--to", force: force) } catch {
+    private func prepareDestination(_ url: URL) throws -> OutputDirectoryLock {
+        do { return try CheckpointDirectory.prepareOutput(url, option: "--to", force: force) } catch {
             throw ConversionError(description: error.description, isUsageError: error.isUsageError)
         }
     }

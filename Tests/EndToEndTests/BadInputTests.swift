@@ -649,4 +649,52 @@ import TestSupport
         }
         #expect(before == after, "a file of the model changed")
     }
+
+    // MARK: - Found by the fifth fresh campaign
+
+    /// `logits --out` onto a running batch job's output replaced the results being written; the batch job's lock on
+    /// its output now keeps every other writer out. Likewise two conversions into one directory interleaved their
+    /// shards into a silently mixed checkpoint; the directory's lock refuses the second.
+    @Test func outputsInUseByAnotherJobAreRefused() throws {
+        let scratch = try Scratch("locked-outputs", copying: nil)
+        defer { scratch.remove() }
+        let results = scratch.root.appendingPathComponent("results.jsonl").path
+        let held = #"{"id":1,"prompt":"x","answer":"y"}"# + "\n"
+        try Data(held.utf8).write(to: URL(fileURLWithPath: results))
+        let file = open(results, O_RDWR)
+        #expect(file >= 0 && flock(file, LOCK_EX) == 0)
+        try Self.expectFailure(
+            "logits --out locked", ["logits", "--model", Self.fixtureModel.path, "--prompt", "a", "--out", results],
+            mentions: [results, "in use by another job"])
+        close(file)
+        #expect(try String(contentsOfFile: results, encoding: .utf8) == held)
+
+        let target = scratch.root.appendingPathComponent("converted")
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        let directory = open(target.path, O_RDONLY | O_DIRECTORY)
+        #expect(directory >= 0 && flock(directory, LOCK_EX) == 0)
+        try Self.expectFailure(
+            "convert --to locked", ["convert", "--from", Self.fixtureModel.path, "--to", target.path, "--tp", "1"],
+            mentions: [target.path, "another convert or create-model is writing"])
+        close(directory)
+        let converted = try CommandRunner.glm(["convert", "--from", Self.fixtureModel.path, "--to", target.path, "--tp", "1"])
+        #expect(converted.status == 0, "\(converted.stderr)")
+    }
+
+    /// A file-size limit (`ulimit -f`) killed convert and create-model by SIGXFSZ with no message; the write now
+    /// fails with "File too large" naming the file.
+    @Test func aFileSizeLimitIsAnErrorNotASignal() throws {
+        let scratch = try Scratch("file-size-limit", copying: nil)
+        defer { scratch.remove() }
+        let target = scratch.root.appendingPathComponent("converted").path
+        // 1 MB (dash counts 512-byte blocks); PMIx keeps its data in memory (`gds=hash`), not in shared-memory
+        // files that the limit would stop before the command starts.
+        let command =
+            "ulimit -f 2000; PMIX_MCA_gds=hash exec '\(CommandRunner.glmcluster)' convert --from "
+            + "'\(Self.fixtureModel.path)' --to '\(target)' --tp 1"
+        let result = try CommandRunner.run("/bin/sh", ["-c", command], timeout: 120)
+        #expect(result.status == 1, "exit \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains("File too large") && result.stderr.contains(target), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target + "/49300/mp_rank_00_model_states.pt"))
+    }
 }

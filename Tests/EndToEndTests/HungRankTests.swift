@@ -110,4 +110,75 @@ import Testing
         let written = try String(contentsOf: output, encoding: .utf8)
         #expect(written.contains(#""id":"q1""#), "the first request's line is kept: \(written)")
     }
+
+    /// A SIGTERM that reaches one rank only (a person's `kill`, a node agent) names that rank and the signal; it
+    /// used to name the other, healthy rank as "stopped answering".
+    @Test(arguments: [(2, 1), (2, 0)])
+    func aTerminationSignalToOneRankNamesIt(ranks: Int, victim: Int) throws {
+        let (status, seconds, stderr) = try Self.signalOneRank(ranks: ranks, victim: victim, signal: SIGTERM)
+        #expect(status != 0, "\(stderr)")
+        #expect(seconds < 10, "the job ended \(seconds) s after the signal")
+        #expect(
+            stderr.contains("rank \(victim) (host ") && stderr.contains("termination signal"),
+            "rank \(victim) not named: \(stderr)")
+        #expect(!stderr.contains("stopped answering") && !stderr.contains("has not responded"), "\(stderr)")
+    }
+
+    /// The whole job stopped and continued (Ctrl-Z then `fg`: mpirun passes SIGTSTP and SIGCONT on to each rank in
+    /// turn) for longer than --peer-timeout: every rank was paused, so the job goes on instead of ending for a lost
+    /// rank. The ranks are stopped a second apart and continued in the other order, so that the rank continued
+    /// first has heard nothing from the other for longer than the timeout: it must see its own pause.
+    @Test func aJobPausedAsAWholeGoesOn() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments =
+            [
+                "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2",
+                CommandRunner.glmcluster,
+            ] + Self.longBenchmark + ["--peer-timeout", "\(Self.peerTimeout)"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var pids: [Int: Int32] = [:]
+        defer {
+            // mpirun ends its ranks on SIGTERM; whatever is left after 10 s is killed.
+            for pid in pids.values { kill(pid, SIGCONT) }
+            if process.isRunning { process.terminate() }
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < deadline { usleep(100_000) }
+            for pid in pids.values { kill(pid, SIGKILL) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        var stderr = ""
+        let startDeadline = Date().addingTimeInterval(60)
+        while pids.count < 2 && Date() < startDeadline {
+            let chunk = errors.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            stderr += String(decoding: chunk, as: UTF8.self)
+            for match in stderr.matches(of: /\[rank (\d+)\/\d+ [^\]]*\] pid (\d+)/) {
+                pids[Int(match.output.1)!] = Int32(match.output.2)!
+            }
+        }
+        let (first, second) = (try #require(pids[0], "\(stderr)"), try #require(pids[1], "\(stderr)"))
+        Thread.sleep(forTimeInterval: 2)
+        kill(first, SIGSTOP)
+        Thread.sleep(forTimeInterval: 1)
+        kill(second, SIGSTOP)
+        Thread.sleep(forTimeInterval: Self.peerTimeout + 2)
+        kill(second, SIGCONT)
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(first, SIGCONT)
+        Thread.sleep(forTimeInterval: Self.peerTimeout + 2)
+        #expect(process.isRunning, "the job ended after the pause")
+        // Every rank's SIGTERM ends the job at once (mpirun's own SIGTERM handling takes longer after the stops).
+        for pid in pids.values { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { usleep(100_000) }
+        if !process.isRunning {
+            stderr += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        #expect(!stderr.contains("has not responded"), "\(stderr)")
+    }
 }

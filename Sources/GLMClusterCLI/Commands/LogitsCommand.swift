@@ -35,6 +35,6 @@ struct LogitsCommand: ClusterCommand {
         let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "logits"))
         let context: LogitsContext = prompt.map { .prompt($0) } ?? .ids(ids!)
         guard let logits = try session.logits(of: context) else { return }
-        try LittleEndianFloats.write(logits, to: URL(fileURLWithPath: out))
+        try OutputFile.write(LittleEndianFloats.encode(logits), to: out, option: "--out")
     }
 }
