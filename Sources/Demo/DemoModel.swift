@@ -63,6 +63,29 @@ public struct DemoModel: Sendable {
         defer { lock.release() }
 
         configuration.tokenizer.model = "ice_text.model"
+        // A model that could not be written whole is removed: a directory without `latest` does not load anyway,
+        // and its partial shards would only take space.
+        do {
+            return try write(configuration, to: output)
+        } catch {
+            let manager = FileManager.default
+            for name in ["latest", "config.json", "ice_text.model", "ice_text.vocab"] {
+                try? manager.removeItem(at: output.appendingPathComponent(name))
+            }
+            // The shards of iteration 1 (`CheckpointRepartition.write`'s), then their folder if nothing else is in it.
+            let shards = output.appendingPathComponent("1")
+            for name in (try? manager.contentsOfDirectory(atPath: shards.path)) ?? []
+            where name.hasPrefix("mp_rank_") && name.hasSuffix("_model_states.pt") {
+                try? manager.removeItem(at: shards.appendingPathComponent(name))
+            }
+            if (try? manager.contentsOfDirectory(atPath: shards.path))?.isEmpty == true {
+                try? manager.removeItem(at: shards)
+            }
+            throw error
+        }
+    }
+
+    private func write(_ configuration: ModelConfiguration, to output: URL) throws -> String {
         try TokenizerTrainer.trainDemoModel(
             vocabularySize: vocabularySize, outputPrefix: output.appendingPathComponent("ice_text"))
         try configuration.write(to: output.appendingPathComponent("config.json"))

@@ -1,6 +1,7 @@
 import Checkpoint
 import Configuration
 import FoundationEssentials
+import Glibc
 import GLM
 import Partitioning
 import Tensors
@@ -44,7 +45,11 @@ public struct ModelSource: Sendable, Equatable {
         guard !path.isEmpty else { throw ModelDirectoryError(description: "\(optionName) must name a directory") }
         var isDirectory = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory else {
-            throw ModelDirectoryError(description: "\(optionName) \(path): no such directory")
+            var info = stat()
+            let reason =
+                stat(path, &info) == 0 ? "not a directory"
+                : errno == ENOENT ? "no such directory" : String(cString: strerror(errno)).lowercased()
+            throw ModelDirectoryError(description: "\(optionName) \(path): \(reason)")
         }
         if FileManager.default.fileExists(atPath: configurationFile.path) {
             return try ModelConfiguration.load(from: configurationFile)

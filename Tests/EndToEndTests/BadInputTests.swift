@@ -696,5 +696,13 @@ import TestSupport
         #expect(result.status == 1, "exit \(result.status): \(result.stderr)")
         #expect(result.stderr.contains("File too large") && result.stderr.contains(target), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: target + "/49300/mp_rank_00_model_states.pt"))
+        // create-model removes what it wrote of a model it could not finish.
+        let demo = scratch.root.appendingPathComponent("demo").path
+        let create =
+            "ulimit -f 2000; PMIX_MCA_gds=hash exec '\(CommandRunner.glmcluster)' create-model --config "
+            + "'\(CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path)' --out '\(demo)'"
+        let created = try CommandRunner.run("/bin/sh", ["-c", create], timeout: 120)
+        #expect(created.status == 1 && created.stderr.contains("File too large"), "\(created.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: demo).isEmpty)
     }
 }
