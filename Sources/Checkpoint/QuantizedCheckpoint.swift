@@ -128,6 +128,86 @@ extension ShardedCheckpoint {
     }
 }
 
+/// The official quantized releases of the ChatGLM family (THUDM/chatglm-6b-int4, -int8: `quantization_bit` in
+/// config.json), as their `quantization.py` writes them: the same layout as one shard of GLM-130B's quantized
+/// checkpoints (an int8 weight, `[out, in]` levels or `[out, in/2]` bytes with element 2i in the high nibble, and
+/// `<key>_scale` with one fp16 scale per output row), each tensor in the file the index names.
+extension ReleaseCheckpoint {
+    /// Whether `key` is stored quantized: int8 under the key with a `<key>_scale` beside it; one without the other
+    /// is an error naming the key and file.
+    public func isQuantized(_ key: String) throws(CheckpointError) -> Bool {
+        let file = try file(holding: key)
+        let stored = try file.tensor(named: key)
+        let scaleKey = ShardedCheckpoint.scaleKey(key)
+        switch (stored.dtype == .int8, contains(scaleKey)) {
+        case (false, false): return false
+        case (true, true): return true
+        case (true, false):
+            throw .invalidQuantization(
+                path: file.path, key: key,
+                detail: "stored as int8 (a quantized weight) but the release has no scale tensor '\(scaleKey)'")
+        case (false, true):
+            throw .invalidQuantization(
+                path: file.path, key: key,
+                detail: "the release has a scale tensor '\(scaleKey)' but the weight is \(stored.dtype.rawValue), not int8")
+        }
+    }
+
+    /// `partition` of the quantized weight `key` of logical shape `globalShape` `[rows, columns]`: rows and their
+    /// scales for a column-parallel layer (`rows`, `rowsGLU`), a block of byte columns with every row's scale for a
+    /// row-parallel one (`columns`; with 4 bits the block must start on a byte). One scale per row (groups 1).
+    public func quantizedTensor(
+        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition = .whole
+    ) throws(CheckpointError) -> QuantizedTensor {
+        guard globalShape.count == 2, layout != .replicated else {
+            throw .invalidSharding(
+                key: key, detail: "a quantized weight is a split 2-D matrix, not \(layout) \(globalShape)")
+        }
+        let (rows, columns) = (globalShape[0], globalShape[1])
+        let file = try file(holding: key)
+        let stored = try file.tensor(named: key).shape
+        let bits: Int
+        if stored == globalShape {
+            bits = 8
+        } else if stored == [rows, columns / 2], columns % 2 == 0 {
+            bits = 4
+        } else {
+            throw .invalidQuantization(
+                path: file.path, key: key,
+                detail: "shape \(stored) fits neither int8 \(globalShape) nor packed int4 \([rows, columns / 2])")
+        }
+        let perByte = 8 / bits
+        let storedSpec = WeightSpec(key: key, shape: [rows, columns / perByte], layout: layout)
+        if layout == .columns {
+            guard columns % (partition.count * perByte) == 0 else {
+                throw .invalidQuantization(
+                    path: file.path, key: key,
+                    detail: "\(columns) packed int4 columns cannot be split into \(partition.count) parts on byte "
+                        + "boundaries")
+            }
+        }
+        var values: [Int8] = []
+        for box in try Self.boxes(of: partition.count == 1 ? storedSpec.replicatedCopy : storedSpec, partition: partition) {
+            values += try file.int8(key, region: box)
+        }
+        let scaleKey = ShardedCheckpoint.scaleKey(key)
+        let scaleFile = try self.file(holding: scaleKey)
+        let scaleShape = try scaleFile.tensor(named: scaleKey).shape
+        guard scaleShape == [rows] else {
+            throw .shapeMismatch(path: scaleFile.path, key: scaleKey, expected: [rows], found: scaleShape)
+        }
+        let scales = try tensor(
+            scaleKey, globalShape: [rows], layout: layout == .columns ? .replicated : layout, partition: partition)
+        let partShape = layout == .columns ? [rows, columns / partition.count] : [rows / partition.count, columns]
+        return QuantizedTensor(shape: partShape, bits: bits, values: values, scales: scales.values, groups: 1)
+    }
+}
+
+extension WeightSpec {
+    /// The same tensor, not split (a whole-tensor read).
+    var replicatedCopy: WeightSpec { WeightSpec(key: key, shape: shape, layout: .replicated) }
+}
+
 func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
     var (x, y) = (a, b)
     while y != 0 { (x, y) = (y, x % y) }

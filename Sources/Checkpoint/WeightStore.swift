@@ -64,15 +64,6 @@ extension ReleaseCheckpoint: WeightStore {
 
     public func tensorKeys() -> [String] { keys }
 
-    /// Quantized releases are refused by their configuration before any weight is read.
-    public func isQuantized(_ key: String) throws(CheckpointError) -> Bool { false }
-
-    public func quantizedTensor(
-        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition
-    ) throws(CheckpointError) -> QuantizedTensor {
-        throw .invalidSharding(key: key, detail: "quantized release weights are not supported")
-    }
-
     public func fingerprint() throws(CheckpointError) -> String {
         "release (" + (try describeFiles { (index) throws(CheckpointError) in try file(at: index) }) + ")"
     }

@@ -52,7 +52,8 @@ extension GLMWeights {
         }
         if let highest = layers.max(), highest >= c.numLayers {
             throw WeightValueError(
-                description: "\(checkpoint.weightFiles[0].deletingLastPathComponent().path) holds \(highest + 1) layers but the "
+                description: "\((checkpoint as? ReleaseCheckpoint)?.directory.path ?? checkpoint.weightFiles[0].path) "
+                    + "holds \(highest + 1) layers but the "
                     + "configuration has num_layers = \(c.numLayers); the layers beyond it would be ignored (check "
                     + "config.json)")
         }

@@ -148,7 +148,8 @@ import Testing
             (#""eos_token_id": 993"#, #""eos_token_id": 994"#, "eos_token_id"),
             (#""gmask_token_id": 989"#, #""gmask_token_id": 990"#, "gmask_token_id"),
             (#""position_encoding_2d": true"#, #""position_encoding_2d": false"#, "position_encoding_2d"),
-            (#""use_cache": true"#, #""use_cache": true, "quantization_bit": 4"#, "quantization_bit"),
+            (#""use_cache": true"#, #""use_cache": true, "quantization_bit": 3"#, "quantization_bit"),
+            (#""use_cache": true"#, #""use_cache": true, "quantization_embeddings": true"#, "quantization_embeddings"),
         ] {
             let edited = text.replacingOccurrences(of: from, with: to)
             #expect(edited != text)

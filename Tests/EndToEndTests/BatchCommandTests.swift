@@ -125,7 +125,7 @@ import Testing
         let run = try Self.batch(input: input, output: output)
         #expect(run.status == 3, "\(run.stderr)")
         #expect(run.stderr.contains("input.jsonl:2: not valid JSON; skipped"))
-        #expect(run.stderr.contains("input.jsonl:3: missing \"prompt\"; skipped"))
+        #expect(run.stderr.contains("input.jsonl:3: missing \"prompt\" (or \"messages\"); skipped"))
         #expect(run.stderr.contains("input.jsonl:5: unknown field \"max_tokens\""))
         #expect(run.stderr.contains("malformed input lines skipped: 2, 3, 5"))
         let results = try Self.results(output)

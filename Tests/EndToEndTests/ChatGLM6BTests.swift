@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import TestSupport
 import Testing
@@ -174,5 +175,83 @@ extension ChatGLM6BTests {
     @Test func chatRefusesAModelWithoutAChatFormat() throws {
         let result = try CommandRunner.glm(["chat", "--model", BadInputTests.fixtureModel.path])
         #expect(result.status == 1 && result.stderr.contains("GLM-130B has no chat format"), "\(result.stderr)")
+    }
+}
+
+extension ChatGLM6BTests {
+    /// The official quantized releases (chatglm-6b-int8, -int4: `quantization_bit` in config.json, int8 levels with
+    /// `<key>_scale`, two levels per byte at 4 bits) load as they are. The release is made here from the tiny one: the
+    /// levels and scales by the independent NumPy reference of the official quantization
+    /// (`Tests/Reference/quantize_reference.py`), written as one `pytorch_model.bin`; the expected logits by the
+    /// NumPy ChatGLM-6B reference, which reads the file with its own unpickler and dequantizes as the release's CPU
+    /// kernels do.
+    @Test(arguments: [8, 4])
+    func officialQuantizedReleasesLoadAsTheyAre(bits: Int) throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-int\(bits)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let release = scratch.appendingPathComponent("release")
+        try FileManager.default.createDirectory(at: release, withIntermediateDirectories: true)
+        let source = Self.fixture.directory
+        for name in ["ice_text.model", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(name), to: release.appendingPathComponent(name))
+        }
+        let config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
+        try Data(
+            config.replacingOccurrences(of: #""use_cache": true"#, with: #""use_cache": true, "quantization_bit": \#(bits)"#)
+                .utf8
+        ).write(to: release.appendingPathComponent("config.json"))
+
+        let original = try ReleaseCheckpoint(directory: source)
+        var tensors: [(String, CheckpointTensor)] = []
+        let quantized = ["query_key_value.weight", "attention.dense.weight", "dense_h_to_4h.weight", "dense_4h_to_h.weight"]
+        for key in original.keys {
+            let file = try original.file(holding: key)
+            let shape = try file.tensor(named: key).shape
+            let values = try file.float16(key)
+            guard key.hasPrefix("transformer.layers."), quantized.contains(where: { key.hasSuffix($0) }) else {
+                tensors.append((key, .float16(HalfTensor(shape: shape, values: values))))
+                continue
+            }
+            let input = scratch.appendingPathComponent("w.f16")
+            try values.withUnsafeBytes { try Data($0).write(to: input) }
+            let prefix = scratch.appendingPathComponent("q").path
+            let run = try CommandRunner.python([
+                CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/quantize_reference.py").path,
+                "\(bits)", "\(shape[0])", "\(shape[1])", input.path, prefix,
+            ])
+            try #require(run.status == 0, "\(run.stderr)")
+            let levels = try Data(contentsOf: URL(fileURLWithPath: prefix + (bits == 4 ? ".packed" : ".levels")))
+            let scales = try Data(contentsOf: URL(fileURLWithPath: prefix + ".scales"))
+            tensors.append(
+                (key, .int8(Int8Tensor(shape: [shape[0], shape[1] * bits / 8], values: levels.map { Int8(bitPattern: $0) }))))
+            tensors.append(
+                (key + "_scale", .float16(HalfTensor(shape: [shape[0]], values: scales.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }))))
+        }
+        try TorchCheckpointWriter.write(tensors, to: release.appendingPathComponent("pytorch_model.bin"))
+
+        let testCase = try #require(Self.fixture.cases["chat_multi"])
+        let ids = testCase.inputIds.map(String.init).joined(separator: ",")
+        let expected = scratch.appendingPathComponent("reference.f32").path
+        let reference = try CommandRunner.python([
+            CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/chatglm6b_reference.py").path, "logits",
+            "--model", release.path, "--ids", ids, "--out", expected,
+        ])
+        try #require(reference.status == 0, "\(reference.stderr)")
+        let official = try CommandRunner.readFloats(expected)
+        for (tp, extra) in [(1, []), (2, []), (2, ["--quantize", "int\(bits)"])] {
+            let out = scratch.appendingPathComponent("tp\(tp).f32").path
+            let result = try CommandRunner.mpirun(
+                tp, ["logits", "--model", release.path, "--ids", ids, "--out", out, "--threads", "1"] + extra)
+            try #require(result.status == 0, "TP \(tp) \(extra): \(result.stderr)")
+            let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
+            #expect(error < 1e-4, "int\(bits) TP \(tp) \(extra): max |logit - reference| = \(error)")
+        }
+        let other = bits == 8 ? "int4" : "int8"
+        let refused = try CommandRunner.glm([
+            "logits", "--model", release.path, "--ids", ids, "--out", scratch.appendingPathComponent("x.f32").path,
+            "--quantize", other,
+        ])
+        #expect(refused.status == 1 && refused.stderr.contains("already quantized"), "\(refused.stderr)")
     }
 }

@@ -54,16 +54,54 @@ def rotate_half(x):
 
 
 def load_release(model_dir: str) -> dict:
-    """Every tensor of the release as float32, from pytorch_model.bin.index.json's files."""
-    with open(os.path.join(model_dir, "pytorch_model.bin.index.json")) as f:
-        files = sorted(set(json.load(f)["weight_map"].values()))
-    weights = {}
+    """Every tensor of the release as float32, from pytorch_model.bin.index.json's files (or one pytorch_model.bin).
+
+    Official quantized releases (chatglm-6b-int8/-int4: `quantization_bit` in config.json) store each layer matrix
+    as int8 levels with a `<key>_scale` of one fp16 scale per row; 4 bits pack two levels per byte, element 2i in
+    the high nibble (the `compress_int4_weight` of the release's quantization_kernels.c). They are dequantized as
+    the release's CPU kernels (`extract_int8/int4_weight_to_float`) do: float(scale) * level.
+    """
+    index = os.path.join(model_dir, "pytorch_model.bin.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["pytorch_model.bin"]
+    raw = {}
     for name in files:
         state = load_torch_file(os.path.join(model_dir, name))
         state = state.get("module", state) if isinstance(state, dict) else state
-        for key, value in state.items():
+        raw.update(state)
+    weights = {}
+    for key, value in raw.items():
+        if key.endswith("_scale"):
+            continue
+        scale_key = key + "_scale"
+        if scale_key in raw:
+            weights[key] = dequantize(np.asarray(value), np.asarray(raw[scale_key]), logical_columns(key, model_dir))
+        else:
             weights[key] = np.asarray(value, dtype=np.float32)
     return weights
+
+
+def logical_columns(key: str, model_dir: str) -> int:
+    """The input width of a layer matrix, from config.json (what tells packed int4 from int8)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        config = json.load(f)
+    return config["inner_hidden_size"] if key.endswith("dense_4h_to_h.weight") else config["hidden_size"]
+
+
+def dequantize(levels, scales, columns):
+    levels = levels.astype(np.int8)
+    if levels.shape[1] * 2 == columns:
+        high = levels >> 4                                           # arithmetic shift: the signed high nibble
+        low = (levels.astype(np.uint8) << 4).astype(np.int8) >> 4    # the signed low nibble
+        unpacked = np.empty((levels.shape[0], columns), dtype=np.int8)
+        unpacked[:, 0::2] = high
+        unpacked[:, 1::2] = low
+        levels = unpacked
+    assert levels.shape[1] == columns, f"levels {levels.shape} for {columns} columns"
+    return scales.astype(np.float32)[:, None] * levels.astype(np.float32)
 
 
 class ChatGLM6BReference:

@@ -17,6 +17,7 @@ struct ChatGLM6BConfiguration: Decodable {
     var gmaskTokenId: Int
     var positionEncoding2D: Bool?
     var quantizationBit: Int?
+    var quantizationEmbeddings: Bool?
 
     enum CodingKeys: String, CodingKey {
         case hiddenSize = "hidden_size"
@@ -32,6 +33,7 @@ struct ChatGLM6BConfiguration: Decodable {
         case gmaskTokenId = "gmask_token_id"
         case positionEncoding2D = "position_encoding_2d"
         case quantizationBit = "quantization_bit"
+        case quantizationEmbeddings = "quantization_embeddings"
     }
 
     /// The engine's description. The release's special tokens sit where icetk's command tokens do
@@ -44,11 +46,15 @@ struct ChatGLM6BConfiguration: Decodable {
         guard positionEncoding2D ?? true else {
             throw invalid("position_encoding_2d", "true (ChatGLM-6B's 2D positions; 1D is not a released model)")
         }
-        if let quantizationBit, quantizationBit != 0 {
+        // The official int4 and int8 releases quantize the four layer matrices, which the weights themselves show
+        // (int8 tensors with scales); a release that also quantizes its embeddings does not load yet.
+        if let quantizationBit, ![0, 4, 8].contains(quantizationBit) {
+            throw invalid("quantization_bit", "0, 4 or 8, got \(quantizationBit)")
+        }
+        if quantizationEmbeddings == true {
             throw invalid(
-                "quantization_bit",
-                "0: quantized ChatGLM-6B releases do not load yet; load the fp16 release with --quantize "
-                    + "int\(quantizationBit) instead")
+                "quantization_embeddings",
+                "false: releases with quantized embeddings (chatglm-6b-int4-qe) do not load yet; use chatglm-6b-int4")
         }
         for (field, value, offset) in [
             ("gmask_token_id", gmaskTokenId, 1), ("bos_token_id", bosTokenId, 4), ("eos_token_id", eosTokenId, 5),
