@@ -90,8 +90,9 @@ public struct CheckpointDirectory: Sendable {
     ///
     /// One writer at a time: the directory is locked (`flock` on it) until the returned lock is released, and a
     /// second writer fails at once instead of interleaving its shards with the first one's.
+    /// `existing` lists the files of a model already there that `force` replaces (GLM-130B's by default).
     public static func prepareOutput(
-        _ url: URL, option: String, force: Bool
+        _ url: URL, option: String, force: Bool, existing existingOf: (URL) -> [URL] = existingFiles(in:)
     ) throws(OutputDirectoryError) -> OutputDirectoryLock {
         let manager = FileManager.default
         var isDirectory = false
@@ -106,7 +107,7 @@ public struct CheckpointDirectory: Sendable {
             }
         }
         let lock = try OutputDirectoryLock(url, option: option)
-        let existing = existingFiles(in: url)
+        let existing = existingOf(url)
         guard !existing.isEmpty else { return lock }
         guard force else {
             throw OutputDirectoryError(

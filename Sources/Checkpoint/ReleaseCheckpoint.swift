@@ -58,6 +58,9 @@ public final class ReleaseCheckpoint: Sendable {
 
     public func contains(_ key: String) -> Bool { fileOfKey[key] != nil }
 
+    /// The position in `files` of the file the index names for `key`.
+    public func fileIndex(of key: String) -> Int? { fileOfKey[key] }
+
     /// The file holding `key`, opened on first use.
     public func file(holding key: String) throws(CheckpointError) -> TorchCheckpointFile {
         guard let position = fileOfKey[key] else { throw .missingKey(path: directory.path, key: key) }

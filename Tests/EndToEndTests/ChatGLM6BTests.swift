@@ -255,3 +255,54 @@ extension ChatGLM6BTests {
         #expect(refused.status == 1 && refused.stderr.contains("already quantized"), "\(refused.stderr)")
     }
 }
+
+extension ChatGLM6BTests {
+    /// `convert` writes a release in its own layout: re-sharded (the same logits, bit for bit), or quantized as the
+    /// official int8 release (the logits the NumPy reference computes from the written file, and the same as
+    /// quantizing at load time on one rank). A quantized source cannot be quantized again; `--tp` does not apply.
+    @Test func convertWritesTheReleaseLayout() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-convert")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let source = Self.fixture.directory.path
+        let testCase = try #require(Self.fixture.cases["zh_plain"])
+        let ids = testCase.inputIds.map(String.init).joined(separator: ",")
+        func logits(_ model: String, tp: Int = 1, _ extra: [String] = []) throws -> [Float] {
+            let out = scratch.appendingPathComponent("logits-\(UUID().uuidString).f32").path
+            let result = try CommandRunner.mpirun(
+                tp, ["logits", "--model", model, "--ids", ids, "--out", out, "--threads", "1"] + extra)
+            try #require(result.status == 0, "\(model): \(result.stderr)")
+            return try CommandRunner.readFloats(out)
+        }
+        let resharded = scratch.appendingPathComponent("two").path
+        let split = try CommandRunner.glm(["convert", "--from", source, "--to", resharded, "--shards", "2"])
+        try #require(split.status == 0, "\(split.stderr)")
+        #expect(FileManager.default.fileExists(atPath: resharded + "/pytorch_model-00002-of-00002.bin"))
+        #expect(FileManager.default.fileExists(atPath: resharded + "/pytorch_model.bin.index.json"))
+        #expect(try logits(resharded, tp: 2) == logits(source, tp: 2))
+
+        let int8 = scratch.appendingPathComponent("int8").path
+        let quantized = try CommandRunner.glm(["convert", "--from", source, "--to", int8, "--quantize", "int8", "--shards", "1"])
+        try #require(quantized.status == 0, "\(quantized.stderr)")
+        let config = try String(contentsOfFile: int8 + "/config.json", encoding: .utf8)
+        #expect(config.contains(#""quantization_bit": 8"#))
+        let expected = scratch.appendingPathComponent("reference.f32").path
+        let reference = try CommandRunner.python([
+            CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/chatglm6b_reference.py").path, "logits",
+            "--model", int8, "--ids", ids, "--out", expected,
+        ])
+        try #require(reference.status == 0, "\(reference.stderr)")
+        let written = try logits(int8)
+        let error = maxAbsDifference(written, try CommandRunner.readFloats(expected))
+        #expect(error < 1e-4, "max |logit - reference| = \(error)")
+        #expect(written == (try logits(source, ["--quantize", "int8"])))
+
+        let again = try CommandRunner.glm([
+            "convert", "--from", int8, "--to", scratch.appendingPathComponent("x").path, "--quantize", "int4",
+        ])
+        #expect(again.status != 0 && again.stderr.contains("already a quantized release"), "\(again.stderr)")
+        let withTP = try CommandRunner.glm([
+            "convert", "--from", source, "--to", scratch.appendingPathComponent("y").path, "--tp", "2",
+        ])
+        #expect(withTP.status != 0 && withTP.stderr.contains("--tp and --preset do not apply"), "\(withTP.stderr)")
+    }
+}

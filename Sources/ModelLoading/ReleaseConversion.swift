@@ -1,0 +1,217 @@
+import Basics
+import Checkpoint
+import Configuration
+import FoundationEssentials
+import GLM
+import Partitioning
+import Tensors
+
+/// Writes a copy of a Hugging Face release (ChatGLM-6B) in the release's own layout: its weights re-sharded into
+/// `pytorch_model-0000N-of-0000M.bin` files with their `pytorch_model.bin.index.json` (one `pytorch_model.bin` when
+/// `shards` is 1), and with a quantization scheme the official quantized release (THUDM/chatglm-6b-int8, -int4):
+/// each layer matrix quantized per row on the whole tensor (the release's `quantize`), stored as int8 (int4 packed
+/// two per byte, element 2i in the high nibble) with an fp16 `<key>_scale`, and `"quantization_bit"` in
+/// config.json. Every other tensor (embeddings, norms, biases, `lm_head.weight`, stored rotary frequencies) and every
+/// other file of the folder (tokenizer, code) is copied as it is. Tensor parallelism needs no conversion: every
+/// rank reads its slice of a release at load time.
+public struct ReleaseConversion: Sendable {
+    public var source: String
+    public var destination: String
+    /// Weight files to write (default: as many as the source has).
+    public var shards: Int?
+    public var quantization: QuantizationScheme?
+    public var force: Bool
+
+    public init(
+        source: String, destination: String, shards: Int? = nil, quantization: QuantizationScheme? = nil,
+        force: Bool = false
+    ) {
+        self.source = source
+        self.destination = destination
+        self.shards = shards
+        self.quantization = quantization
+        self.force = force
+    }
+
+    /// Whether `directory` holds a release in the Hugging Face layout (what this conversion reads).
+    public static func isRelease(_ directory: URL) -> Bool {
+        let manager = FileManager.default
+        return manager.fileExists(atPath: directory.appendingPathComponent(ReleaseCheckpoint.indexName).path)
+            || manager.fileExists(atPath: directory.appendingPathComponent(ReleaseCheckpoint.singleFileName).path)
+    }
+
+    public func run(progress: (String) -> Void) throws {
+        let sourceURL = URL(fileURLWithPath: source).standardizedFileURL
+        let destinationURL = URL(fileURLWithPath: destination).standardizedFileURL
+        guard sourceURL.resolvingSymlinksInPath().path != destinationURL.resolvingSymlinksInPath().path else {
+            throw ConversionError(
+                description: "--to must differ from --from (\(source)): the source is read while the output is written",
+                isUsageError: true)
+        }
+        let configFile = sourceURL.appendingPathComponent("config.json")
+        let configuration = try ModelConfiguration.load(from: configFile)
+        let release = try ReleaseCheckpoint(directory: sourceURL)
+        let count = shards ?? release.files.count
+        guard count >= 1, count <= 99_999 else {
+            throw ConversionError(description: "--shards must be between 1 and 99999, got \(count)", isUsageError: true)
+        }
+        let quantizable = Set(WeightSpec.all(for: configuration).filter(\.isQuantizable).map(\.key))
+        if let quantization, try quantizable.contains(where: { try release.isQuantized($0) }) {
+            throw ConversionError(
+                description: "\(source) is already a quantized release; --quantize \(quantization.rawValue) needs the "
+                    + "fp16 release", isUsageError: true)
+        }
+
+        let lock: OutputDirectoryLock
+        do {
+            lock = try CheckpointDirectory.prepareOutput(
+                destinationURL, option: "--to", force: force, existing: Self.weightFiles(in:))
+        } catch {
+            throw ConversionError(description: error.description, isUsageError: error.isUsageError)
+        }
+        defer { lock.release() }
+        let quantized = quantization.map { ", quantized to \($0.rawValue)" } ?? ""
+        progress("converting the release \(source) (\(release.files.count) weight files) to \(destination) with \(count)\(quantized)")
+        var written: [URL] = []
+        do {
+            written = try writeWeights(
+                release, keys: Self.orderedKeys(release), quantizable: quantizable, count: count, to: destinationURL,
+                progress: progress)
+            try copyOtherFiles(from: sourceURL, to: destinationURL, configFile: configFile)
+        } catch {
+            // Half a release would load as a release with missing tensors: what this run wrote goes.
+            for file in written { try? FileManager.default.removeItem(at: file) }
+            throw error
+        }
+    }
+
+    /// The weight files and index of a release folder (what `--force` replaces).
+    static func weightFiles(in directory: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasPrefix("pytorch_model") && ($0.hasSuffix(".bin") || $0.hasSuffix(".json")) }
+            .sorted().map { directory.appendingPathComponent($0) }
+    }
+
+    /// Keys in the source's own order: by file, then name.
+    static func orderedKeys(_ release: ReleaseCheckpoint) throws -> [String] {
+        var keys: [String] = []
+        for index in release.files.indices {
+            keys += try release.file(at: index).tensors.map(\.name).filter { release.fileIndex(of: $0) == index }
+        }
+        return keys
+    }
+
+    /// Writes the weight files (and the index when there are several); returns what it wrote.
+    private func writeWeights(
+        _ release: ReleaseCheckpoint, keys: [String], quantizable: Set<String>, count: Int, to directory: URL,
+        progress: (String) -> Void
+    ) throws -> [URL] {
+        // Keys spread over `count` files by stored bytes, in order.
+        let sizes = try keys.map { key in
+            let stored = try release.file(holding: key).tensor(named: key)
+            return stored.shape.reduce(1, *) * stored.dtype.byteCount
+        }
+        let total = max(sizes.reduce(0, +), 1)
+        var groups = [[String]](repeating: [], count: count)
+        var sum = 0
+        for (key, size) in zip(keys, sizes) {
+            groups[min(count - 1, sum * count / total)].append(key)
+            sum += size
+        }
+        func name(_ index: Int) -> String {
+            count == 1
+                ? ReleaseCheckpoint.singleFileName
+                : "pytorch_model-\(Self.fiveDigits(index + 1))-of-\(Self.fiveDigits(count)).bin"
+        }
+        var written: [URL] = []
+        var weightMap: [(String, String)] = []
+        var totalSize = 0
+        for (index, group) in groups.enumerated() {
+            var tensors: [(String, CheckpointTensor)] = []
+            for key in group {
+                let file = try release.file(holding: key)
+                let stored = try file.tensor(named: key)
+                if let quantization, quantizable.contains(key) {
+                    let values = try file.float16(key)
+                    let (rows, columns) = (stored.shape[0], stored.shape[1])
+                    let (levels, scales) = values.withUnsafeBufferPointer {
+                        Quantization.quantizeRows($0, rows: rows, columns: columns, scheme: quantization)
+                    }
+                    let bytes =
+                        quantization == .int4 ? Quantization.packInt4(levels).map { Int8(bitPattern: $0) } : levels
+                    tensors.append((key, .int8(Int8Tensor(shape: [rows, bytes.count / rows], values: bytes))))
+                    tensors.append((ShardedCheckpoint.scaleKey(key), .float16(HalfTensor(shape: [rows], values: scales))))
+                } else if stored.dtype == .int8 {
+                    tensors.append((key, .int8(Int8Tensor(shape: stored.shape, values: try file.int8(key)))))
+                } else {
+                    tensors.append((key, .float16(HalfTensor(shape: stored.shape, values: try file.float16(key)))))
+                }
+            }
+            let url = directory.appendingPathComponent(name(index))
+            written.append(url)
+            try TorchCheckpointWriter.write(tensors, to: url)
+            for (key, tensor) in tensors {
+                weightMap.append((key, name(index)))
+                totalSize += tensor.elementCount * tensor.dtype.byteCount
+            }
+            progress("  wrote \(url.path) (\(index + 1)/\(count))")
+        }
+        if count > 1 {
+            let index = directory.appendingPathComponent(ReleaseCheckpoint.indexName)
+            written.append(index)
+            let entries = weightMap.sorted { $0.0 < $1.0 }.map { "    \(Self.quoted($0.0)): \(Self.quoted($0.1))" }
+            let text =
+                "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
+                + entries.joined(separator: ",\n") + "\n  }\n}\n"
+            do { try Data(text.utf8).write(to: index) } catch {
+                throw ConversionError(description: "cannot write \(index.path): \(error.explanation)")
+            }
+        }
+        return written
+    }
+
+    /// config.json (with `quantization_bit` when quantizing) and every other non-weight file of the folder.
+    private func copyOtherFiles(from source: URL, to destination: URL, configFile: URL) throws {
+        let manager = FileManager.default
+        let weights = Set(Self.weightFiles(in: source).map(\.lastPathComponent))
+        let names = try manager.contentsOfDirectory(atPath: source.path).sorted()
+        do {
+            for name in names where !weights.contains(name) {
+                let from = source.appendingPathComponent(name)
+                var isDirectory = false
+                guard manager.fileExists(atPath: from.path, isDirectory: &isDirectory), !isDirectory else { continue }
+                let to = destination.appendingPathComponent(name)
+                if manager.fileExists(atPath: to.path) { try manager.removeItem(at: to) }
+                if name == "config.json", let quantization {
+                    let text = try String(contentsOf: from, encoding: .utf8)
+                    try Data(Self.settingQuantizationBit(text, bits: quantization.bits).utf8).write(to: to)
+                } else {
+                    try manager.copyItem(at: from, to: to)
+                }
+            }
+        } catch {
+            throw ConversionError(
+                description: "cannot copy the release's other files into \(destination.path): \(error.explanation)")
+        }
+    }
+
+    /// config.json's text with `"quantization_bit": bits` (replacing the field where it is, else first).
+    static func settingQuantizationBit(_ text: String, bits: Int) -> String {
+        if let range = text.firstRange(of: /"quantization_bit"\s*:\s*-?[0-9]+/) {
+            var edited = text
+            edited.replaceSubrange(range, with: "\"quantization_bit\": \(bits)")
+            return edited
+        }
+        guard let brace = text.firstIndex(of: "{") else { return text }
+        return String(text[...brace]) + "\n  \"quantization_bit\": \(bits)," + String(text[text.index(after: brace)...])
+    }
+
+    static func fiveDigits(_ value: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+    }
+
+    static func quoted(_ text: String) -> String {
+        "\"" + text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+    }
+}
