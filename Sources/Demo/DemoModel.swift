@@ -59,9 +59,21 @@ public struct DemoModel: Sendable {
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: configurationFile))
         try configuration.checkDivisible(by: modelParallelDegree, degreeName: "--mp", source: configurationFile)
         let output = URL(fileURLWithPath: directory)
-        let lock = try CheckpointDirectory.prepareOutput(output, option: "--out", force: force)
+        let lock = try CheckpointDirectory.prepareOutput(
+            output, option: "--out", force: force,
+            existing: configuration.architecture == .chatGLM6B ? ReleaseWriter.weightFiles(in:) : CheckpointDirectory.existingFiles(in:))
         defer { lock.release() }
 
+        if configuration.architecture == .chatGLM6B {
+            do {
+                return try DemoRelease.write(
+                    configuration, vocabularySize: vocabularySize, seed: seed, eosScale: eosScale,
+                    files: modelParallelDegree, to: output)
+            } catch {
+                for file in DemoRelease.writtenFiles(in: output) { try? FileManager.default.removeItem(at: file) }
+                throw error
+            }
+        }
         configuration.tokenizer.model = "ice_text.model"
         // A model that could not be written whole is removed: a directory without `latest` does not load anyway,
         // and its partial shards would only take space.

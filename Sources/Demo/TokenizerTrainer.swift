@@ -21,13 +21,15 @@ public enum TokenizerTrainer {
         try train(corpus: DemoCorpus.text, vocabularySize: vocabularySize, outputPrefix: outputPrefix)
     }
 
-    /// Trains on `corpus` (one sentence per line) with the deterministic options above and writes
-    /// `<outputPrefix>.model`.
-    public static func train(corpus: String, vocabularySize: Int, outputPrefix: URL) throws(TokenizationError) {
+    /// Trains on `corpus` (one sentence per line) with the deterministic options above (or `arguments`, which
+    /// should start with them) and writes `<outputPrefix>.model`.
+    public static func train(
+        corpus: String, vocabularySize: Int, outputPrefix: URL, arguments: String? = nil
+    ) throws(TokenizationError) {
         let model: [UInt8]
         do {
             model = try SentencePieceTrainer.train(
-                arguments: trainingArguments(vocabularySize: vocabularySize), sentences: corpus)
+                arguments: arguments ?? trainingArguments(vocabularySize: vocabularySize), sentences: corpus)
         } catch {
             throw .trainingFailed(reason: error.description)
         }

@@ -65,7 +65,7 @@ public struct ReleaseConversion: Sendable {
         let lock: OutputDirectoryLock
         do {
             lock = try CheckpointDirectory.prepareOutput(
-                destinationURL, option: "--to", force: force, existing: Self.weightFiles(in:))
+                destinationURL, option: "--to", force: force, existing: ReleaseWriter.weightFiles(in:))
         } catch {
             throw ConversionError(description: error.description, isUsageError: error.isUsageError)
         }
@@ -83,13 +83,6 @@ public struct ReleaseConversion: Sendable {
             for file in written { try? FileManager.default.removeItem(at: file) }
             throw error
         }
-    }
-
-    /// The weight files and index of a release folder (what `--force` replaces).
-    static func weightFiles(in directory: URL) -> [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0.hasPrefix("pytorch_model") && ($0.hasSuffix(".bin") || $0.hasSuffix(".json")) }
-            .sorted().map { directory.appendingPathComponent($0) }
     }
 
     /// Keys in the source's own order: by file, then name.
@@ -111,24 +104,12 @@ public struct ReleaseConversion: Sendable {
             let stored = try release.file(holding: key).tensor(named: key)
             return stored.shape.reduce(1, *) * stored.dtype.byteCount
         }
-        let total = max(sizes.reduce(0, +), 1)
-        var groups = [[String]](repeating: [], count: count)
-        var sum = 0
-        for (key, size) in zip(keys, sizes) {
-            groups[min(count - 1, sum * count / total)].append(key)
-            sum += size
-        }
-        func name(_ index: Int) -> String {
-            count == 1
-                ? ReleaseCheckpoint.singleFileName
-                : "pytorch_model-\(Self.fiveDigits(index + 1))-of-\(Self.fiveDigits(count)).bin"
-        }
         var written: [URL] = []
-        var weightMap: [(String, String)] = []
+        var weightMap: [(key: String, file: String)] = []
         var totalSize = 0
-        for (index, group) in groups.enumerated() {
+        for (index, range) in ReleaseWriter.groups(sizes: sizes, count: count).enumerated() {
             var tensors: [(String, CheckpointTensor)] = []
-            for key in group {
+            for key in keys[range] {
                 let file = try release.file(holding: key)
                 let stored = try file.tensor(named: key)
                 if let quantization, quantizable.contains(key) {
@@ -147,33 +128,22 @@ public struct ReleaseConversion: Sendable {
                     tensors.append((key, .float16(HalfTensor(shape: stored.shape, values: try file.float16(key)))))
                 }
             }
-            let url = directory.appendingPathComponent(name(index))
+            let url = try ReleaseWriter.writeFile(tensors, index: index, of: count, to: directory)
             written.append(url)
-            try TorchCheckpointWriter.write(tensors, to: url)
             for (key, tensor) in tensors {
-                weightMap.append((key, name(index)))
+                weightMap.append((key, url.lastPathComponent))
                 totalSize += tensor.elementCount * tensor.dtype.byteCount
             }
             progress("  wrote \(url.path) (\(index + 1)/\(count))")
         }
-        if count > 1 {
-            let index = directory.appendingPathComponent(ReleaseCheckpoint.indexName)
-            written.append(index)
-            let entries = weightMap.sorted { $0.0 < $1.0 }.map { "    \(Self.quoted($0.0)): \(Self.quoted($0.1))" }
-            let text =
-                "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
-                + entries.joined(separator: ",\n") + "\n  }\n}\n"
-            do { try Data(text.utf8).write(to: index) } catch {
-                throw ConversionError(description: "cannot write \(index.path): \(error.explanation)")
-            }
-        }
+        if count > 1 { written.append(try ReleaseWriter.writeIndex(weightMap, totalSize: totalSize, to: directory)) }
         return written
     }
 
     /// config.json (with `quantization_bit` when quantizing) and every other non-weight file of the folder.
     private func copyOtherFiles(from source: URL, to destination: URL, configFile: URL) throws {
         let manager = FileManager.default
-        let weights = Set(Self.weightFiles(in: source).map(\.lastPathComponent))
+        let weights = Set(ReleaseWriter.weightFiles(in: source).map(\.lastPathComponent))
         let names = try manager.contentsOfDirectory(atPath: source.path).sorted()
         do {
             for name in names where !weights.contains(name) {
@@ -204,14 +174,5 @@ public struct ReleaseConversion: Sendable {
         }
         guard let brace = text.firstIndex(of: "{") else { return text }
         return String(text[...brace]) + "\n  \"quantization_bit\": \(bits)," + String(text[text.index(after: brace)...])
-    }
-
-    static func fiveDigits(_ value: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, 5 - digits.count)) + digits
-    }
-
-    static func quoted(_ text: String) -> String {
-        "\"" + text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
     }
 }

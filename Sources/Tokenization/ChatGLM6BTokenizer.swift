@@ -75,6 +75,9 @@ public final class ChatGLM6BTokenizer: Sendable {
         self.configuration = configuration
     }
 
+    /// Number of SentencePiece pieces (text ids are `numImageTokens ..< numImageTokens + pieceCount`).
+    public var pieceCount: Int { processor.pieceCount }
+
     /// The id of a special token such as `[gMASK]` or `<sop>`.
     public func id(of token: String) -> Int? { specialIds[token] }
 

@@ -306,3 +306,49 @@ extension ChatGLM6BTests {
         #expect(withTP.status != 0 && withTP.stderr.contains("--tp and --preset do not apply"), "\(withTP.stderr)")
     }
 }
+
+extension ChatGLM6BTests {
+    /// `create-model` with a ChatGLM-6B configuration writes a random-weights release in THUDM/chatglm-6b's layout:
+    /// the NumPy reference, reading the written files with its own unpickler, computes the same logits; TP 1 and 2
+    /// give the same greedy ids; the tokenizer has the release's special and preprocessing pieces.
+    @Test func createModelWritesAChatGLM6BRelease() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-create")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("model").path
+        let config = CommandRunner.packageRoot.appendingPathComponent("configs/chatglm-6b-demo.json").path
+        let created = try CommandRunner.glm(["create-model", "--config", config, "--out", model, "--mp", "2"])
+        try #require(created.status == 0, "\(created.stderr)")
+        for name in ["config.json", "ice_text.model", "tokenizer_config.json", "pytorch_model.bin.index.json"] {
+            #expect(FileManager.default.fileExists(atPath: model + "/" + name), "\(name)")
+        }
+        let tokens = try CommandRunner.glm(["tokenize", "--model", model, "--text", "a\n\tb   c"])
+        // <n> and <|tab|> are pieces 10 and 11 (after <pad> and the six special pieces).
+        #expect(tokens.stdout.contains(",10,11,"), "\(tokens.stdout)")
+
+        let prompt = "Hello, my name is"
+        var generated: [[Int]] = []
+        for tp in [1, 2] {
+            let result = try CommandRunner.mpirun(
+                tp,
+                ["generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "8", "--json", "--threads", "1"])
+            try #require(result.status == 0, "\(result.stderr)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+            generated.append(report.generated_ids)
+            if tp == 1 {
+                let ids = report.input_ids.map(String.init).joined(separator: ",")
+                let expected = scratch.appendingPathComponent("reference.f32").path
+                let reference = try CommandRunner.python([
+                    CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/chatglm6b_reference.py").path,
+                    "logits", "--model", model, "--ids", ids, "--out", expected,
+                ])
+                try #require(reference.status == 0, "\(reference.stderr)")
+                let out = scratch.appendingPathComponent("logits.f32").path
+                let logits = try CommandRunner.glm(["logits", "--model", model, "--ids", ids, "--out", out])
+                try #require(logits.status == 0, "\(logits.stderr)")
+                let error = maxAbsDifference(try CommandRunner.readFloats(out), try CommandRunner.readFloats(expected))
+                #expect(error < 1e-4, "max |logit - reference| = \(error)")
+            }
+        }
+        #expect(generated[0] == generated[1] && generated[0].count == 8)
+    }
+}
