@@ -59,9 +59,11 @@ extension ClusterSession {
         return isCoordinator ? GenerationOutcome(result: result, ranks: ranks) : nil
     }
 
-    /// The logits at the last context position (`<sop>`), the first decode step's. Rank 0 gets the whole
-    /// vocabulary's, the other ranks nil.
-    public func logits(of context: LogitsContext) throws -> [Float]? {
+    /// The logits at the last context position (`<sop>`), the first decode step's, then with `continuation` (ids
+    /// as the user wrote them, `1,2,3`) the logits after each of those tokens is fed as a decoded one (teacher
+    /// forcing: what a generation that drew them saw at each step). Rank 0 gets the whole vocabulary's, step after
+    /// step, the other ranks nil.
+    public func logits(of context: LogitsContext, continuation: String? = nil) throws -> [Float]? {
         let configuration = self.configuration
         // Rank 0 turns the prompt or ids into a context; the others receive it.
         let request = try share("reading the context") { tokenizer in
@@ -82,6 +84,17 @@ extension ClusterSession {
             }
             return GenerationRequest(prompt: blank, options: GenerationOptions())
         }
+        let continued = try share("reading the continuation") { _ in
+            let list =
+                try continuation.map {
+                    try TokenIdList.parse($0, vocabularySize: configuration.vocabSize, option: "--then")
+                } ?? []
+            guard request.promptIds.count + 1 + list.count <= configuration.maxSequenceLength else {
+                throw GenerationError.promptTooLong(
+                    tokens: request.promptIds.count + 1 + list.count, maximum: configuration.maxSequenceLength)
+            }
+            return list
+        }
         let blank = request.prompt
         let special = SpecialTokenIds(configuration: configuration.tokenizer)
         let model = try loadModel()
@@ -90,12 +103,18 @@ extension ClusterSession {
         let maskPosition = blank.ids.firstIndex(of: special.id(of: blank.generationMask))!
         let layout = SequenceLayout(contextLength: ids.count, maskPosition: maskPosition, useGMask: blank.useGMask)
         runtime.setPhase("computing the logits")
-        let logits = model.forward(tokens: ids, layout: layout, cache: model.makeCache(capacity: ids.count))
+        let cache = model.makeCache(capacity: ids.count + continued.count)
+        var steps = [model.forward(tokens: ids, layout: layout, cache: cache)]
+        for token in continued { steps.append(model.forward(tokens: [token], layout: layout, cache: cache)) }
 
-        // Each rank holds its vocabulary slice; rank 0 puts them in order.
-        let slices = coordinator.collect(report: logits)
-        _ = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: 0)
-        return slices?.flatMap { $0 }
+        // Each rank holds its vocabulary slice of every step; rank 0 puts them in order.
+        let slices = coordinator.collect(report: steps.flatMap { $0 })
+        _ = runtime.gatherReports(weightBytes: model.weights.byteCount, cacheBytes: cache.byteCount)
+        guard let slices else { return nil }
+        let width = slices.map { $0.count / steps.count }
+        return (0..<steps.count).flatMap { step in
+            slices.indices.flatMap { rank in slices[rank][(step * width[rank])..<((step + 1) * width[rank])] }
+        }
     }
 
     /// Text to icetk ids (no masks, eos or `<sop>` added), on rank 0; nil elsewhere.

@@ -5,7 +5,7 @@ import Testing
 
 /// THUDM/chatglm-6b's release layout under real `mpirun` at TP 1, 2 and 4, against the official code's outputs for
 /// the tiny release of `../shared/fixtures/chatglm` (copied to Tests/Fixtures): every case's input ids, its 16
-/// greedy ids and decoded answer exact, its prefill logits within 1e-4 over the whole vocabulary.
+/// greedy ids and decoded answer exact, its prefill and per-step logits within 1e-4 over the whole vocabulary.
 @Suite(.serialized) struct ChatGLM6BTests {
     static let fixture = try! ChatGLMFixture.chatGLM6B.get()
     static let caseNames = fixture.cases.keys.sorted()
@@ -65,14 +65,27 @@ import Testing
             #expect(report.answer_text == testCase.decoded, "\(name) TP \(tp)")
             #expect(report.ranks.count == tp)
 
+            // The prefill's logits and every decode step's, the official greedy tokens fed back (`--then`).
             let out = scratch.appendingPathComponent("\(name).f32").path
+            let fed = testCase.gen.dropLast().map(String.init).joined(separator: ",")
             let logits = try CommandRunner.mpirun(
-                tp, ["logits", "--model", model, "--prompt", testCase.prompt, "--out", out, "--threads", "1"])
+                tp,
+                [
+                    "logits", "--model", model, "--prompt", testCase.prompt, "--then", fed, "--out", out, "--threads",
+                    "1",
+                ])
             try #require(logits.status == 0, "\(name) TP \(tp): \(logits.stderr)")
+            let steps = try CommandRunner.readFloats(out)
             let official = try CommandRunner.readFloats(
+                Self.fixture.directory.appendingPathComponent("logits/\(name).steps.f32").path)
+            let prefill = try CommandRunner.readFloats(
                 Self.fixture.directory.appendingPathComponent("logits/\(name).prefill.f32").path)
-            let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
-            #expect(error < 1e-4, "\(name) TP \(tp): max |logit - official| = \(error)")
+            let vocabulary = prefill.count
+            #expect(steps.count == 16 * vocabulary && official.count == 16 * vocabulary)
+            let first = maxAbsDifference(Array(steps.prefix(vocabulary)), prefill)
+            #expect(first < 1e-4, "\(name) TP \(tp): prefill max |logit - official| = \(first)")
+            let error = maxAbsDifference(steps, official)
+            #expect(error < 1e-4, "\(name) TP \(tp): 16 steps, max |logit - official| = \(error)")
         }
     }
 }

@@ -14,7 +14,13 @@ struct LogitsCommand: ClusterCommand {
     var prompt: String?
     @Option(name: .long, help: "Comma-separated ids: the whole context, ending with <sop> (150004).")
     var ids: String?
-    @Option(name: .long, help: "Output file: vocab_size little-endian float32 values.")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Comma-separated ids fed after the context one at a time, as decoded tokens: the logits of each step "
+                + "follow the first step's (teacher forcing)."))
+    var then: String?
+    @Option(name: .long, help: "Output file: vocab_size little-endian float32 values per step.")
     var out: String
 
     func validate() throws {
@@ -34,7 +40,7 @@ struct LogitsCommand: ClusterCommand {
     func execute() throws {
         let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "logits"))
         let context: LogitsContext = prompt.map { .prompt($0) } ?? .ids(ids!)
-        guard let logits = try session.logits(of: context) else { return }
+        guard let logits = try session.logits(of: context, continuation: then) else { return }
         try OutputFile.write(LittleEndianFloats.encode(logits), to: out, option: "--out")
     }
 }
