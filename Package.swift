@@ -65,7 +65,8 @@ let package = Package(
             name: "ModelLoading",
             dependencies: ["Basics", "Checkpoint", "Configuration", "GLM", "Partitioning", "Tensors"]),
         .target(
-            name: "Generation", dependencies: ["Basics", "Configuration", "Coordination", "GLM", "Tokenization", "Tensors"]),
+            name: "Generation",
+            dependencies: ["Basics", "Configuration", "Coordination", "GLM", "Tokenization", "Tensors"]),
 
         // The engine: a model opened on every rank from plain settings, and what it runs.
         .target(

@@ -91,7 +91,8 @@ public enum BatchJob {
         var progress = BatchProgress(total: requests.count)
         // Nothing left to run (a finished job rerun): the weights are not even loaded.
         if !requests.isEmpty {
-            try runRequests(requests, plan: plan, settings: settings, session: session, progress: &progress,
+            try runRequests(
+                requests, plan: plan, settings: settings, session: session, progress: &progress,
                 failures: &failures)
         }
         let complete = plan.map { $0.reportSummary(settings, progress: progress, failures: failures) } ?? true
@@ -177,7 +178,8 @@ public enum BatchJob {
         var alreadyDone = 0
         var total: Int
 
-        init(_ settings: BatchJobSettings, tokenizer: any PromptTokenizer, maxSequenceLength: Int, model: String) throws {
+        init(_ settings: BatchJobSettings, tokenizer: any PromptTokenizer, maxSequenceLength: Int, model: String) throws
+        {
             try Self.checkDistinct(input: settings.input, output: settings.output)
             store = try ResultStore(url: URL(fileURLWithPath: settings.output))
             let (requests, malformed) = try BatchInput.read(contentsOf: URL(fileURLWithPath: settings.input))

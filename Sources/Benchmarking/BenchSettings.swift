@@ -99,7 +99,8 @@ public struct BenchSettings: Sendable {
         if let svgPath {
             let (inputs, owner): ([String], String) =
                 switch model {
-                case .checkpoint(let source): (source.inputFiles(), "a file of the model in \(source.optionName) \(source.path)")
+                case .checkpoint(let source):
+                    (source.inputFiles(), "a file of the model in \(source.optionName) \(source.path)")
                 case .random(let file): ([file], "the configuration file")
                 }
             do {

@@ -149,7 +149,8 @@ extension ReleaseCheckpoint {
         case (false, true):
             throw .invalidQuantization(
                 path: file.path, key: key,
-                detail: "the release has a scale tensor '\(scaleKey)' but the weight is \(stored.dtype.rawValue), not int8")
+                detail:
+                    "the release has a scale tensor '\(scaleKey)' but the weight is \(stored.dtype.rawValue), not int8")
         }
     }
 
@@ -187,7 +188,9 @@ extension ReleaseCheckpoint {
             }
         }
         var values: [Int8] = []
-        for box in try Self.boxes(of: partition.count == 1 ? storedSpec.replicatedCopy : storedSpec, partition: partition) {
+        for box in try Self.boxes(
+            of: partition.count == 1 ? storedSpec.replicatedCopy : storedSpec, partition: partition)
+        {
             values += try file.int8(key, region: box)
         }
         let scaleKey = ShardedCheckpoint.scaleKey(key)

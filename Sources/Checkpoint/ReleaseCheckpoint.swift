@@ -87,7 +87,9 @@ public final class ReleaseCheckpoint: Sendable {
         guard stored == globalShape else {
             throw .shapeMismatch(path: file.path, key: key, expected: globalShape, found: stored)
         }
-        let part = partition.count == 1 ? WeightSpec(key: key, shape: globalShape, layout: .replicated)
+        let part =
+            partition.count == 1
+            ? WeightSpec(key: key, shape: globalShape, layout: .replicated)
             : WeightSpec(key: key, shape: globalShape, layout: layout)
         var values: [Float16] = []
         for box in try Self.boxes(of: part, partition: partition) {

@@ -53,9 +53,10 @@ extension ShardedCheckpoint: WeightStore {
     public func tensorKeys() -> [String] { keys() }
 
     public func fingerprint() throws(CheckpointError) -> String {
-        "checkpoint (iteration \(directory.iteration); " + (try describeFiles { (rank) throws(CheckpointError) in
-            try shard(rank)
-        }) + ")"
+        "checkpoint (iteration \(directory.iteration); "
+            + (try describeFiles { (rank) throws(CheckpointError) in
+                try shard(rank)
+            }) + ")"
     }
 }
 

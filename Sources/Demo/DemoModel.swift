@@ -61,7 +61,8 @@ public struct DemoModel: Sendable {
         let output = URL(fileURLWithPath: directory)
         let lock = try CheckpointDirectory.prepareOutput(
             output, option: "--out", force: force,
-            existing: configuration.architecture == .chatGLM6B ? ReleaseWriter.weightFiles(in:) : CheckpointDirectory.existingFiles(in:))
+            existing: configuration.architecture == .chatGLM6B
+                ? ReleaseWriter.weightFiles(in:) : CheckpointDirectory.existingFiles(in:))
         defer { lock.release() }
 
         if configuration.architecture == .chatGLM6B {

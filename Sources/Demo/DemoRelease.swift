@@ -34,7 +34,8 @@ enum DemoRelease {
             + " --pad_id=\(padId) --pad_piece=<pad> --user_defined_symbols="
             + (specialPieces + preprocessingPieces).joined(separator: ",")
         try TokenizerTrainer.train(
-            corpus: DemoCorpus.text, vocabularySize: vocabularySize, outputPrefix: output.appendingPathComponent("ice_text"),
+            corpus: DemoCorpus.text, vocabularySize: vocabularySize,
+            outputPrefix: output.appendingPathComponent("ice_text"),
             arguments: arguments)
         let tokenizer = try ChatGLM6BTokenizer(
             modelURL: output.appendingPathComponent("ice_text.model"), numImageTokens: 0)

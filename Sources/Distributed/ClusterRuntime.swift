@@ -213,7 +213,8 @@ public final class ClusterRuntime: @unchecked Sendable {
     public func gatherReports(weightBytes: Int, cacheBytes: Int) -> [RankResources] {
         let mine = RankResources(
             rank: rank, host: communicator.processorName, threads: threads,
-            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes, cacheBytes: cacheBytes,
+            peakResidentBytes: ProcessResources.peakResidentBytes ?? 0, weightBytes: weightBytes,
+            cacheBytes: cacheBytes,
             blasKernels: BLAS.kernelName)
         log(mine.summary)
         return coordinator.collect(report: mine) ?? []

@@ -70,9 +70,12 @@ extension ClusterSession {
             }
             let turn = coordinator.share { read! }
             guard let request = turn.request else { return }
-            let answer = try answer(request, prompt: prompt ?? request.prompt, model: model, filler: filler, console: console)
+            let answer = try answer(
+                request, prompt: prompt ?? request.prompt, model: model, filler: filler, console: console)
             if let answer {
-                history += [ChatMessage(role: "user", content: question), ChatMessage(role: "assistant", content: answer)]
+                history += [
+                    ChatMessage(role: "user", content: question), ChatMessage(role: "assistant", content: answer),
+                ]
             }
         }
     }

@@ -53,9 +53,10 @@ public final class ClusterSession: Sendable {
     public func modelIdentity() throws -> String {
         let weights = try source.weightStore(for: configuration)
         // The tokenizer file too: another vocabulary gives other prompts and answers with the same weights.
-        let vocabulary = try tokenizer.map { (tokenizer: any PromptTokenizer) -> String in
-            fingerprint(try Data(contentsOf: tokenizer.modelURL))
-        } ?? "none"
+        let vocabulary =
+            try tokenizer.map { (tokenizer: any PromptTokenizer) -> String in
+                fingerprint(try Data(contentsOf: tokenizer.modelURL))
+            } ?? "none"
         // Not the thread count, the TP degree or the batch limits: they change no result.
         return try weights.fingerprint() + "; tokenizer \(vocabulary); "
             + String(describing: configuration)

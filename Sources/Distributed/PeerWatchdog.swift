@@ -101,10 +101,12 @@ final class PeerWatchdog: @unchecked Sendable {
     /// Stops the watchdog (the job ends normally or with an agreed error): says goodbye to the other ranks and
     /// releases its transfers before MPI finalizes.
     static func stop() {
-        guard let watchdog = current.withLock({ value -> PeerWatchdog? in
-            defer { value = nil }
-            return value
-        }) else { return }
+        guard
+            let watchdog = current.withLock({ value -> PeerWatchdog? in
+                defer { value = nil }
+                return value
+            })
+        else { return }
         watchdog.finish()
     }
 

@@ -68,7 +68,9 @@ public struct DistributedSampler: Sendable {
             if parameters.isGreedy {
                 // The processed scores' argmax is the token: a slice with an invalid logit reports it above every
                 // finite value, so one MAXLOC still decides.
-                let local = invalid ? (Float.infinity, token) : Self.localArgmax(localLogits, vocabularyOffset: vocabularyOffset)
+                let local =
+                    invalid
+                    ? (Float.infinity, token) : Self.localArgmax(localLogits, vocabularyOffset: vocabularyOffset)
                 return collectives.allreduceMaxLocation(value: local.0, index: local.1).index
             }
             // Sampling needs every rank to know: one small allreduce per token.

@@ -1,8 +1,8 @@
 import Checkpoint
 import Configuration
 import FoundationEssentials
-import Glibc
 import GLM
+import Glibc
 import Partitioning
 import Tensors
 
@@ -47,7 +47,8 @@ public struct ModelSource: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory else {
             var info = stat()
             let reason =
-                stat(path, &info) == 0 ? "not a directory"
+                stat(path, &info) == 0
+                ? "not a directory"
                 : errno == ENOENT ? "no such directory" : String(cString: strerror(errno)).lowercased()
             throw ModelDirectoryError(description: "\(optionName) \(path): \(reason)")
         }

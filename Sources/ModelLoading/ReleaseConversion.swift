@@ -71,7 +71,10 @@ public struct ReleaseConversion: Sendable {
         }
         defer { lock.release() }
         let quantized = quantization.map { ", quantized to \($0.rawValue)" } ?? ""
-        progress("converting the release \(source) (\(release.files.count) weight files) to \(destination) with \(count)\(quantized)")
+        progress(
+            "converting the release \(source) (\(release.files.count) weight files) to \(destination) with "
+                + "\(count)\(quantized)"
+        )
         var written: [URL] = []
         do {
             written = try writeWeights(
@@ -121,7 +124,8 @@ public struct ReleaseConversion: Sendable {
                     let bytes =
                         quantization == .int4 ? Quantization.packInt4(levels).map { Int8(bitPattern: $0) } : levels
                     tensors.append((key, .int8(Int8Tensor(shape: [rows, bytes.count / rows], values: bytes))))
-                    tensors.append((ShardedCheckpoint.scaleKey(key), .float16(HalfTensor(shape: [rows], values: scales))))
+                    tensors.append(
+                        (ShardedCheckpoint.scaleKey(key), .float16(HalfTensor(shape: [rows], values: scales))))
                 } else if stored.dtype == .int8 {
                     tensors.append((key, .int8(Int8Tensor(shape: stored.shape, values: try file.int8(key)))))
                 } else {

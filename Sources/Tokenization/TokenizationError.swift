@@ -35,8 +35,8 @@ public enum TokenizationError: Error, CustomStringConvertible, Equatable {
         case .missingSpecialPiece(let path, let piece):
             "tokenizer model \(path) has no piece \(piece), which this model family's prompts need"
         case .specialPieceMismatch(let path, let piece, let tokenizerId, let configurationId):
-            "tokenizer model \(path) gives \(piece) the id \(tokenizerId), but config.json says \(configurationId); the "
-                + "tokenizer and the configuration belong to different releases"
+            "tokenizer model \(path) gives \(piece) the id \(tokenizerId), but config.json says "
+                + "\(configurationId); the tokenizer and the configuration belong to different releases"
         case .vocabularyOverlap(let path, let count, let image, let command):
             "tokenizer model \(path) has \(count) pieces: text ids \(image)..<\(image + count) would overlap the command tokens from \(command)"
         case .promptTooLong(let length, let limit):

@@ -55,7 +55,12 @@ import Testing
     }
 
     static let edits: [(String, @Sendable (inout ModelConfiguration) -> Void)] = [
-        ("hidden_size", { $0.hiddenSize = 1 << 62; $0.numAttentionHeads = 1 }),
+        (
+            "hidden_size",
+            {
+                $0.hiddenSize = 1 << 62; $0.numAttentionHeads = 1
+            }
+        ),
         ("inner_hidden_size", { $0.innerHiddenSize = 1 << 62 }),
         ("num_layers", { $0.numLayers = 1_000_000_000_000 }),
         ("vocab_size", { $0.vocabSize = Int.max }),
@@ -85,7 +90,8 @@ import Testing
     @Test func aFieldTwiceIsAnErrorNamingIt() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: url) }
-        var text = try String(contentsOf: Fixture.checkpointDirectory.appendingPathComponent("config.json"), encoding: .utf8)
+        var text = try String(
+            contentsOf: Fixture.checkpointDirectory.appendingPathComponent("config.json"), encoding: .utf8)
         text = text.replacingOccurrences(of: "{", with: "{\"num_layers\": 1,", options: [], range: text.range(of: "{"))
         try text.write(to: url, atomically: true, encoding: .utf8)
         #expect(throws: ConfigurationError.malformed(file: url.path, reason: "field \"num_layers\" appears twice")) {
@@ -121,7 +127,9 @@ import Testing
     /// A release this version does not run is named as what it is, not reported as a missing field.
     @Test func unsupportedReleasesAreNamed() throws {
         let chatGLM2 = Data(#"{"model_type": "chatglm", "multi_query_attention": true, "hidden_size": 8}"#.utf8)
-        #expect(throws: ConfigurationError.unsupportedFamily(file: "v2.json", family: "ChatGLM2-6B/ChatGLM3-6B/GLM-4-9B")) {
+        #expect(
+            throws: ConfigurationError.unsupportedFamily(file: "v2.json", family: "ChatGLM2-6B/ChatGLM3-6B/GLM-4-9B")
+        ) {
             _ = try ModelConfiguration.decode(chatGLM2, source: "v2.json")
         }
         let llama = Data(#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8}"#.utf8)

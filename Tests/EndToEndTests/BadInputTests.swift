@@ -1,8 +1,8 @@
 import Checkpoint
 import Foundation
 import Glibc
-import Testing
 import TestSupport
+import Testing
 
 /// The real `glmcluster` binary on broken checkpoints, configurations and command lines: every case must fail
 /// quickly with a non-zero exit status (not a signal), print nothing on stdout, and name on stderr the file,
@@ -540,7 +540,8 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: out + "/1/mp_rank_01_model_states.pt"), "a stale shard")
         let file = scratch.root.appendingPathComponent("file").path
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
-        try Self.expectFailure("create-model --out FILE", create(mp: 1, out: file), mentions: [file, "not a directory"])
+        try Self.expectFailure(
+            "create-model --out FILE", create(mp: 1, out: file), mentions: [file, "not a directory"])
     }
 
     // MARK: - Found by the second fresh campaign
@@ -573,7 +574,8 @@ import TestSupport
             let saved = try Data(contentsOf: URL(fileURLWithPath: path))
             try FileManager.default.removeItem(atPath: path)
             #expect(mkfifo(path, 0o644) == 0)
-            try Self.expectFailure("FIFO \(name)", Self.generate(scratch.model), mentions: [path, "not a regular file"])
+            try Self.expectFailure(
+                "FIFO \(name)", Self.generate(scratch.model), mentions: [path, "not a regular file"])
             try FileManager.default.removeItem(atPath: path)
             try saved.write(to: URL(fileURLWithPath: path))
         }
@@ -638,7 +640,8 @@ import TestSupport
             "bench", "--model", scratch.model.path, "--prompt-tokens", "4", "--gen-tokens", "2", "--batch-sizes", "1",
             "--svg",
         ]
-        try Self.expectFailure("bench --svg hard link", bench + [hardLink], mentions: [hardLink, "mp_rank_00_model_states.pt"])
+        try Self.expectFailure(
+            "bench --svg hard link", bench + [hardLink], mentions: [hardLink, "mp_rank_00_model_states.pt"])
         let config = scratch.root.appendingPathComponent("demo.json").path
         try FileManager.default.copyItem(
             atPath: CommandRunner.packageRoot.appendingPathComponent("configs/demo.json").path, toPath: config)
@@ -677,7 +680,9 @@ import TestSupport
             "convert --to locked", ["convert", "--from", Self.fixtureModel.path, "--to", target.path, "--tp", "1"],
             mentions: [target.path, "another convert or create-model is writing"])
         close(directory)
-        let converted = try CommandRunner.glm(["convert", "--from", Self.fixtureModel.path, "--to", target.path, "--tp", "1"])
+        let converted = try CommandRunner.glm([
+            "convert", "--from", Self.fixtureModel.path, "--to", target.path, "--tp", "1",
+        ])
         #expect(converted.status == 0, "\(converted.stderr)")
     }
 

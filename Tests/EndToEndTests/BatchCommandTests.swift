@@ -234,7 +234,8 @@ import Testing
         let input = try Self.writeInput(Self.inputLines, in: scratch)
         let first = Process()
         first.executableURL = URL(fileURLWithPath: CommandRunner.glmcluster)
-        first.arguments = ["batch", "--model", Self.model, "--input", input, "--output", output, "--quiet"]
+        first.arguments =
+            ["batch", "--model", Self.model, "--input", input, "--output", output, "--quiet"]
             + Self.options + ["--max-new-tokens", "200"]
         first.standardError = FileHandle.nullDevice
         try first.run()

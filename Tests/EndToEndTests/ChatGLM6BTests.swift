@@ -170,7 +170,8 @@ extension ChatGLM6BTests {
         let input = scratch.appendingPathComponent("input.txt")
         try Data("你好\n/reset\n\nThe capital of France is\n/exit\nnot read\n".utf8).write(to: input)
         let command = [
-            "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2", CommandRunner.glmcluster,
+            "mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", "2",
+            CommandRunner.glmcluster,
             "chat", "--model", Self.fixture.directory.path, "--greedy", "--max-new-tokens", "16", "--threads", "1",
         ].map { "'" + $0 + "'" }.joined(separator: " ")
         let result = try CommandRunner.run("/bin/sh", ["-c", command + " < '\(input.path)'"], timeout: 120)
@@ -211,13 +212,17 @@ extension ChatGLM6BTests {
         }
         let config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
         try Data(
-            config.replacingOccurrences(of: #""use_cache": true"#, with: #""use_cache": true, "quantization_bit": \#(bits)"#)
-                .utf8
+            config.replacingOccurrences(
+                of: #""use_cache": true"#, with: #""use_cache": true, "quantization_bit": \#(bits)"#
+            )
+            .utf8
         ).write(to: release.appendingPathComponent("config.json"))
 
         let original = try ReleaseCheckpoint(directory: source)
         var tensors: [(String, CheckpointTensor)] = []
-        let quantized = ["query_key_value.weight", "attention.dense.weight", "dense_h_to_4h.weight", "dense_4h_to_h.weight"]
+        let quantized = [
+            "query_key_value.weight", "attention.dense.weight", "dense_h_to_4h.weight", "dense_4h_to_h.weight",
+        ]
         for key in original.keys {
             let file = try original.file(holding: key)
             let shape = try file.tensor(named: key).shape
@@ -237,9 +242,19 @@ extension ChatGLM6BTests {
             let levels = try Data(contentsOf: URL(fileURLWithPath: prefix + (bits == 4 ? ".packed" : ".levels")))
             let scales = try Data(contentsOf: URL(fileURLWithPath: prefix + ".scales"))
             tensors.append(
-                (key, .int8(Int8Tensor(shape: [shape[0], shape[1] * bits / 8], values: levels.map { Int8(bitPattern: $0) }))))
+                (
+                    key,
+                    .int8(
+                        Int8Tensor(shape: [shape[0], shape[1] * bits / 8], values: levels.map { Int8(bitPattern: $0) }))
+                ))
             tensors.append(
-                (key + "_scale", .float16(HalfTensor(shape: [shape[0]], values: scales.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }))))
+                (
+                    key + "_scale",
+                    .float16(
+                        HalfTensor(
+                            shape: [shape[0]], values: scales.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }
+                        ))
+                ))
         }
         try TorchCheckpointWriter.write(tensors, to: release.appendingPathComponent("pytorch_model.bin"))
 
@@ -294,7 +309,9 @@ extension ChatGLM6BTests {
         #expect(try logits(resharded, tp: 2) == logits(source, tp: 2))
 
         let int8 = scratch.appendingPathComponent("int8").path
-        let quantized = try CommandRunner.glm(["convert", "--from", source, "--to", int8, "--quantize", "int8", "--shards", "1"])
+        let quantized = try CommandRunner.glm([
+            "convert", "--from", source, "--to", int8, "--quantize", "int8", "--shards", "1",
+        ])
         try #require(quantized.status == 0, "\(quantized.stderr)")
         let config = try String(contentsOfFile: int8 + "/config.json", encoding: .utf8)
         #expect(config.contains(#""quantization_bit": 8"#))
@@ -343,7 +360,10 @@ extension ChatGLM6BTests {
         for tp in [1, 2] {
             let result = try CommandRunner.mpirun(
                 tp,
-                ["generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "8", "--json", "--threads", "1"])
+                [
+                    "generate", "--model", model, "--prompt", prompt, "--greedy", "--max-new-tokens", "8", "--json",
+                    "--threads", "1",
+                ])
             try #require(result.status == 0, "\(result.stderr)")
             let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
             generated.append(report.generated_ids)

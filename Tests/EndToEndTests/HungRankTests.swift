@@ -95,7 +95,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let input = folder.appendingPathComponent("in.jsonl")
         let output = folder.appendingPathComponent("out.jsonl")
-        let lines = (1...40).map { #"{"id": "q\#($0)", "prompt": "Tsinghua University is [MASK]", "max_new_tokens": \#($0 == 1 ? 4 : 1900)}"# }
+        let lines = (1...40).map {
+            #"{"id": "q\#($0)", "prompt": "Tsinghua University is [MASK]", "max_new_tokens": \#($0 == 1 ? 4 : 1900)}"#
+        }
         try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
         let (status, seconds, stderr) = try Self.signalOneRank(
             ranks: 2, victim: 1, signal: SIGKILL,

@@ -240,10 +240,11 @@ import Testing
                     return (invalid + [finite]).map { logits in
                         let slice = Self.slices(logits, ranks: ranks)[group.rank]
                         return processed.next(localLogits: slice.values, vocabularyOffset: slice.offset)
-                    } + [finite].map { logits in
-                        let slice = Self.slices(logits, ranks: ranks)[group.rank]
-                        return plain.next(localLogits: slice.values, vocabularyOffset: slice.offset)
                     }
+                        + [finite].map { logits in
+                            let slice = Self.slices(logits, ranks: ranks)[group.rank]
+                            return plain.next(localLogits: slice.values, vocabularyOffset: slice.offset)
+                        }
                 }
                 for rankTokens in tokens {
                     #expect(rankTokens[0] == 5 && rankTokens[1] == 5, "N=\(ranks) \(parameters)")
@@ -397,7 +398,9 @@ import Testing
     /// A weight rounds to the nearest multiple of 2^-62, halves away from zero, as `Double.rounded()` does.
     @Test func exactMassRoundsWeightsToNearestHalvesAway() {
         var random = SeededRandomSource(seed: 9)
-        var weights: [Double] = [0, 1, 0x1p-62, 0x1p-63, 0x1.8p-62, 2.5 * 0x1p-62, 3.5 * 0x1p-62, 0x1p-70, 0x1p-9, 0x1p-10]
+        var weights: [Double] = [
+            0, 1, 0x1p-62, 0x1p-63, 0x1.8p-62, 2.5 * 0x1p-62, 3.5 * 0x1p-62, 0x1p-70, 0x1p-9, 0x1p-10,
+        ]
         weights += (0..<2000).map { _ in random.nextUnit() }
         weights += (0..<2000).map { _ in Foundation.exp(-40 * random.nextUnit()) }
         weights += (0..<200).map { _ in (Double(random.nextUnit() * 1e6).rounded() + 0.5) * 0x1p-62 }

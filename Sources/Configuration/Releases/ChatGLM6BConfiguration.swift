@@ -61,7 +61,9 @@ struct ChatGLM6BConfiguration: Decodable {
         ] where value != maskTokenId &+ offset {
             throw invalid(
                 field,
-                "mask_token_id + \(offset) = \(maskTokenId &+ offset) (the release's special-token layout), got \(value)")
+                "mask_token_id + \(offset) = \(maskTokenId &+ offset) (the release's special-token layout), "
+                    + "got \(value)"
+            )
         }
         var configuration = ModelConfiguration(
             numLayers: numLayers, hiddenSize: hiddenSize, numAttentionHeads: numAttentionHeads,

@@ -53,7 +53,8 @@ public struct RotaryPositions: Sendable {
             cos.withUnsafeBufferPointer { c in
                 sin.withUnsafeBufferPointer { s in
                     Self.rotateHalves(x, cos: c.baseAddress!, sin: s.baseAddress!, half: quarter)
-                    Self.rotateHalves(x + 2 * quarter, cos: c.baseAddress! + quarter, sin: s.baseAddress! + quarter,
+                    Self.rotateHalves(
+                        x + 2 * quarter, cos: c.baseAddress! + quarter, sin: s.baseAddress! + quarter,
                         half: quarter)
                 }
             }

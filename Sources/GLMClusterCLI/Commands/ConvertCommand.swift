@@ -1,7 +1,7 @@
 import ArgumentParser
-import FoundationEssentials
 import Basics
 import Distributed
+import FoundationEssentials
 import ModelLoading
 import Tensors
 
@@ -11,7 +11,8 @@ import Tensors
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Re-partition a checkpoint (the official tools/convert_tp.py) or re-shard a release, optionally quantized.",
+        abstract:
+            "Re-partition a checkpoint (the official tools/convert_tp.py) or re-shard a release, optionally quantized.",
         discussion: """
             A GLM-130B checkpoint (latest + mp_rank_XX files) is written at --tp parts. A Hugging Face release \
             (ChatGLM-6B: pytorch_model*.bin with their index) is written in its own layout with --shards weight \
@@ -19,7 +20,8 @@ struct ConvertCommand: ParsableCommand {
             slice at load time. --quantize writes the official quantized format of either.
             """)
 
-    @Option(name: .long, help: "Source: a checkpoint directory (holding `latest`) of any MP degree, or a release folder.")
+    @Option(
+        name: .long, help: "Source: a checkpoint directory (holding `latest`) of any MP degree, or a release folder.")
     var from: String
     @Option(
         name: .long,

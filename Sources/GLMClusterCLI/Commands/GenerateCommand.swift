@@ -31,6 +31,9 @@ struct GenerateCommand: ClusterCommand {
         let input: PromptInput = messages.map { .messagesFile($0) } ?? .text(prompt!)
         let options = generation.settings(for: session.configuration.architecture).options
         guard let outcome = try session.generate(input, options: options) else { return }
-        print(json ? try GenerationReport(outcome.result, ranks: outcome.ranks).jsonString() : outcome.result.answer.answer)
+        print(
+            json
+                ? try GenerationReport(outcome.result, ranks: outcome.ranks).jsonString() : outcome.result.answer.answer
+        )
     }
 }

@@ -30,7 +30,8 @@ struct LogitsCommand: ClusterCommand {
             do {
                 try OutputFile.check(out, option: "--out", allowingDevices: true)
                 try OutputFile.checkNotAmong(
-                    model.source.inputFiles(), out, option: "--out", inputsName: "a file of the model in --model \(model.model)")
+                    model.source.inputFiles(), out, option: "--out",
+                    inputsName: "a file of the model in --model \(model.model)")
             } catch {
                 throw ValidationError(error.description)
             }

@@ -1,7 +1,7 @@
-// C's `stdout` is a mutable global to Swift; only the main thread of rank 0 uses this console.
-@preconcurrency import Glibc
 import Basics
 import Distributed
+// C's `stdout` is a mutable global to Swift; only the main thread of rank 0 uses this console.
+@preconcurrency import Glibc
 
 /// `glmcluster chat`'s terminal on rank 0: messages are lines of input, answers stream to stdout, and Ctrl-C stops
 /// the answer being generated (at the prompt it discards the line) without ending the job.
@@ -25,7 +25,8 @@ final class TerminalChatConsole: ChatConsole {
         if isatty(0) == 1 {
             input = 0
             interactive = true
-        } else if Self.launcherReadsATerminal(), case let terminal = open("/dev/tty", O_RDWR | O_CLOEXEC), terminal >= 0 {
+        } else if Self.launcherReadsATerminal(), case let terminal = open("/dev/tty", O_RDWR | O_CLOEXEC), terminal >= 0
+        {
             input = terminal
             interactive = true
             // Taking the foreground from the background raises SIGTTOU unless it is ignored.

@@ -1,0 +1,154 @@
+import Configuration
+import Partitioning
+import Tensors
+
+/// Self-attention over the KV cache, on this rank's heads: the fused QKV projection (column-parallel, per-head
+/// interleaved `[q | k | v]`), rotation by the architecture's positions, scores and context per segment against its
+/// own cache, and the output projection (row-parallel; its allreduce and bias are `finishRowParallel`'s).
+extension GLMModel {
+    /// Query rows up to which attention skips BLAS (`VectorKernels.attentionHead` per head, heads in parallel);
+    /// longer blocks run two sgemm calls per head.
+    static let directAttentionRows = 8
+
+    /// Self-attention of one layer for the batch's new rows; writes this rank's partial output `[rows, h]`, to be
+    /// reduced with `finishRowParallel` once the buffers here are freed (the allreduce needs its own). `output`
+    /// holds the queries until the dense product overwrites it.
+    func attend(
+        layer: Int, weights w: LayerWeights, input: [Float], batch: BatchRows, chunks: [Range<Int>],
+        tables: [(cos: [Float], sin: [Float])], into output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let (h, d) = (configuration.hiddenSize, configuration.headDimension)
+        let n = batch.rows
+        let localWidth = localHeads * d
+        let scale = 1 / Float(d).squareRoot()
+        var qkv = [Float](repeating: 0, count: chunks.map(\.count).max()! * 3 * localWidth)
+        // The context `[rows, localWidth]`: the front of `qkv` (dead once split) when one chunk holds every row,
+        // else a buffer of its own.
+        var chunkedContext = [Float](repeating: 0, count: chunks.count > 1 ? n * localWidth : 0)
+        let heads = localHeads
+        let segments = batch.segments
+        // Scores: every (direct segment, head) pair gets its own `[rows_s, total_s]` block (they run in parallel);
+        // longer segments reuse one block of the largest such size, one head at a time.
+        let direct = segments.indices.filter { segments[$0].tokens.count <= Self.directAttentionRows }
+        var scoreOffsets = [Int](repeating: 0, count: segments.count)
+        var directScores = 0
+        for s in direct {
+            scoreOffsets[s] = directScores
+            directScores += heads * segments[s].tokens.count * batch.totals[s]
+        }
+        let longSegments = segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
+        let longScores = longSegments.map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
+        var scores = [Float](repeating: 0, count: directScores + longScores)
+        // Rotated queries, head-major per segment (segment s, head h rows start at
+        // `(rowOffsets[s] * localHeads + h * rows_s) * d`), in `output`: its `[rows, h]` is free until the dense
+        // product, which runs after the last query is read.
+        let q = output.baseAddress!
+        qkv.withUnsafeMutableBufferPointer { qkv in
+            scores.withUnsafeMutableBufferPointer { s in
+                chunkedContext.withUnsafeMutableBufferPointer { chunkedContext in
+                    let qkv = qkv.baseAddress!
+                    let s = s.baseAddress!
+                    let ctx = chunks.count > 1 ? chunkedContext.baseAddress! : qkv
+                    for chunk in chunks {
+                        input.withUnsafeBufferPointer { a in
+                            profile.measure(.matmul) {
+                                linear(
+                                    a.baseAddress! + chunk.lowerBound * h, rows: chunk.count,
+                                    weight: w.queryKeyValue, bias: w.queryKeyValueBias, into: qkv,
+                                    precision: precision)
+                            }
+                        }
+                        profile.measure(.attention) {
+                            split(qkv, rows: chunk, layer: layer, batch: batch, tables: tables, queries: q)
+                        }
+                    }
+                    profile.measure(.attention) {
+                        // Few query rows: dot products and axpys over the cache beat n-row sgemm calls; every
+                        // (segment, head) pair in parallel.
+                        ComputeThreads.parallelFor(direct.count * heads) { range in
+                            for task in range {
+                                let (index, head) = (direct[task / heads], task % heads)
+                                let segment = segments[index]
+                                let (first, rows, total) = (
+                                    batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
+                                )
+                                segment.cache.attendDirectly(
+                                    layer: layer, head: head, queries: q + (first * heads + head * rows) * d,
+                                    rows: rows, total: total, scale: scale, firstQuery: batch.starts[index],
+                                    bidirectionalPrefix: segment.layout.bidirectionalPrefix,
+                                    scores: s + scoreOffsets[index] + head * rows * total,
+                                    into: ctx + first * localWidth + head * d, outStride: localWidth)
+                            }
+                        }
+                        let block = s + directScores
+                        // fp16 caches are widened one head at a time for sgemm.
+                        let widenedCount =
+                            longSegments.filter { segments[$0].cache.format != .fp32 }
+                            .map { 2 * batch.totals[$0] * d }.max() ?? 0
+                        let widened = UnsafeMutablePointer<Float>.allocate(capacity: widenedCount)
+                        defer { widened.deallocate() }
+                        for index in longSegments {
+                            let segment = segments[index]
+                            let (first, rows, total) = (
+                                batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
+                            )
+                            for head in 0..<heads {
+                                let cached = segment.cache.matrices(
+                                    layer: layer, head: head, tokens: total, scratch: widened)
+                                BLAS.sgemm(
+                                    m: rows, n: total, k: d, alpha: scale,
+                                    a: q + (first * heads + head * rows) * d, lda: d,
+                                    b: cached.keys, ldb: d, transposeB: true, c: block, ldc: total)
+                                VectorKernels.maskedSoftmax(
+                                    block, rows: rows, columns: total, stride: total,
+                                    firstQuery: batch.starts[index],
+                                    bidirectionalPrefix: segment.layout.bidirectionalPrefix)
+                                BLAS.sgemm(
+                                    m: rows, n: d, k: total, a: block, lda: total,
+                                    b: cached.values, ldb: d, transposeB: false,
+                                    c: ctx + first * localWidth + head * d, ldc: localWidth)
+                            }
+                        }
+                    }
+                    profile.measure(.matmul) {
+                        linear(
+                            ctx, rows: n, weight: w.attentionDense, bias: nil, into: output.baseAddress!,
+                            precision: precision)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Splits the QKV product of the batch rows `rows` (`qkv` holds them from its first row, per-head interleaved
+    /// `[q | k | v]`), rotates q and k, writes the queries head-major into `queries` and appends k and v to each
+    /// segment's cache. Each (segment, head) pair writes its own query rows and cache rows, in parallel.
+    func split(
+        _ qkv: UnsafeMutablePointer<Float>, rows chunk: Range<Int>, layer: Int, batch: BatchRows,
+        tables: [(cos: [Float], sin: [Float])], queries q: UnsafeMutablePointer<Float>
+    ) {
+        let d = configuration.headDimension
+        let (heads, localWidth, segments) = (localHeads, localHeads * d, batch.segments)
+        let positions = self.positions
+        ComputeThreads.parallelFor(segments.count * heads) { range in
+            for task in range {
+                let (index, head) = (task / heads, task % heads)
+                let (first, rows) = (batch.rowOffsets[index], segments[index].tokens.count)
+                let (start, cache) = (batch.starts[index], segments[index].cache)
+                let (lower, upper) = (max(first, chunk.lowerBound), min(first + rows, chunk.upperBound))
+                guard lower < upper else { continue }
+                for row in lower..<upper {
+                    let r = row - first
+                    let source = qkv + (row - chunk.lowerBound) * 3 * localWidth + head * 3 * d
+                    let table = tables[row]
+                    let query = q + (first * heads + head * rows + r) * d
+                    query.update(from: source, count: d)
+                    positions.rotate(query, cos: table.cos, sin: table.sin)
+                    // The key is rotated where it lies in `qkv` (dead once split), then cached with the value.
+                    positions.rotate(source + d, cos: table.cos, sin: table.sin)
+                    cache.store(layer: layer, head: head, token: start + r, key: source + d, value: source + 2 * d)
+                }
+            }
+        }
+    }
+}
