@@ -4,6 +4,7 @@ import Configuration
 import Coordination
 import FoundationEssentials
 import GLM
+import Generation
 import ModelLoading
 import Partitioning
 import Tokenization
@@ -20,6 +21,9 @@ public final class ClusterSession: Sendable {
     /// Only the coordinator tokenizes, detokenizes and prints.
     public let tokenizer: (any PromptTokenizer)?
     public let partition: Partition
+    /// The model family's generation defaults, with its release's `generation_config.json` where there is one
+    /// (read by rank 0): what unset generation options take.
+    public let generationDefaults: GenerationSettings
 
     /// Checks the world size, opens the configuration and the tokenizer; the weights come with `loadModel()`.
     public init(model source: ModelSource, cluster settings: ClusterSettings) throws {
@@ -40,6 +44,21 @@ public final class ClusterSession: Sendable {
         tokenizer = try runtime.agree("loading the tokenizer") {
             runtime.isCoordinator
                 ? try PromptTokenizers.load(for: configuration, directory: source.directory) : nil
+        }
+        generationDefaults = try runtime.share("reading generation_config.json") {
+            let url = source.directory.appendingPathComponent("generation_config.json")
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                return GenerationSettings(defaultsOf: configuration.architecture)
+            }
+            if let problem = RegularFile.problem(at: url.path) {
+                throw InputError(description: "\(url.path) \(problem)")
+            }
+            let data: Data
+            do { data = try Data(contentsOf: url) } catch {
+                throw InputError(description: "cannot read \(url.path): \(error.explanation)")
+            }
+            return try GenerationSettings(
+                defaultsOf: configuration.architecture, generationConfig: data, source: url.path)
         }
     }
 

@@ -2,7 +2,7 @@ import Configuration
 
 /// Sampling or beam search and length limits as a user sets them (command-line options, a server's request), with
 /// the official script's defaults; `options` turns them into what a generation runs with.
-public struct GenerationSettings: Sendable, Equatable {
+public struct GenerationSettings: Sendable, Equatable, Codable {
     /// Greedy decoding (the official top-k 1).
     public var greedy = false
     public var temperature: Float = 1
@@ -24,19 +24,6 @@ public struct GenerationSettings: Sendable, Equatable {
     public var defaultMaxLength = GenerationOptions.defaultMaxLength
 
     public init() {}
-
-    /// The defaults of a family's official generation: GLM-130B's `generate.py` (temperature 1, top-p 0.7,
-    /// out_seq_length 256) or ChatGLM-6B's `chat()` (temperature 0.95, top-p 0.7, max_length 2048).
-    public init(defaultsOf architecture: ArchitectureKind) {
-        switch architecture {
-        case .glm130B:
-            break
-        case .chatGLM6B:
-            temperature = 0.95
-            topP = 0.7
-            defaultMaxLength = 2048
-        }
-    }
 
     /// The length limit a generation runs with: the one set, else the family's default where it is not the
     /// official GLM-130B one (which `GenerationOptions` applies itself, so GLM-130B's options stay as they were).
@@ -169,17 +156,6 @@ public struct GenerationSettings: Sendable, Equatable {
             throw fail(
                 "\(name("length-penalty")) must be a number in [-\(Int(maximumLengthPenalty)), "
                     + "\(Int(maximumLengthPenalty))], got \(lengthPenalty)")
-        }
-    }
-}
-
-extension ArchitectureKind {
-    /// The token the family's official `chat()` draws when a logit is NaN or infinite
-    /// (`InvalidScoreLogitsProcessor`: every score 0, this one 5e4); nil where the official code has no such rule.
-    public var invalidScoreToken: Int? {
-        switch self {
-        case .glm130B: nil
-        case .chatGLM6B: 5
         }
     }
 }

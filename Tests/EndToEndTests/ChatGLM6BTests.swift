@@ -385,3 +385,28 @@ extension ChatGLM6BTests {
         #expect(generated[0] == generated[1] && generated[0].count == 8)
     }
 }
+
+extension ChatGLM6BTests {
+    /// A release's generation_config.json gives the defaults of unset options (here greedy decoding and a total
+    /// length of 20), at TP 2 as at TP 1; options on the command line still win.
+    @Test func generationConfigGivesTheDefaults() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-generation-config")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Self.fixture.directory, to: model)
+        try Data(#"{"do_sample": false, "max_length": 20}"#.utf8)
+            .write(to: model.appendingPathComponent("generation_config.json"))
+        let testCase = try #require(Self.fixture.cases["en_plain"])
+        for (tp, extra, count) in [
+            (1, [String](), 20 - testCase.inputIds.count), (2, [], 20 - testCase.inputIds.count),
+            (1, ["--max-new-tokens", "3"], 3),
+        ] {
+            let result = try CommandRunner.mpirun(
+                tp,
+                ["generate", "--model", model.path, "--prompt", testCase.prompt, "--json", "--threads", "1"] + extra)
+            try #require(result.status == 0, "\(result.stderr)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+            #expect(report.generated_ids == Array(testCase.gen.prefix(count)), "TP \(tp) \(extra)")
+        }
+    }
+}

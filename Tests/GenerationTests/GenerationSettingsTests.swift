@@ -1,4 +1,5 @@
 import Coordination
+import Foundation
 import Generation
 import Testing
 import Tokenization
@@ -27,7 +28,12 @@ import Tokenization
     }
 
     static let invalid: [(String, @Sendable (inout GenerationSettings) -> Void)] = [
-        ("use either --max-length or --max-new-tokens, not both", { $0.maxLength = 10; $0.maxNewTokens = 5 }),
+        (
+            "use either --max-length or --max-new-tokens, not both",
+            {
+                $0.maxLength = 10; $0.maxNewTokens = 5
+            }
+        ),
         ("--max-length must be positive, got 0", { $0.maxLength = 0 }),
         ("--max-new-tokens must not be negative, got -1", { $0.maxNewTokens = -1 }),
         ("--temperature must be positive, got 0.0", { $0.temperature = 0 }),
@@ -37,14 +43,22 @@ import Tokenization
         ("--top-k must not be negative, got -2", { $0.topK = -2 }),
         ("--top-p must be in [0, 1], got 1.5", { $0.topP = 1.5 }),
         ("--num-beams must be at least 1, got 0", { $0.numBeams = 0 }),
-        ("--greedy and --num-beams exclude each other", { $0.numBeams = 2; $0.greedy = true }),
+        (
+            "--greedy and --num-beams exclude each other",
+            {
+                $0.numBeams = 2; $0.greedy = true
+            }
+        ),
         ("--no-repeat-ngram-size must not be negative, got -1", { $0.noRepeatNgramSize = -1 }),
         ("--min-gen-length must not be negative, got -3", { $0.minGenLength = -3 }),
         ("--length-penalty must be a number in [-20, 20], got inf", { $0.lengthPenalty = .infinity }),
         ("--length-penalty must be a number in [-20, 20], got -200.0", { $0.lengthPenalty = -200 }),
-        ("--temperature must be at least 0.0001, got 9.5367431640625e-07; --greedy draws the most likely token", {
-            $0.temperature = 1.0 / 1024 / 1024
-        }),
+        (
+            "--temperature must be at least 0.0001, got 9.5367431640625e-07; --greedy draws the most likely token",
+            {
+                $0.temperature = 1.0 / 1024 / 1024
+            }
+        ),
     ]
 
     @Test(arguments: 0..<invalid.count)
@@ -123,6 +137,46 @@ import Tokenization
             prompt: BlankPrompt(ids: [7], generationMask: .mask, useGMask: false, displayText: "", isEnglish: true),
             options: sampled.options)
         #expect(try GenerationRequest(wireBytes: sampledRequest.wireBytes()) == sampledRequest)
-        #expect(try [GenerationRequest](wireBytes: [beamRequest, sampledRequest].wireBytes()) == [beamRequest, sampledRequest])
+        #expect(
+            try [GenerationRequest](wireBytes: [beamRequest, sampledRequest].wireBytes()) == [
+                beamRequest, sampledRequest,
+            ])
+    }
+}
+
+/// The family defaults and a release's generation_config.json (transformers' GenerationConfig fields).
+@Suite struct GenerationDefaultsTests {
+    @Test func familiesHaveTheirOfficialDefaults() {
+        let glm = GenerationSettings(defaultsOf: .glm130B)
+        #expect(glm == GenerationSettings())
+        #expect(glm.options.maxLength == nil && glm.options.sampling.temperature == 1)
+        let chat = GenerationSettings(defaultsOf: .chatGLM6B)
+        #expect(chat.temperature == 0.95 && chat.topP == 0.7 && chat.options.maxLength == 2048)
+        var limited = chat
+        limited.maxNewTokens = 5
+        #expect(limited.options.maxLength == nil && limited.options.maxNewTokens == 5)
+    }
+
+    @Test func generationConfigFieldsOverTheFamilyDefaults() throws {
+        let data = Data(
+            #"{"do_sample": false, "temperature": 0.8, "top_p": 0.9, "top_k": 40, "max_length": 512, "eos_token_id": [2, 3]}"#
+                .utf8)
+        let settings = try GenerationSettings(defaultsOf: .chatGLM6B, generationConfig: data, source: "g.json")
+        #expect(settings.greedy && settings.temperature == 0.8 && settings.topP == 0.9 && settings.topK == 40)
+        #expect(settings.options.maxLength == 512 && settings.options.sampling.isGreedy)
+        for (text, fragment) in [
+            (#"{"do_sample": 1}"#, "\"do_sample\" must be true or false"),
+            (#"{"temperature": "hot"}"#, "\"temperature\" must be a number"),
+            (#"{"top_k": 2.5}"#, "\"top_k\" must be an integer"),
+            (#"{"max_length": 0}"#, "\"max_length\" must be positive"),
+            (#"{"temperature": 0}"#, "--temperature must be positive"),
+            ("[1]", "not a JSON object"),
+        ] {
+            let error = #expect(throws: GenerationSettingsError.self) {
+                try GenerationSettings(defaultsOf: .chatGLM6B, generationConfig: Data(text.utf8), source: "g.json")
+            }
+            #expect(error?.description.hasPrefix("g.json: ") == true, "\(text)")
+            #expect(error?.description.contains(fragment) == true, "\(text): \(error?.description ?? "")")
+        }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BatchJobs
-import Configuration
 import Distributed
+import Generation
 
 /// `glmcluster batch`: every prompt of a JSONL file through continuous batching (`BatchJob`), results appended to
 /// a JSONL file as each request finishes. Rerunning the same command after an interruption skips the ids already
@@ -36,21 +36,21 @@ struct BatchCommand: ClusterCommand {
     @Flag(name: .long, help: "No progress lines on stderr.")
     var quiet = false
 
-    /// The job for a model of `architecture`, whose defaults fill the generation settings not given.
-    func job(for architecture: ArchitectureKind) -> BatchJobSettings {
+    /// The job with `defaults` (the model's) for the generation settings not given.
+    func job(over defaults: GenerationSettings) -> BatchJobSettings {
         BatchJobSettings(
-            input: input, output: output, generation: generation.settings(for: architecture), maxBatch: maxBatch,
+            input: input, output: output, generation: generation.settings(over: defaults), maxBatch: maxBatch,
             kvMemory: kvMemory, quiet: quiet)
     }
 
     func validate() throws {
-        do { try job(for: .glm130B).validate() } catch { throw ValidationError(error.description) }
+        do { try job(over: GenerationSettings()).validate() } catch { throw ValidationError(error.description) }
     }
 
     func execute() throws {
-        let description = job(for: .glm130B).description
+        let description = job(over: GenerationSettings()).description
         let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: description))
-        guard try BatchJob.run(job(for: session.configuration.architecture), session: session) else {
+        guard try BatchJob.run(job(over: session.generationDefaults), session: session) else {
             throw AgreedExit(code: 3)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Distributed
+import Generation
 
 /// `glmcluster chat`: an interactive chat with a chat model on rank 0's terminal, under any `mpirun`.
 struct ChatCommand: ClusterCommand {
@@ -20,6 +21,6 @@ struct ChatCommand: ClusterCommand {
         let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "chat"))
         let console = session.isCoordinator ? TerminalChatConsole() : nil
         defer { console?.close() }
-        try session.chat(settings: generation.settings(for: session.configuration.architecture), console: console)
+        try session.chat(settings: generation.settings(over: session.generationDefaults), console: console)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Distributed
+import Generation
 
 /// `glmcluster generate`: fill the blanks of one prompt, as the official `generate.py` does, on one rank or
 /// under `mpirun` with tensor parallelism.
@@ -29,7 +30,7 @@ struct GenerateCommand: ClusterCommand {
     func execute() throws {
         let session = try ClusterSession(model: model.source, cluster: cluster.settings(job: "generate"))
         let input: PromptInput = messages.map { .messagesFile($0) } ?? .text(prompt!)
-        let options = generation.settings(for: session.configuration.architecture).options
+        let options = generation.settings(over: session.generationDefaults).options
         guard let outcome = try session.generate(input, options: options) else { return }
         print(
             json

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Configuration
 import Generation
 
 /// Sampling or beam search and length limits; unset values take the model family's official defaults.
@@ -11,7 +10,7 @@ struct GenerationOptionGroup: ParsableArguments {
     var temperature: Float?
 
     @Option(name: .long, help: "Keep the k most likely tokens (0: off).")
-    var topK: Int = 0
+    var topK: Int?
 
     @Option(name: .long, help: "Nucleus sampling mass (0: off; default 0.7).")
     var topP: Float?
@@ -44,12 +43,12 @@ struct GenerationOptionGroup: ParsableArguments {
     @Option(name: .long, help: "Beam search: ban the end tokens until N tokens of the blank are generated.")
     var minGenLength: Int = 0
 
-    /// The settings for a model of `architecture`: what was given, the family's defaults for the rest.
-    func settings(for architecture: ArchitectureKind) -> GenerationSettings {
-        var settings = GenerationSettings(defaultsOf: architecture)
-        settings.greedy = greedy
+    /// What was given, `defaults` (the model's: `ClusterSession.generationDefaults`) for the rest.
+    func settings(over defaults: GenerationSettings) -> GenerationSettings {
+        var settings = defaults
+        if greedy { settings.greedy = true }
         if let temperature { settings.temperature = temperature }
-        settings.topK = topK
+        if let topK { settings.topK = topK }
         if let topP { settings.topP = topP }
         settings.seed = seed
         settings.maxLength = maxLength
@@ -63,6 +62,6 @@ struct GenerationOptionGroup: ParsableArguments {
 
     /// What was given, checked before the model (and so its family) is known.
     func validate() throws {
-        do { try settings(for: .glm130B).validate() } catch { throw ValidationError(error.description) }
+        do { try settings(over: GenerationSettings()).validate() } catch { throw ValidationError(error.description) }
     }
 }
