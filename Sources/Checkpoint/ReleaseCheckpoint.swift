@@ -4,8 +4,9 @@ import Glibc
 import Partitioning
 import Synchronization
 
-/// A Hugging Face release's PyTorch weights as published: `pytorch_model.bin.index.json` maps every tensor to the
-/// file holding it (`weight_map`), or one `pytorch_model.bin` holds them all. Every file is a torch zip read with
+/// A Hugging Face release's PyTorch weights as published: one `pytorch_model.bin` holds them all, or
+/// `pytorch_model.bin.index.json` maps every tensor to the file holding it (`weight_map`). A folder with both is
+/// read as transformers' `from_pretrained` reads it: the single file first. Every file is a torch zip read with
 /// the restricted unpickler, opened on first use; a partition copies only its rows or columns of a tensor, as
 /// `ShardedCheckpoint` does for model-parallel checkpoints.
 public final class ReleaseCheckpoint: Sendable {
@@ -26,14 +27,14 @@ public final class ReleaseCheckpoint: Sendable {
         let index = directory.appendingPathComponent(Self.indexName)
         var fileOfKey: [String: Int] = [:]
         var files: [URL] = []
-        if FileManager.default.fileExists(atPath: index.path) {
+        let single = directory.appendingPathComponent(Self.singleFileName)
+        if !FileManager.default.fileExists(atPath: single.path), FileManager.default.fileExists(atPath: index.path) {
             let map = try Self.weightMap(index)
             let names = Set(map.values).sorted()
             files = names.map { directory.appendingPathComponent($0) }
             let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
             for (key, name) in map { fileOfKey[key] = position[name] }
         } else {
-            let single = directory.appendingPathComponent(Self.singleFileName)
             guard FileManager.default.fileExists(atPath: single.path) else {
                 throw .invalidIndex(
                     path: directory.path,

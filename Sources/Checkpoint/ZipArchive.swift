@@ -156,6 +156,12 @@ public struct ZipArchive: Sendable {
             }
         }
         guard let end = found else {
+            // A file that does not even start like a zip (`PK\u{3}\u{4}`) is some other file, not a damaged one.
+            if size >= 4 && reader.uint32(0) != Self.localHeaderSignature {
+                throw .malformedZip(
+                    path: reader.path,
+                    detail: "not a zip archive (a PyTorch checkpoint file is one); is this the right file?")
+            }
             throw .truncatedZip(
                 path: reader.path,
                 detail: "no end-of-central-directory record in the last \(min(size, 65557)) of \(size) bytes")
@@ -270,7 +276,8 @@ public struct ZipArchive: Sendable {
         if reader.uint16(localOffset + 6) & 0x8 == 0 {
             let localCRC = reader.uint32(localOffset + 14)
             let localSizes = [reader.uint32(localOffset + 18), reader.uint32(localOffset + 22)]
-            let sizesAgree = localSizes.allSatisfy { $0 == 0xFFFF_FFFF }
+            let sizesAgree =
+                localSizes.allSatisfy { $0 == 0xFFFF_FFFF }
                 || (Int(localSizes[0]) == compressedSize && Int(localSizes[1]) == uncompressedSize)
             guard localCRC == crc, sizesAgree else {
                 throw .malformedZip(

@@ -73,6 +73,15 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
 
     public var headDimension: Int { hiddenSize / numAttentionHeads }
 
+    /// Every field, as batch jobs fingerprint the model with it. GLM-130B's reads as it did before configurations
+    /// named an architecture, so that a batch job started by an earlier version resumes (its results keep their
+    /// fingerprints).
+    public var identity: String {
+        let text = String(describing: self)
+        guard architecture == .glm130B else { return text }
+        return text.replacing("architecture: Configuration.ArchitectureKind.glm130B, ", with: "")
+    }
+
     /// The real GLM-130B values, for `--preset glm-130b` when a checkpoint has no config.json.
     public static let glm130B = ModelConfiguration(
         numLayers: 70, hiddenSize: 12288, numAttentionHeads: 96, innerHiddenSize: 32768, vocabSize: 150528,

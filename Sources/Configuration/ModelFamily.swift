@@ -21,7 +21,9 @@ public enum ModelFamily: String, Sendable, CaseIterable {
         guard modelType == "chatglm" || architectures.contains(where: { $0.hasPrefix("ChatGLM") }) else { return nil }
         let multiQuery = ["multi_query_attention", "multi_query_group_num", "ffn_hidden_size", "padded_vocab_size"]
         if multiQuery.contains(where: { fields[$0] != nil }) { return .chatGLM2 }
-        return fields["inner_hidden_size"] != nil ? .chatGLM6B : nil
+        // ChatGLM-6B's own fields (`inner_hidden_size`, `position_encoding_2d`); one without them is still read as
+        // ChatGLM-6B, whose configuration type then names what is missing.
+        return .chatGLM6B
     }
 
     /// Whether this version of GLMCluster runs the family.

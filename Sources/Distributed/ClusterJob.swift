@@ -19,6 +19,7 @@ public enum ClusterJob {
             throw error
         } catch let error where world.size > 1 {
             StandardError.writeLine("Error on rank \(world.rank): \(error)")
+            TerminalForeground.giveBack()
             world.abort(code: 1)
         }
     }

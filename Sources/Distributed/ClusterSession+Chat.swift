@@ -18,11 +18,15 @@ public protocol ChatConsole: AnyObject {
     func note(_ text: String)
     /// Whether the user asked to stop the answer (Ctrl-C) since the previous call.
     func takeStopRequest() -> Bool
+    /// Why the chat cannot go on (its input or output failed), once `readMessage` has returned nil for it.
+    var failure: String? { get }
 }
 
-/// Rank 0's decision after reading the terminal: the next request, or the end of the chat.
+/// Rank 0's decision after reading the terminal: the next request, or the end of the chat (with the error that
+/// ended it, if one did).
 struct ChatTurn: Codable, WireMessage {
     var request: GenerationRequest?
+    var failure: String?
 }
 
 extension ClusterSession {
@@ -42,12 +46,12 @@ extension ClusterSession {
             var question = ""
             var prompt: BlankPrompt?
             let read = runtime.waitForCoordinator("waiting for the next message") { () -> ChatTurn in
-                guard let console, let tokenizer else { return ChatTurn(request: nil) }
+                guard let console, let tokenizer else { return ChatTurn(request: nil, failure: nil) }
                 while let line = console.readMessage() {
                     let text = String(line.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
                     switch text {
                     case "": continue
-                    case "/exit": return ChatTurn(request: nil)
+                    case "/exit": return ChatTurn(request: nil, failure: nil)
                     case "/reset":
                         history.removeAll()
                         console.note("(history cleared)")
@@ -61,14 +65,16 @@ extension ClusterSession {
                         try built.checkLength(maxSequenceLength: configuration.maxSequenceLength)
                         question = text
                         prompt = built
-                        return ChatTurn(request: GenerationRequest(prompt: built, options: settings.options))
+                        return ChatTurn(
+                            request: GenerationRequest(prompt: built, options: settings.options), failure: nil)
                     } catch {
                         console.note("\(error); /reset clears the history")
                     }
                 }
-                return ChatTurn(request: nil)
+                return ChatTurn(request: nil, failure: console.failure)
             }
             let turn = coordinator.share { read! }
+            if let failure = turn.failure { throw ClusterError.failedOnRanks(phase: "chatting", errors: [0: failure]) }
             guard let request = turn.request else { return }
             let answer = try answer(
                 request, prompt: prompt ?? request.prompt, model: model, filler: filler, console: console)

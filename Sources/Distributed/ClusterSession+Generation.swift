@@ -101,7 +101,9 @@ extension ClusterSession {
 
         let ids = blank.ids + [special.id(of: .sop)]
         let maskPosition = blank.ids.firstIndex(of: special.id(of: blank.generationMask))!
-        let layout = SequenceLayout(contextLength: ids.count, maskPosition: maskPosition, useGMask: blank.useGMask)
+        let assembler = AnswerAssembler(prompt: blank, special: special, tokenizer: nil)
+        let layout = SequenceLayout(
+            contextLength: assembler.nextContextLength, maskPosition: maskPosition, useGMask: blank.useGMask)
         runtime.setPhase("computing the logits")
         let cache = model.makeCache(capacity: ids.count + continued.count)
         var steps = [model.forward(tokens: ids, layout: layout, cache: cache)]

@@ -78,7 +78,7 @@ public final class ClusterSession: Sendable {
             } ?? "none"
         // Not the thread count, the TP degree or the batch limits: they change no result.
         return try weights.fingerprint() + "; tokenizer \(vocabulary); "
-            + String(describing: configuration)
+            + configuration.identity
             + "; --precision \(settings.precision.rawValue), --kv-cache \(settings.kvCacheFormat.rawValue), "
             + "--quantize \(source.quantization?.rawValue ?? "none")"
     }

@@ -198,6 +198,8 @@ final class PeerWatchdog: @unchecked Sendable {
                             + "on every rank")
                 }
             }
+            TerminalForeground.giveBack()
+            TerminalForeground.giveBack()
             _exit(1)
         }
         let deadline = Self.now() + Self.terminationGrace
@@ -219,6 +221,8 @@ final class PeerWatchdog: @unchecked Sendable {
             StandardError.writeLine(
                 "Error: rank \(me) (host \(hosts[me])) was ended by a termination signal (SIGTERM) that the other "
                     + "ranks did not get, while \(phase.withLock { $0 }); ending the job on every rank")
+            TerminalForeground.giveBack()
+            TerminalForeground.giveBack()
             _exit(1)
         }
         let reporter = (0..<world.size).first { !lost.contains($0) && !finished[$0] }
@@ -236,6 +240,7 @@ final class PeerWatchdog: @unchecked Sendable {
                         + "rank \(me) was \(myPhase)); the launcher is ending the job on every rank")
             }
         }
+        TerminalForeground.giveBack()
         _exit(1)
     }
 
@@ -268,6 +273,7 @@ final class PeerWatchdog: @unchecked Sendable {
         } else {
             usleep(useconds_t(2e6))
         }
+        TerminalForeground.giveBack()
         world.abort(code: 1)
     }
 
@@ -286,6 +292,7 @@ final class PeerWatchdog: @unchecked Sendable {
             // Give the reporter time to print; end the job anyway should it be stuck as well.
             usleep(useconds_t((2 + timeout / 2) * 1e6))
         }
+        TerminalForeground.giveBack()
         world.abort(code: 1)
     }
 

@@ -18,6 +18,10 @@ struct GLMCluster: ParsableCommand {
     /// Like ArgumentParser's `main`, but under `mpirun` only rank 0 prints errors and usage: every rank parses the
     /// same arguments and fails the same way, so one message is enough. Every rank exits with the same code.
     static func main() {
+        // A closed standard descriptor would be reused by the next file opened (a checkpoint, an output), and what
+        // is printed would go into it: each closed one is held by /dev/null, read-only, so reading it ends at once
+        // and writing it fails as writing a closed one does.
+        for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 { _ = open("/dev/null", O_RDONLY) }
         // A reader that goes away (`| head`) makes writes fail with EPIPE, reported as an error with exit 1,
         // instead of a silent death by SIGPIPE.
         signal(SIGPIPE, SIG_IGN)

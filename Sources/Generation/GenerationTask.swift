@@ -174,7 +174,7 @@ struct OpenedBlank {
             let context = assembler.nextContext
             let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
             let layout = SequenceLayout(
-                contextLength: context.count, maskPosition: maskPosition, useGMask: assembler.useGMask)
+                contextLength: assembler.nextContextLength, maskPosition: maskPosition, useGMask: assembler.useGMask)
             if budget > 0 {
                 return OpenedBlank(
                     context: context, maskPosition: maskPosition, layout: layout, budget: budget,

@@ -1,3 +1,4 @@
+import Basics
 import Checkpoint
 import Configuration
 import FoundationEssentials
@@ -97,8 +98,37 @@ public struct ModelSource: Sendable, Equatable {
     /// `.bin` files). Opens no weight file yet.
     public func weightStore(for configuration: ModelConfiguration) throws -> any WeightStore {
         switch configuration.architecture {
-        case .glm130B: try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
-        case .chatGLM6B: try ReleaseCheckpoint(directory: directory)
+        case .glm130B:
+            return try ShardedCheckpoint(directory: CheckpointDirectory(url: directory))
+        case .chatGLM6B:
+            let release = try ReleaseCheckpoint(directory: directory)
+            try checkDeclaredQuantization(of: release, configuration: configuration)
+            return release
+        }
+    }
+
+    /// A release's config.json says how its layer matrices are stored (`quantization_bit`: 0, 8 or 4), and the
+    /// official code builds its layers from that: weights stored otherwise would not load there, so they are
+    /// refused here too, naming the tensor, rather than run as whatever they happen to be.
+    func checkDeclaredQuantization(of release: ReleaseCheckpoint, configuration: ModelConfiguration) throws {
+        var declared = 0
+        if let data = try? Data(contentsOf: configurationFile), case .object(let fields)? = JSONValue.parse(data),
+            let bits = fields["quantization_bit"]?.numberValue
+        {
+            declared = Int(bits)
+        }
+        for spec in WeightSpec.all(for: configuration) where spec.isQuantizable && release.contains(spec.key) {
+            var stored = 0
+            if try release.isQuantized(spec.key) {
+                stored = try release.file(holding: spec.key).tensor(named: spec.key).shape == spec.shape ? 8 : 4
+            }
+            guard stored == declared else {
+                let found = stored == 0 ? "not quantized" : "quantized to \(stored) bits"
+                throw ModelDirectoryError(
+                    description: "\(configurationFile.path) has quantization_bit \(declared), but \(spec.key) in "
+                        + "\(try release.file(holding: spec.key).path) is \(found); the configuration and the weights "
+                        + "belong to different releases")
+            }
         }
     }
 

@@ -57,6 +57,15 @@ public struct AnswerAssembler: Sendable {
     /// The context to generate the next blank from: `sequence + [<sop>]`.
     public var nextContext: [Int] { sequence + [special.id(of: .sop)] }
 
+    /// Where the next blank's context ends for positions and masks, `<sop>` included: the appended `<sop>` for
+    /// GLM-130B; for a continuation the FIRST `<sop>` of the context, since the official ChatGLM
+    /// `get_masks_and_position_ids` take `seq.index(bos)`: text that spells `<sop>` moves the end of the
+    /// bidirectional context there, and the tokens after it are positioned and masked as generated ones.
+    public var nextContextLength: Int {
+        let context = nextContext
+        return isContinuation ? context.firstIndex(of: special.id(of: .sop))! + 1 : context.count
+    }
+
     /// Fills the next blank with `generated` (the ids produced after `<sop>`, possibly ending with the end token
     /// `eop` or `eos`, which is dropped) and returns the blank's text.
     ///
@@ -70,7 +79,8 @@ public struct AnswerAssembler: Sendable {
         let output = sequence + [sop] + generated
         var end = output.count
         if end > 0, special.endTokens.contains(output[end - 1]) { end -= 1 }
-        let bog = output.firstIndex(of: sop)!  // present: appended above
+        // The generated span starts after the appended `<sop>`: for a continuation, text may spell `<sop>` earlier.
+        let bog = isContinuation ? sequence.count : output.firstIndex(of: sop)!  // present: appended above
         let prefix = text(slice(output, lastPosition, mask))
         let blank = text(slice(output, bog + 1, end))
         let space = isEnglish ? " " : ""

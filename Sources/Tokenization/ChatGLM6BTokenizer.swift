@@ -25,24 +25,49 @@ public final class ChatGLM6BTokenizer: Sendable {
     private let specialIds: [String: Int]
     /// The configuration's token layout, when built from one (`specialTokens`).
     private let configuration: TokenizerConfiguration?
+    /// tokenizer_config.json's `remove_space`: runs of whitespace become one space and the ends are trimmed.
+    public let removesSpace: Bool
+    /// tokenizer_config.json's `do_lower_case`: text is lower-cased before encoding.
+    public let lowercases: Bool
+
+    /// What tokenizer_config.json says, each field checked; all absent when there is no file.
+    static func settings(_ url: URL) throws(TokenizationError)
+        -> (numImageTokens: Int?, removeSpace: Bool, doLowerCase: Bool)
+    {
+        guard FileManager.default.fileExists(atPath: url.path) else { return (nil, false, false) }
+        func fail(_ reason: String) -> TokenizationError { .cannotLoadModel(path: url.path, reason: reason) }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw fail(error.explanation) }
+        guard case .object(let fields)? = JSONValue.parse(data) else { throw fail("not a JSON object") }
+        var images: Int?
+        if let value = fields["num_image_tokens"], value != .null {
+            guard let number = value.numberValue, number >= 0, number <= 1e9, number.rounded() == number else {
+                throw fail("num_image_tokens must be a non-negative integer, got \(value)")
+            }
+            images = Int(number)
+        }
+        func flag(_ key: String) throws(TokenizationError) -> Bool {
+            switch fields[key] {
+            case nil, .null?: return false
+            case .bool(let value)?: return value
+            default: throw fail("\(key) must be true or false")
+            }
+        }
+        return (images, try flag("remove_space"), try flag("do_lower_case"))
+    }
 
     /// Loads `ice_text.model` and checks that its special pieces have the ids `configuration` gives them (the
     /// release's config.json and its tokenizer must agree, or prompts would end with the wrong tokens).
-    /// Text ids start at `num_image_tokens` of the release's tokenizer_config.json (0 unless it says otherwise).
+    /// The release's tokenizer_config.json, where there is one, gives `num_image_tokens` (where text ids start; 0
+    /// unless it says otherwise) and the text options `remove_space` and `do_lower_case`.
     public convenience init(configuration: TokenizerConfiguration, directory: URL) throws(TokenizationError) {
         let modelURL = directory.appendingPathComponent(configuration.model).standardizedFileURL
         var configuration = configuration
-        let settings = directory.appendingPathComponent("tokenizer_config.json")
-        if let data = try? Data(contentsOf: settings), case .object(let fields)? = JSONValue.parse(data),
-            let images = fields["num_image_tokens"]?.numberValue
-        {
-            guard images >= 0, images <= 1e9, images.rounded() == images else {
-                throw .cannotLoadModel(
-                    path: settings.path, reason: "num_image_tokens must be a non-negative integer, got \(images)")
-            }
-            configuration.numImageTokens = Int(images)
-        }
-        try self.init(modelURL: modelURL, numImageTokens: configuration.numImageTokens, configuration: configuration)
+        let settings = try Self.settings(directory.appendingPathComponent("tokenizer_config.json"))
+        if let images = settings.numImageTokens { configuration.numImageTokens = images }
+        try self.init(
+            modelURL: modelURL, numImageTokens: configuration.numImageTokens, configuration: configuration,
+            removesSpace: settings.removeSpace, lowercases: settings.doLowerCase)
         let special = SpecialTokenIds(configuration: configuration)
         for (piece, token) in [("[MASK]", CommandToken.mask), ("[gMASK]", .gMask), ("<sop>", .sop), ("<eop>", .eop)]
         where id(of: piece) != special.id(of: token) {
@@ -54,7 +79,8 @@ public final class ChatGLM6BTokenizer: Sendable {
 
     /// `configuration`: the model's token layout, when the caller has one (`specialTokens` then follows it).
     public init(
-        modelURL: URL, numImageTokens: Int, configuration: TokenizerConfiguration? = nil
+        modelURL: URL, numImageTokens: Int, configuration: TokenizerConfiguration? = nil, removesSpace: Bool = false,
+        lowercases: Bool = false
     ) throws(TokenizationError) {
         let processor: SentencePieceProcessor
         do { processor = try SentencePieceProcessor(modelPath: modelURL.path) } catch {
@@ -73,6 +99,8 @@ public final class ChatGLM6BTokenizer: Sendable {
         self.processor = processor
         self.specialIds = specialIds
         self.configuration = configuration
+        self.removesSpace = removesSpace
+        self.lowercases = lowercases
     }
 
     /// Number of SentencePiece pieces (text ids are `numImageTokens ..< numImageTokens + pieceCount`).
@@ -124,7 +152,11 @@ public final class ChatGLM6BTokenizer: Sendable {
 
     /// SentencePiece ids of one run of text between special tokens.
     private func encodeText(_ text: String) -> [Int] {
-        processor.encode(Self.preprocess(text)).map { Int($0) + numImageTokens }
+        // `preprocess_text`, applied to each piece of text between special tokens, before `SPTokenizer`'s own.
+        var text = text
+        if removesSpace { text = text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+        if lowercases { text = text.lowercased() }
+        return processor.encode(Self.preprocess(text)).map { Int($0) + numImageTokens }
     }
 
     // MARK: - The official text transformations

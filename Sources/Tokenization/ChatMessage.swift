@@ -46,6 +46,9 @@ public struct ChatMessage: Codable, Sendable, Equatable {
         guard let value = JSONValue.parse(data) else {
             throw ChatFormatError(description: "--messages \(url.path) is not valid JSON")
         }
+        if let (key, _) = JSONValue.firstDuplicateKey(in: data) {
+            throw ChatFormatError(description: "--messages \(url.path): field \"\(key)\" appears twice in one object")
+        }
         return try parse(value, source: "--messages \(url.path)")
     }
 }

@@ -89,6 +89,18 @@ import Testing
         #expect(error?.description.contains(message) == true, "\(String(describing: error))")
     }
 
+    /// A folder with both a `pytorch_model.bin` and an index is read as transformers' `from_pretrained` reads it:
+    /// the single file. It used to take the index's files, so the official code and GLMCluster loaded other weights.
+    @Test func aSingleFileBesideAnIndexIsTheRelease() throws {
+        let folder = try Self.releaseWithIndex { _ in }
+        defer { Support.cleanUp(folder.deletingLastPathComponent()) }
+        let tensor = HalfTensor(shape: [2], values: [1, 2])
+        try TorchCheckpointWriter.write(
+            [("only.weight", tensor)], to: folder.appendingPathComponent("pytorch_model.bin"))
+        let release = try ReleaseCheckpoint(directory: folder)
+        #expect(release.files.map(\.lastPathComponent) == ["pytorch_model.bin"] && release.keys == ["only.weight"])
+    }
+
     @Test func malformedIndexIsRefused() throws {
         let folder = try Self.releaseWithIndex { $0 = "{\"metadata\": {}}" }
         defer { Support.cleanUp(folder.deletingLastPathComponent()) }

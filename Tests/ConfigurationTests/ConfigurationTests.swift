@@ -143,6 +143,15 @@ import Testing
                 + "ChatGLM-6B)")
     }
 
+    /// Batch jobs fingerprint results with the configuration's identity: GLM-130B's reads as before architectures
+    /// existed (results written by earlier versions keep matching), other architectures name theirs.
+    @Test func identitiesKeepGLM130BResultsMatching() throws {
+        let glm = Fixture.configuration.identity
+        #expect(glm.hasPrefix("ModelConfiguration(numLayers: ") && !glm.contains("architecture"), "\(glm)")
+        let url = Fixture.root.deletingLastPathComponent().appendingPathComponent("chatglm-6b-tiny/config.json")
+        #expect(try ModelConfiguration.load(from: url).identity.contains("chatGLM6B"))
+    }
+
     /// ChatGLM-6B's own config.json: its field names, its special-token layout checked by name, and a quantized
     /// release refused by name.
     @Test func chatGLM6BReleaseConfigurations() throws {
@@ -158,6 +167,7 @@ import Testing
             (#""position_encoding_2d": true"#, #""position_encoding_2d": false"#, "position_encoding_2d"),
             (#""use_cache": true"#, #""use_cache": true, "quantization_bit": 3"#, "quantization_bit"),
             (#""use_cache": true"#, #""use_cache": true, "quantization_embeddings": true"#, "quantization_embeddings"),
+            (#""mask_token_id": 988"#, #""mask_token_id": 1340"#, "mask_token_id"),
         ] {
             let edited = text.replacingOccurrences(of: from, with: to)
             #expect(edited != text)

@@ -157,6 +157,36 @@ extension ChatGLM6BTests {
         try Data(text.replacingOccurrences(of: #""eos_token_id": 993"#, with: #""eos_token_id": 990"#).utf8)
             .write(to: config)
         try expectError("special tokens", [config.path, "eos_token_id"])
+        // quantization_bit that the weights do not follow: the official code would build other layers.
+        try Data(
+            text.replacingOccurrences(of: #""use_cache": true"#, with: #""use_cache": true, "quantization_bit": 4"#)
+                .utf8
+        )
+        .write(to: config)
+        try expectError("quantization_bit", [config.path, "quantization_bit 4", "is not quantized"])
+    }
+
+    /// `chat` with standard input closed, a directory as input or a full disk as output ends at once with an error
+    /// naming the stream (a closed stdin used to be taken over by an internal pipe and wait for ever); a messages
+    /// file with a field twice is refused.
+    @Test func chatInputsAndOutputsThatFailAreNamed() throws {
+        let model = Self.fixture.directory.path
+        let binary = CommandRunner.glmcluster
+        for (redirect, status, fragment) in [
+            ("<&-", 0, ""), ("</tmp", 1, "cannot read standard input: Is a directory"),
+            ("</dev/null >/dev/full", 0, ""), ("<<EOF >/dev/full\n你好\nEOF", 1, "No space left on device"),
+        ] {
+            let command = "timeout 30 '\(binary)' chat --model '\(model)' --max-new-tokens 2 \(redirect)"
+            let result = try CommandRunner.run("/bin/bash", ["-c", command], timeout: 60)
+            #expect(result.status == Int32(status), "\(redirect): \(result.status) \(result.stderr)")
+            if !fragment.isEmpty { #expect(result.stderr.contains(fragment), "\(redirect): \(result.stderr)") }
+        }
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-messages")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let messages = scratch.appendingPathComponent("m.json")
+        try Data(#"[{"role": "user", "content": "a", "content": "b"}]"#.utf8).write(to: messages)
+        let twice = try CommandRunner.glm(["generate", "--model", model, "--messages", messages.path])
+        #expect(twice.status == 1 && twice.stderr.contains("\"content\" appears twice"), "\(twice.stderr)")
     }
 }
 
@@ -407,6 +437,44 @@ extension ChatGLM6BTests {
             try #require(result.status == 0, "\(result.stderr)")
             let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
             #expect(report.generated_ids == Array(testCase.gen.prefix(count)), "TP \(tp) \(extra)")
+        }
+    }
+}
+
+extension ChatGLM6BTests {
+    /// Text that spells `<sop>` (the tokenizer makes it the token): the official code ends the bidirectional
+    /// context at the FIRST `<sop>` (`seq.index(bos)`), so the NumPy reference's logits and greedy token hold at
+    /// TP 1 and 2, and the answer is the generated text alone (it used to carry the prompt after the first `<sop>`).
+    @Test func textSpellingStartOfPieceFollowsTheOfficialPositions() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm6b-sop")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = Self.fixture.directory.path
+        for tp in [1, 2] {
+            let result = try CommandRunner.mpirun(
+                tp,
+                [
+                    "generate", "--model", model, "--prompt", "x<sop>y", "--greedy", "--max-new-tokens", "4", "--json",
+                    "--threads", "1",
+                ])
+            try #require(result.status == 0, "\(result.stderr)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+            #expect(report.input_ids.filter { $0 == 992 }.count == 2, "\(report.input_ids)")
+            #expect(
+                !report.answer_text.contains("[gMASK]") && !report.answer_text.contains("y"), "\(report.answer_text)")
+            let ids = report.input_ids.map(String.init).joined(separator: ",")
+            let expected = scratch.appendingPathComponent("reference.f32").path
+            let reference = try CommandRunner.python([
+                CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/chatglm6b_reference.py").path,
+                "logits", "--model", model, "--ids", ids, "--out", expected,
+            ])
+            try #require(reference.status == 0, "\(reference.stderr)")
+            let official = try CommandRunner.readFloats(expected)
+            let out = scratch.appendingPathComponent("tp\(tp).f32").path
+            let logits = try CommandRunner.mpirun(tp, ["logits", "--model", model, "--ids", ids, "--out", out])
+            try #require(logits.status == 0, "\(logits.stderr)")
+            let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
+            #expect(error < 1e-4, "TP \(tp): max |logit - reference| = \(error)")
+            #expect(report.generated_ids.first == official.indices.max { official[$0] < official[$1] })
         }
     }
 }

@@ -1,4 +1,5 @@
 import Basics
+import Configuration
 import Foundation
 import TestSupport
 import Testing
@@ -111,5 +112,27 @@ import Testing
             #expect(error?.description.contains(fragment) == true, "\(text): \(error?.description ?? "")")
             #expect(error?.description.hasPrefix("m.json") == true)
         }
+    }
+
+    /// tokenizer_config.json's `remove_space` and `do_lower_case` (the official `preprocess_text`, per piece of text
+    /// between special tokens); a file that is not JSON is an error naming it.
+    @Test func tokenizerConfigurationOptionsApply() throws {
+        let (plain, fixture) = try Self.tokenizer()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(
+            at: fixture.directory.appendingPathComponent("ice_text.model"),
+            to: folder.appendingPathComponent("ice_text.model"))
+        let settings = folder.appendingPathComponent("tokenizer_config.json")
+        try Data(#"{"remove_space": true, "do_lower_case": true, "num_image_tokens": 0}"#.utf8).write(to: settings)
+        let layout = TokenizerConfiguration(
+            model: "ice_text.model", numImageTokens: 0, commandTokensStart: 988, eos: 993)
+        let options = try ChatGLM6BTokenizer(configuration: layout, directory: folder)
+        #expect(options.removesSpace && options.lowercases)
+        #expect(options.encode("  Hello   World\n x ") == plain.encode("hello world x"))
+        #expect(options.encode("A <sop> B") == plain.encode("a <sop> b"))
+        try Data("{oops".utf8).write(to: settings)
+        #expect(throws: TokenizationError.self) { _ = try ChatGLM6BTokenizer(configuration: layout, directory: folder) }
     }
 }

@@ -56,6 +56,15 @@ struct ChatGLM6BConfiguration: Decodable {
                 "quantization_embeddings",
                 "false: releases with quantized embeddings (chatglm-6b-int4-qe) do not load yet; use chatglm-6b-int4")
         }
+        if vocabSize >= TokenizerConfiguration.commandTokenCount,
+            maskTokenId < 0 || maskTokenId > vocabSize - TokenizerConfiguration.commandTokenCount
+        {
+            throw invalid(
+                "mask_token_id",
+                "an id in [0, vocab_size - \(TokenizerConfiguration.commandTokenCount)] = [0, "
+                    + "\(vocabSize - TokenizerConfiguration.commandTokenCount)] (the special tokens follow it), got \(maskTokenId)"
+            )
+        }
         for (field, value, offset) in [
             ("gmask_token_id", gmaskTokenId, 1), ("bos_token_id", bosTokenId, 4), ("eos_token_id", eosTokenId, 5),
         ] where value != maskTokenId &+ offset {

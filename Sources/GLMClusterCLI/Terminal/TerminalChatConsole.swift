@@ -15,10 +15,11 @@ final class TerminalChatConsole: ChatConsole {
     private let input: Int32
     private let interactive: Bool
     var streamsAnswers: Bool { interactive }
-    /// The foreground process group to give the terminal back to, when this console took it.
-    private var previousForeground: pid_t?
     private var pending: [UInt8] = []
     private var atEnd = false
+    /// Why the chat cannot go on (standard input unreadable, standard output unwritable); it ends the chat with
+    /// this error.
+    private(set) var failure: String?
 
     init() {
         Interrupt.catch()
@@ -29,10 +30,7 @@ final class TerminalChatConsole: ChatConsole {
         {
             input = terminal
             interactive = true
-            // Taking the foreground from the background raises SIGTTOU unless it is ignored.
-            signal(SIGTTOU, SIG_IGN)
-            let foreground = tcgetpgrp(terminal)
-            if foreground > 0, tcsetpgrp(terminal, getpgrp()) == 0 { previousForeground = foreground }
+            _ = TerminalForeground.take(terminal)
         } else {
             input = 0
             interactive = false
@@ -43,12 +41,7 @@ final class TerminalChatConsole: ChatConsole {
     }
 
     /// Gives the terminal back to the launcher's process group.
-    func close() {
-        if let previousForeground {
-            _ = tcsetpgrp(input, previousForeground)
-            self.previousForeground = nil
-        }
-    }
+    func close() { TerminalForeground.giveBack() }
 
     deinit { close() }
 
@@ -62,6 +55,7 @@ final class TerminalChatConsole: ChatConsole {
     }
 
     func readMessage() -> String? {
+        if failure != nil { return nil }
         if interactive { show("\nUser: ") }
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -84,8 +78,11 @@ final class TerminalChatConsole: ChatConsole {
                 let count = read(input, &chunk, chunk.count)
                 if count > 0 {
                     pending += chunk[..<count]
-                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                } else if count == 0 {
                     atEnd = true
+                } else if errno != EINTR && errno != EAGAIN {
+                    failure = "cannot read standard input: " + String(cString: strerror(errno))
+                    return nil
                 }
             }
         }
@@ -107,7 +104,9 @@ final class TerminalChatConsole: ChatConsole {
 
     private func show(_ text: String) {
         print(text, terminator: "")
-        fflush(stdout)
+        if fflush(stdout) != 0, failure == nil {
+            failure = "cannot write to standard output: " + String(cString: strerror(errno))
+        }
     }
 }
 
