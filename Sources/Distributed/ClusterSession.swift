@@ -181,6 +181,17 @@ public final class ClusterSession: Sendable {
         let runtime = self.runtime
         let configuration = self.configuration
         let checkpoint = try runtime.agree("opening the checkpoint") { () -> (any WeightStore)? in
+            // The stream carries each rank's fp16 part; whole-row scales need the whole row, which no rank but 0
+            // sees.
+            if let quantization = source.quantization, Architecture.of(configuration).quantizesWholeRows,
+                runtime.size > 1
+            {
+                throw ModelDirectoryError(
+                    description: "--quantize \(quantization.rawValue) with --weights-from coordinator: this model's "
+                        + "official quantization takes each scale over a whole row, which the weight stream does not "
+                        + "carry to the other ranks; use --weights-from shared, or `glmcluster convert --quantize` "
+                        + "once and load the quantized release")
+            }
             guard runtime.isCoordinator else { return nil }
             let checkpoint = try source.weightStore(for: configuration)
             // The weight stream carries fp16 tensors only.

@@ -24,6 +24,7 @@ extension GLMWeights {
         quantization: QuantizationScheme? = nil
     ) throws -> GLMWeights {
         try checkLayers(of: checkpoint, configuration: c)
+        let wholeRows = Architecture.of(c).quantizesWholeRows && partition.count > 1
         return try assembleParts(configuration: c, quantization: quantization) { spec in
             if spec.isQuantizable, try checkpoint.isQuantized(spec.key) {
                 let part = try checkpoint.quantizedTensor(
@@ -37,8 +38,44 @@ extension GLMWeights {
                 }
                 return .matrix(matrix)
             }
+            if let quantization, wholeRows, spec.isQuantizable, spec.layout == .columns {
+                // The whole matrix for whole-row scales, then this rank's columns of its levels.
+                let whole = try checkpoint.tensor(spec.key, globalShape: spec.shape, layout: spec.layout, partition: .whole)
+                return .matrix(try Self.quantizedColumns(whole, of: partition, scheme: quantization, key: spec.key))
+            }
             return .tensor(
                 try checkpoint.tensor(spec.key, globalShape: spec.shape, layout: spec.layout, partition: partition))
+        }
+    }
+
+    /// `partition`'s columns of `whole` quantized with each row's scale taken over the whole row (one scale per
+    /// row, groups 1).
+    static func quantizedColumns(
+        _ whole: HalfTensor, of partition: Partition, scheme: QuantizationScheme, key: String
+    ) throws -> WeightMatrix {
+        let (rows, columns) = (whole.shape[0], whole.shape[1])
+        let width = columns / partition.count
+        guard scheme != .int4 || width % 2 == 0 else {
+            throw QuantizationError(
+                description: "'\(key)': int4 packs two columns per byte, but this rank's shard has \(width) columns; "
+                    + "choose a tensor-parallel degree that leaves an even number")
+        }
+        let (levels, scales) = whole.values.withUnsafeBufferPointer {
+            Quantization.quantizeRows($0, rows: rows, columns: columns, scheme: scheme)
+        }
+        var local = [Int8]()
+        local.reserveCapacity(rows * width)
+        let start = partition.index * width
+        for row in 0..<rows {
+            local += levels[(row * columns + start)..<(row * columns + start + width)]
+        }
+        switch scheme {
+        case .int8:
+            return WeightMatrix(rows: rows, columns: width, storage: .int8(values: local, scales: scales, groups: 1))
+        case .int4:
+            return WeightMatrix(
+                rows: rows, columns: width,
+                storage: .int4(packed: Quantization.packInt4(local), scales: scales, groups: 1))
         }
     }
 

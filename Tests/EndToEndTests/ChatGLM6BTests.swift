@@ -305,6 +305,20 @@ extension ChatGLM6BTests {
             let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
             #expect(error < 1e-4, "int\(bits) TP \(tp) \(extra): max |logit - reference| = \(error)")
         }
+        // Quantizing the fp16 release at load time is the same official quantization at any TP: each row's scale
+        // spans the whole row (ranks used to take it over their own columns of the row-parallel matrices).
+        for tp in [2, 4] {
+            let out = scratch.appendingPathComponent("load-time-tp\(tp).f32").path
+            let result = try CommandRunner.mpirun(
+                tp,
+                [
+                    "logits", "--model", source.path, "--ids", ids, "--out", out, "--threads", "1", "--quantize",
+                    "int\(bits)",
+                ])
+            try #require(result.status == 0, "load-time TP \(tp): \(result.stderr)")
+            let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
+            #expect(error < 1e-4, "load-time int\(bits) TP \(tp): max |logit - reference| = \(error)")
+        }
         let other = bits == 8 ? "int4" : "int8"
         let refused = try CommandRunner.glm([
             "logits", "--model", release.path, "--ids", ids, "--out", scratch.appendingPathComponent("x.f32").path,

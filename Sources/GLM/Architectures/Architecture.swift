@@ -15,6 +15,10 @@ public struct Architecture: Sendable {
     public let residualScale: @Sendable (ModelConfiguration) -> Float
     /// Every stored tensor in state-dict order, with global (unsplit) shapes and split layouts.
     public let weightSpecs: @Sendable (ModelConfiguration) -> [WeightSpec]
+    /// Whether load-time quantization takes each row's scale over the whole row (ChatGLM's `quantize` of the
+    /// unsplit model), or over the rank's local shard of it (GLM-130B's `quantize` of each model-parallel shard):
+    /// the two differ for the row-parallel matrices, whose rows are split across ranks.
+    public let quantizesWholeRows: Bool
 
     /// The architecture that computes `configuration`.
     public static func of(_ configuration: ModelConfiguration) -> Architecture {

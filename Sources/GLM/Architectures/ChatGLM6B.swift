@@ -6,12 +6,13 @@ import Configuration
 /// - an ungated MLP with the tanh GELU (`dense_h_to_4h` is `[f, h]`);
 /// - DeepNorm's alpha = sqrt(2 x 28) whatever the layer count: `GLMBlock` takes `num_layers` with a default of 28
 ///   and `ChatGLMModel` never passes it, so the release's own 28 layers fix alpha for every model of this code;
-/// - the output layer tied to the word embeddings (the release also stores them as `lm_head.weight`, not loaded).
+/// - the output layer tied to the word embeddings (the release also stores them as `lm_head.weight`, not loaded);
+/// - quantization (`quantize`) of the whole model: each row's scale spans the whole row at any TP degree.
 /// Its attention scaling by the layer index (`query_key_layer_scaling_coeff`) divides and multiplies back, the
 /// plain `1/sqrt(d)` in fp32.
 extension Architecture {
     public static let chatGLM6B = Architecture(
         kind: .chatGLM6B, positions: .twoDimensional, feedForward: .geluTanh,
         residualScale: { _ in Float((2.0 * 28.0).squareRoot()) },
-        weightSpecs: { c in glmBlockSpecs(c, feedForward: .geluTanh) })
+        weightSpecs: { c in glmBlockSpecs(c, feedForward: .geluTanh) }, quantizesWholeRows: true)
 }

@@ -8,5 +8,5 @@ extension Architecture {
     public static let glm130B = Architecture(
         kind: .glm130B, positions: .wholeHead, feedForward: .gegluErf,
         residualScale: { c in Float((2.0 * Double(c.numLayers)).squareRoot()) },
-        weightSpecs: { c in glmBlockSpecs(c, feedForward: .gegluErf) })
+        weightSpecs: { c in glmBlockSpecs(c, feedForward: .gegluErf) }, quantizesWholeRows: false)
 }
