@@ -57,6 +57,12 @@ public final class ClusterSession: Sendable {
             do { data = try Data(contentsOf: url) } catch {
                 throw InputError(description: "cannot read \(url.path): \(error.explanation)")
             }
+            let unapplied = GenerationSettings.unappliedKeys(in: data, eos: configuration.tokenizer.eos)
+            if !unapplied.isEmpty {
+                StandardError.writeLine(
+                    "warning: \(url.path): \(unapplied.joined(separator: ", ")) not applied (GLMCluster does not "
+                        + "support them yet; the generation runs without them)")
+            }
             return try GenerationSettings(
                 defaultsOf: configuration.architecture, generationConfig: data, source: url.path)
         }

@@ -21,8 +21,10 @@ extension GenerationSettings {
     }
 
     /// The family's defaults with a release's `generation_config.json` (transformers' `GenerationConfig`) on top:
-    /// `do_sample` (false: greedy), `temperature`, `top_p`, `top_k` and `max_length`; other fields are left to
-    /// the model. `source` names the file in errors.
+    /// `do_sample` (false: greedy), `temperature`, `top_p` (0 keeps the most likely token alone, as transformers'
+    /// top-p filter does: greedy), `top_k`, `max_length` and `max_new_tokens` (which wins over `max_length`);
+    /// `unappliedKeys` lists the fields that would change the generation but are not applied. `source` names the
+    /// file in errors.
     public init(defaultsOf architecture: ArchitectureKind, generationConfig data: Data, source: String)
         throws(GenerationSettingsError)
     {
@@ -47,13 +49,45 @@ extension GenerationSettings {
         default: throw fail("\"do_sample\" must be true or false")
         }
         if let value = try number("temperature") { temperature = Float(value) }
-        if let value = try number("top_p") { topP = Float(value) }
+        if let value = try number("top_p") {
+            if value == 0 { greedy = true } else { topP = Float(value) }
+        }
         if let value = try integer("top_k") { topK = value }
         if let value = try integer("max_length") {
             guard value >= 1 else { throw fail("\"max_length\" must be positive, got \(value)") }
             defaultMaxLength = value
         }
+        if let value = try integer("max_new_tokens") {
+            guard value >= 0 else { throw fail("\"max_new_tokens\" must not be negative, got \(value)") }
+            defaultMaxNewTokens = value
+        }
         do { try validate() } catch { throw fail(error.description) }
+    }
+}
+
+extension GenerationSettings {
+    /// The fields of a `generation_config.json` that would change a generation but are not applied (beam search,
+    /// penalties, another end token than the model's `eos`), so that a release relying on them is not run
+    /// differently without a word.
+    public static func unappliedKeys(in data: Data, eos: Int) -> [String] {
+        guard case .object(let fields)? = JSONValue.parse(data) else { return [] }
+        let neutral: [String: Double] = [
+            "num_beams": 1, "repetition_penalty": 1, "no_repeat_ngram_size": 0, "length_penalty": 1, "min_length": 0,
+            "min_new_tokens": 0, "typical_p": 1, "num_beam_groups": 1, "diversity_penalty": 0, "epsilon_cutoff": 0,
+            "eta_cutoff": 0, "encoder_repetition_penalty": 1,
+        ]
+        var keys = neutral.keys.filter { key in
+            guard let value = fields[key], value != .null else { return false }
+            return value.numberValue != neutral[key]
+        }
+        if let value = fields["eos_token_id"], value != .null, value.numberValue != Double(eos) {
+            keys.append("eos_token_id")
+        }
+        for key in ["bad_words_ids", "forced_eos_token_id", "forced_bos_token_id", "suppress_tokens"]
+        where fields[key] != nil && fields[key] != .null {
+            keys.append(key)
+        }
+        return keys.sorted()
     }
 }
 

@@ -25,6 +25,13 @@ public struct GenerationOptions: Sendable, Equatable, Codable {
 
     /// Tokens a blank whose context (with `<sop>`) has `contextLength` tokens may generate, never running past
     /// the model's `maxSequenceLength`.
+    /// A continuation (the ChatGLM family, run as transformers' `generate`) draws its first token before any
+    /// length check: it gets at least one whenever the model has room.
+    public func budget(contextLength: Int, maxSequenceLength: Int, continuation: Bool) -> Int {
+        let budget = budget(contextLength: contextLength, maxSequenceLength: maxSequenceLength)
+        return continuation && contextLength < maxSequenceLength ? max(budget, 1) : budget
+    }
+
     public func budget(contextLength: Int, maxSequenceLength: Int) -> Int {
         var limit = maxSequenceLength - contextLength
         if let maxNewTokens { limit = min(limit, maxNewTokens) }

@@ -22,14 +22,22 @@ public struct GenerationSettings: Sendable, Equatable, Codable {
     public var minGenLength = 0
     /// The length limit when neither `maxLength` nor `maxNewTokens` is set: the family's default.
     public var defaultMaxLength = GenerationOptions.defaultMaxLength
+    /// A release's default number of new tokens (generation_config.json's `max_new_tokens`), which wins over
+    /// `defaultMaxLength` as in transformers; used when neither limit is set.
+    public var defaultMaxNewTokens: Int?
 
     public init() {}
 
     /// The length limit a generation runs with: the one set, else the family's default where it is not the
     /// official GLM-130B one (which `GenerationOptions` applies itself, so GLM-130B's options stay as they were).
     func effectiveMaxLength(maxLength: Int?, maxNewTokens: Int?) -> Int? {
-        if maxLength != nil || maxNewTokens != nil { return maxLength }
+        if maxLength != nil || maxNewTokens != nil || defaultMaxNewTokens != nil { return maxLength }
         return defaultMaxLength == GenerationOptions.defaultMaxLength ? nil : defaultMaxLength
+    }
+
+    /// The new-token limit a generation runs with: the one set, else the release's default when no length is set.
+    func effectiveMaxNewTokens(maxLength: Int?, maxNewTokens: Int?) -> Int? {
+        maxLength == nil && maxNewTokens == nil ? defaultMaxNewTokens : maxNewTokens
     }
 
     /// The most beams a request may ask for: each beam holds a KV cache of its own.
@@ -60,7 +68,7 @@ public struct GenerationSettings: Sendable, Equatable, Codable {
         }
         return GenerationOptions(
             sampling: sampling, maxLength: effectiveMaxLength(maxLength: maxLength, maxNewTokens: maxNewTokens),
-            maxNewTokens: maxNewTokens, beamSearch: beams)
+            maxNewTokens: effectiveMaxNewTokens(maxLength: maxLength, maxNewTokens: maxNewTokens), beamSearch: beams)
     }
 
     /// These settings with a request's own on top (a request's length limit replaces both of ours; its `greedy`
@@ -95,7 +103,7 @@ public struct GenerationSettings: Sendable, Equatable, Codable {
         }
         return GenerationOptions(
             sampling: sampling, maxLength: effectiveMaxLength(maxLength: maxLength, maxNewTokens: maxNewTokens),
-            maxNewTokens: maxNewTokens, beamSearch: beams)
+            maxNewTokens: effectiveMaxNewTokens(maxLength: maxLength, maxNewTokens: maxNewTokens), beamSearch: beams)
     }
 
     /// How an error names a setting: `--max-length` on the command line, `"max_length"` in a request.

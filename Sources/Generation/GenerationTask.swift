@@ -84,7 +84,8 @@ public final class SamplingTask: GenerationTask {
         var context = prompt.ids.count + 1
         var tokens = 0
         for _ in 0..<blanks {
-            let budget = options.budget(contextLength: context, maxSequenceLength: c.maxSequenceLength)
+            let budget = options.budget(
+                contextLength: context, maxSequenceLength: c.maxSequenceLength, continuation: prompt.isContinuation)
             tokens = max(tokens, context + budget)
             context += budget
         }
@@ -172,7 +173,8 @@ struct OpenedBlank {
         let maxSequence = model.configuration.maxSequenceLength
         while let maskPosition = assembler.nextMaskPosition {
             let context = assembler.nextContext
-            let budget = options.budget(contextLength: context.count, maxSequenceLength: maxSequence)
+            let budget = options.budget(
+                contextLength: context.count, maxSequenceLength: maxSequence, continuation: assembler.isContinuation)
             let layout = SequenceLayout(
                 contextLength: assembler.nextContextLength, maskPosition: maskPosition, useGMask: assembler.useGMask)
             if budget > 0 {

@@ -55,6 +55,12 @@ public struct ReleaseConversion: Sendable {
         guard count >= 1, count <= 99_999 else {
             throw ConversionError(description: "--shards must be between 1 and 99999, got \(count)", isUsageError: true)
         }
+        let tensorCount = release.keys.count
+        guard count <= tensorCount else {
+            throw ConversionError(
+                description: "--shards \(count) is more than the \(tensorCount) tensors of \(source): every file must "
+                    + "hold at least one", isUsageError: true)
+        }
         let quantizable = Set(WeightSpec.all(for: configuration).filter(\.isQuantizable).map(\.key))
         if let quantization, try quantizable.contains(where: { try release.isQuantized($0) }) {
             throw ConversionError(

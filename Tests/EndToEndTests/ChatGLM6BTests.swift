@@ -452,6 +452,12 @@ extension ChatGLM6BTests {
             let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
             #expect(report.generated_ids == Array(testCase.gen.prefix(count)), "TP \(tp) \(extra)")
         }
+        // A length limit the prompt already reaches still draws one token, as transformers' generate does.
+        let short = try CommandRunner.glm([
+            "generate", "--model", model.path, "--prompt", testCase.prompt, "--max-length", "5", "--json",
+        ])
+        try #require(short.status == 0, "\(short.stderr)")
+        #expect(try JSONDecoder().decode(Report.self, from: Data(short.stdout.utf8)).generated_ids == [testCase.gen[0]])
     }
 }
 

@@ -157,6 +157,19 @@ import Tokenization
         #expect(limited.options.maxLength == nil && limited.options.maxNewTokens == 5)
     }
 
+    /// transformers' rules: `max_new_tokens` wins over `max_length`; `top_p` 0 keeps the most likely token alone;
+    /// fields that would change the generation but are not applied are named.
+    @Test func generationConfigLimitsAndUnappliedFields() throws {
+        let limits = Data(#"{"max_new_tokens": 3, "max_length": 100, "top_p": 0}"#.utf8)
+        var settings = try GenerationSettings(defaultsOf: .chatGLM6B, generationConfig: limits, source: "g.json")
+        #expect(settings.options.maxNewTokens == 3 && settings.options.maxLength == nil && settings.greedy)
+        settings.maxLength = 10
+        #expect(settings.options.maxLength == 10 && settings.options.maxNewTokens == nil)
+        let extra = Data(#"{"num_beams": 3, "repetition_penalty": 1.0, "eos_token_id": [993, 2], "top_k": 5}"#.utf8)
+        #expect(GenerationSettings.unappliedKeys(in: extra, eos: 993) == ["eos_token_id", "num_beams"])
+        #expect(GenerationSettings.unappliedKeys(in: Data(#"{"eos_token_id": 993}"#.utf8), eos: 993).isEmpty)
+    }
+
     @Test func generationConfigFieldsOverTheFamilyDefaults() throws {
         let data = Data(
             #"{"do_sample": false, "temperature": 0.8, "top_p": 0.9, "top_k": 40, "max_length": 512, "eos_token_id": [2, 3]}"#

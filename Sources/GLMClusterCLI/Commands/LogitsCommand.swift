@@ -12,7 +12,7 @@ struct LogitsCommand: ClusterCommand {
     @OptionGroup var cluster: ClusterOptions
     @Option(name: .long, help: "Prompt text, built into a context as `generate` does.")
     var prompt: String?
-    @Option(name: .long, help: "Comma-separated ids: the whole context, ending with <sop> (150004).")
+    @Option(name: .long, help: "Comma-separated ids: the whole context, ending with <sop> (150004 in GLM-130B).")
     var ids: String?
     @Option(
         name: .long,
