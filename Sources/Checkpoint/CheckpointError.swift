@@ -35,6 +35,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case invalidSharding(key: String, detail: String)
     /// A release's `pytorch_model.bin.index.json` is malformed or names files that cannot be used.
     case invalidIndex(path: String, detail: String)
+    /// A `.safetensors` file whose header does not describe its contents (the tensor, when one is at fault).
+    case invalidSafetensors(path: String, tensor: String?, detail: String)
     /// The checkpoint directory has no `latest` file.
     case missingLatest(path: String)
     /// `latest` could not be read or does not hold an iteration number.
@@ -85,6 +87,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "\(path): tensor '\(key)': \(detail)"
         case .invalidIndex(let path, let detail):
             return "\(path): \(detail)"
+        case .invalidSafetensors(let path, let tensor, let detail):
+            return "invalid safetensors file \(path)" + (tensor.map { ", tensor '\($0)'" } ?? "") + ": \(detail)"
         case .misplacedShard(let path, let savedAs, let expected):
             return "\(path) holds the archive torch saved as \(savedAs).pt, not \(expected).pt: shard files were "
                 + "renamed or swapped; restore each file's own name"

@@ -8,6 +8,9 @@ Usage:
   reference_reader.py rawall FILE OUTDIR   -> writes every tensor to OUTDIR/<key>.bin and the key order to keys.txt
   reference_reader.py evil OUT.pt MARKER   -> writes a checkpoint-shaped zip whose pickle calls os.system
   reference_reader.py deflate SRC DST      -> rewrites SRC with every entry deflate-compressed
+  reference_reader.py safetensors FILE OUTDIR -> parses a .safetensors header with json + struct and writes every
+                                              tensor as little-endian float32 to OUTDIR/<name>.bin (bf16 widened by
+                                              a 16-bit shift), the names in data order to keys.txt
 """
 import hashlib
 import json
@@ -77,6 +80,31 @@ def load(path):
     return out
 
 
+def safetensors_dump(path, outdir):
+    import os
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    header.pop("__metadata__", None)
+    start = 8 + length
+    names = sorted(header, key=lambda name: (header[name]["data_offsets"][0], name))
+    for name in names:
+        entry = header[name]
+        begin, end = entry["data_offsets"]
+        raw = data[start + begin:start + end]
+        if entry["dtype"] == "BF16":
+            values = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        elif entry["dtype"] == "F16":
+            values = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        else:
+            values = np.frombuffer(raw, dtype="<f4")
+        values.astype("<f4").tofile(os.path.join(outdir, name + ".bin"))
+    with open(os.path.join(outdir, "keys.txt"), "w") as f:
+        f.write("\n".join(names))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "dump":
@@ -116,9 +144,12 @@ def main():
             z.writestr("archive/data.pkl", data)
             z.writestr("archive/version", "3\n")
             z.writestr("archive/byteorder", "little")
+    elif cmd == "safetensors":
+        safetensors_dump(sys.argv[2], sys.argv[3])
     else:
         raise SystemExit(f"unknown command {cmd}")
 
 
 if __name__ == "__main__":
     main()
+
