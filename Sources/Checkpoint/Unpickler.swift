@@ -221,13 +221,15 @@ struct Unpickler {
             case 0x32: stack.append(try top(start))  // DUP
             case 0x73:  // SETITEM
                 let value = try pop(start)
-                let key = try pop(start)
+                let key = try hashableKey(try pop(start), start)
                 try dictOnTop(start).set(key, value)
             case 0x75:  // SETITEMS
                 let items = try popMark(start)
                 guard items.count % 2 == 0 else { throw error(at: start, "SETITEMS with an odd item count") }
                 let dict = try dictOnTop(start)
-                for pair in stride(from: 0, to: items.count, by: 2) { dict.set(items[pair], items[pair + 1]) }
+                for pair in stride(from: 0, to: items.count, by: 2) {
+                    dict.set(try hashableKey(items[pair], start), items[pair + 1])
+                }
             case 0x61:  // APPEND
                 let value = try pop(start)
                 try listOnTop(start).items.append(value)
@@ -261,10 +263,14 @@ struct Unpickler {
                 push(try call(type, values.items, start))
             case 0x62:  // BUILD: set state on the object below. Only dict-into-dict updates mean anything here;
                 // tensors' states (backward hooks, metadata) are dropped because they never affect the data.
+                // Only string keys are taken: a state is attribute names, and other keys (which would append rather
+                // than replace) let a few BUILDs of two dicts into each other double them without end.
                 let state = try pop(start)
                 let target = try top(start)
-                if case .dict(let dict) = target, case .dict(let update) = state {
-                    for entry in update.entries { dict.set(entry.key, entry.value) }
+                if case .dict(let dict) = target, case .dict(let update) = state, update !== dict {
+                    for entry in update.entries {
+                        if case .string = entry.key { dict.set(entry.key, entry.value) }
+                    }
                 }
             case 0x51:  // BINPERSID
                 let identifier = try pop(start)
@@ -376,6 +382,14 @@ struct Unpickler {
         let values = Array(stack[(stack.count - count)...])
         stack.removeLast(count)
         return values
+    }
+
+    /// A dict key as Python allows it: lists and dicts are unhashable (Python's own unpickler fails on them).
+    private func hashableKey(_ key: PickleValue, _ start: Int) throws(CheckpointError) -> PickleValue {
+        switch key {
+        case .list, .dict: throw error(at: start, "a dict key is a \(key.kindName), which is unhashable")
+        default: return key
+        }
     }
 
     private func dictOnTop(_ start: Int) throws(CheckpointError) -> PickleDict {
