@@ -14,21 +14,9 @@ extension ShardedCheckpoint {
     /// `<key>_scale` tensor. One without the other is an error naming key and file.
     public func isQuantized(_ key: String) throws(CheckpointError) -> Bool {
         let file = try shard(0)
-        let stored = try file.tensor(named: key)
-        let scaleKey = Self.scaleKey(key)
-        switch (stored.dtype == .int8, file.contains(scaleKey)) {
-        case (false, false): return false
-        case (true, true): return true
-        case (true, false):
-            throw .invalidQuantization(
-                path: file.path, key: key,
-                detail: "stored as int8 (a quantized weight) but the file has no scale tensor '\(scaleKey)'")
-        case (false, true):
-            throw .invalidQuantization(
-                path: file.path, key: key,
-                detail: "the file has a scale tensor '\(scaleKey)' but the weight is \(stored.dtype.rawValue), not int8"
-            )
-        }
+        return try isQuantizedWeight(
+            key, dtype: file.tensor(named: key).dtype, hasScale: file.contains(Self.scaleKey(key)), path: file.path,
+            holder: "the file")
     }
 
     /// `partition` of the quantized weight `key`, whose logical (MP=1, unpacked) shape is `globalShape`
@@ -137,21 +125,9 @@ extension ReleaseCheckpoint {
     /// is an error naming the key and file.
     public func isQuantized(_ key: String) throws(CheckpointError) -> Bool {
         let file = try file(holding: key)
-        let stored = try file.tensor(named: key)
-        let scaleKey = ShardedCheckpoint.scaleKey(key)
-        switch (stored.dtype == .int8, contains(scaleKey)) {
-        case (false, false): return false
-        case (true, true): return true
-        case (true, false):
-            throw .invalidQuantization(
-                path: file.path, key: key,
-                detail: "stored as int8 (a quantized weight) but the release has no scale tensor '\(scaleKey)'")
-        case (false, true):
-            throw .invalidQuantization(
-                path: file.path, key: key,
-                detail:
-                    "the release has a scale tensor '\(scaleKey)' but the weight is \(stored.dtype.rawValue), not int8")
-        }
+        return try isQuantizedWeight(
+            key, dtype: file.tensor(named: key).dtype, hasScale: contains(ShardedCheckpoint.scaleKey(key)),
+            path: file.path, holder: "the release")
     }
 
     /// `partition` of the quantized weight `key` of logical shape `globalShape` `[rows, columns]`: rows and their
@@ -209,6 +185,26 @@ extension ReleaseCheckpoint {
 extension WeightSpec {
     /// The same tensor, not split (a whole-tensor read).
     var replicatedCopy: WeightSpec { WeightSpec(key: key, shape: shape, layout: .replicated) }
+}
+
+/// Whether a weight stored as `dtype`, with or without its `<key>_scale` in `holder` ("the file", "the release"), is
+/// quantized: int8 with a scale is, neither is not, one without the other is an error naming the key and `path`.
+func isQuantizedWeight(
+    _ key: String, dtype: ScalarType, hasScale: Bool, path: String, holder: String
+) throws(CheckpointError) -> Bool {
+    let scaleKey = ShardedCheckpoint.scaleKey(key)
+    switch (dtype == .int8, hasScale) {
+    case (false, false): return false
+    case (true, true): return true
+    case (true, false):
+        throw .invalidQuantization(
+            path: path, key: key,
+            detail: "stored as int8 (a quantized weight) but \(holder) has no scale tensor '\(scaleKey)'")
+    case (false, true):
+        throw .invalidQuantization(
+            path: path, key: key,
+            detail: "\(holder) has a scale tensor '\(scaleKey)' but the weight is \(dtype.rawValue), not int8")
+    }
 }
 
 func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {

@@ -45,11 +45,7 @@ public struct CheckpointConversion: Sendable {
     public func run(progress: (String) -> Void) throws {
         let sourceURL = URL(fileURLWithPath: source).standardizedFileURL
         let destinationURL = URL(fileURLWithPath: destination).standardizedFileURL
-        guard sourceURL.resolvingSymlinksInPath().path != destinationURL.resolvingSymlinksInPath().path else {
-            throw ConversionError(
-                description: "--to must differ from --from (\(source)): the source is read while the output is written",
-                isUsageError: true)
-        }
+        try ConversionError.checkDistinct(sourceURL, destinationURL, source: source)
 
         let configFile = sourceURL.appendingPathComponent("config.json")
         let hasConfigFile = FileManager.default.fileExists(atPath: configFile.path)
@@ -147,5 +143,15 @@ public struct ConversionError: Error, CustomStringConvertible, Sendable {
     public init(description: String, isUsageError: Bool = false) {
         self.description = description
         self.isUsageError = isUsageError
+    }
+
+    /// Refuses a destination that is the source (by any path to it): the source is read while the output is
+    /// written. `source` is the path as the user gave it.
+    static func checkDistinct(_ sourceURL: URL, _ destinationURL: URL, source: String) throws(ConversionError) {
+        guard sourceURL.resolvingSymlinksInPath().path != destinationURL.resolvingSymlinksInPath().path else {
+            throw ConversionError(
+                description: "--to must differ from --from (\(source)): the source is read while the output is written",
+                isUsageError: true)
+        }
     }
 }

@@ -43,11 +43,7 @@ public struct ReleaseConversion: Sendable {
     public func run(progress: (String) -> Void) throws {
         let sourceURL = URL(fileURLWithPath: source).standardizedFileURL
         let destinationURL = URL(fileURLWithPath: destination).standardizedFileURL
-        guard sourceURL.resolvingSymlinksInPath().path != destinationURL.resolvingSymlinksInPath().path else {
-            throw ConversionError(
-                description: "--to must differ from --from (\(source)): the source is read while the output is written",
-                isUsageError: true)
-        }
+        try ConversionError.checkDistinct(sourceURL, destinationURL, source: source)
         let configFile = sourceURL.appendingPathComponent("config.json")
         let configuration = try ModelConfiguration.load(from: configFile)
         let release = try ReleaseCheckpoint(directory: sourceURL)
