@@ -45,6 +45,8 @@ let package = Package(
         // How tensors split across ranks (partitions, layouts, a model's tensor list): shared by the model, the
         // checkpoint code and the weight stream.
         .target(name: "Partitioning"),
+        // GLM-4's tokenizer in pure Swift: a tiktoken-format vocabulary, GLM-4's pre-split, byte-pair merges.
+        .target(name: "BytePairEncoding"),
 
         // Typed Swift wrappers over the shims.
         .target(name: "Communication", dependencies: ["CMPI"]),
@@ -52,10 +54,10 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: kernelFlags),
 
         // Domain modules.
-        .target(name: "Configuration", dependencies: ["Basics", "Coordination"]),
+        .target(name: "Configuration", dependencies: ["Basics", "Coordination", "SentencePiece"]),
         .target(name: "CFileGuard"),
         .target(name: "Checkpoint", dependencies: ["Basics", "CDeflate", "CFileGuard", "Partitioning", "Tensors"]),
-        .target(name: "Tokenization", dependencies: ["Basics", "SentencePiece", "Configuration"]),
+        .target(name: "Tokenization", dependencies: ["Basics", "BytePairEncoding", "SentencePiece", "Configuration"]),
         // The model: kernels and configuration only, no file formats.
         .target(
             name: "GLM", dependencies: ["Basics", "Tensors", "Configuration", "Partitioning"],
@@ -107,8 +109,8 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "BatchJobs", "Checkpoint", "Configuration", "Coordination", "GLM", "Generation", "Partitioning",
-                "Tokenization",
+                "BatchJobs", "BytePairEncoding", "Checkpoint", "Configuration", "Coordination", "GLM", "Generation",
+                "Partitioning", "Tokenization",
             ]),
         .executableTarget(name: "GLMClusterFuzz", dependencies: ["Basics", "FuzzTargets"]),
 
@@ -122,6 +124,7 @@ let package = Package(
             ],
             path: "Tests/TestSupport"),
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "BytePairEncodingTests", dependencies: ["BytePairEncoding"]),
         .testTarget(name: "CoordinationTests", dependencies: ["Coordination", "TestSupport"]),
         .testTarget(name: "PartitioningTests", dependencies: ["Partitioning"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

@@ -16,8 +16,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
 fi
 
-python3 - <<'PY' || python3 -m pip install --quiet numpy scipy pytest
-import numpy, scipy, pytest  # noqa: F401
+python3 - <<'PY' || python3 -m pip install --quiet numpy scipy pytest regex
+import numpy, scipy, pytest, regex  # noqa: F401
 PY
 
 if ! command -v swift >/dev/null; then
