@@ -192,6 +192,28 @@ def main():
           b'{"id": 1, "prompt": "hi", "temperature": 1e-50}\n')
     write(os.path.join(regressions, "batch"), "length-penalty-minus-200.jsonl",
           b'{"id": 1, "prompt": "hi", "num_beams": 2, "length_penalty": -200}\n')
+    glm4_seeds(corpus)
+
+
+def glm4_seeds(corpus):
+    """GLM-4's inputs: a safetensors file with a tensor of each float dtype, a tiktoken vocabulary, and text."""
+    import base64
+    tensors = [("a", "F16", [2, 3], struct.pack("<6e", 0.5, -1.0, 2.0, 0.25, -3.5, 1.5)), ("b", "BF16", [4], bytes(range(8))),
+               ("c", "F32", [2, 2], struct.pack("<4f", 1.0, -2.0, 0.5, 3.0))]
+    header, offset, data = {"__metadata__": {"format": "pt"}}, 0, b""
+    for name, dtype, shape, blob in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        data += blob
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    write(os.path.join(corpus, "safetensors"), "small.safetensors", struct.pack("<Q", len(text)) + text + data)
+    lines = [f"{base64.b64encode(bytes([b])).decode()} {b}" for b in range(256)]
+    for rank, token in enumerate(["th", "the", " the", "in", "ing", "  ", "\n\n", "你", "你好"]):
+        lines.append(f"{base64.b64encode(token.encode()).decode()} {256 + rank}")
+    write(os.path.join(corpus, "tiktoken"), "vocabulary.model", ("\n".join(lines) + "\n").encode())
+    write(os.path.join(corpus, "tiktoken"), "text.txt",
+          "Hello  world\n\n你好👋！ don't DON'T 12345 3.14\t<|user|>[gMASK]\u3000 ½ \r\n x".encode())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # libFuzzer into .build-fuzz and runs each target for SECONDS, starting from Fuzz/corpus/<target> and the past
 # findings in Fuzz/regressions/<target>. New inputs go to a scratch folder, never into the committed corpus.
 #
-#   bash scripts/fuzz.sh [SECONDS] [TARGET...]     targets: checkpoint pickle config batch (default: all)
+#   bash scripts/fuzz.sh [SECONDS] [TARGET...]     targets: checkpoint pickle config batch safetensors tiktoken (default: all)
 #
 # GLMCLUSTER_FUZZ_SEED=N fixes libFuzzer's random seed (CI does, so that a run can be repeated).
 # A crash, a hang (-timeout) or a runaway allocation (-rss_limit_mb) stops that target and the script exits 1,
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(checkpoint pickle config batch)
+((${#targets[@]})) || targets=(checkpoint pickle config batch safetensors tiktoken)
 
 # libFuzzer's runtime ships with the Swift toolchain; lld links it (gold fails on the fuzzer archive).
 swift build -c release --build-path .build-fuzz --product glmcluster-fuzz \
@@ -26,6 +26,7 @@ max_len() {
     case "$1" in
         checkpoint) echo 16384 ;;
         pickle) echo 8192 ;;
+        safetensors) echo 8192 ;;
         *) echo 4096 ;;
     esac
 }

@@ -205,10 +205,15 @@ public enum BatchJob {
                     continue
                 }
                 do {
-                    if let messages = request.messages { request.prompt = try tokenizer.chatPrompt(messages) }
-                    try PromptBuilder.checkSize(request.prompt, maxSequenceLength: maxSequenceLength)
-                    let prompt = tokenizer.prompt(request.prompt)
-                    try prompt.checkLength(maxSequenceLength: maxSequenceLength)
+                    let prompt: BlankPrompt
+                    if let messages = request.messages {
+                        prompt = try tokenizer.checkedChatPrompt(messages, maxSequenceLength: maxSequenceLength)
+                        request.prompt = prompt.displayText
+                    } else {
+                        try PromptBuilder.checkSize(request.prompt, maxSequenceLength: maxSequenceLength)
+                        prompt = tokenizer.prompt(request.prompt)
+                        try prompt.checkLength(maxSequenceLength: maxSequenceLength)
+                    }
                     try PromptBuilder.checkBlanks(prompt, special: tokenizer.specialTokens)
                     pending.append((request, prompt, try options.get(), fingerprint))
                 } catch {

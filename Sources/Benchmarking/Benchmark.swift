@@ -76,7 +76,7 @@ public enum Benchmark {
             prefillFLOPs: ModelBenchmark.prefillFLOPs(model: model, promptTokens: settings.promptTokens),
             weightBytes: weights.byteCount,
             kvCacheBytes: KVCache.byteCount(
-                layers: configuration.numLayers, localHeads: model.localHeads,
+                layers: configuration.numLayers, localHeads: model.localKeyValueHeads,
                 headDimension: configuration.headDimension,
                 capacity: settings.promptTokens + settings.generatedTokens, format: model.cacheFormat),
             peakResidentBytes: peakResident)

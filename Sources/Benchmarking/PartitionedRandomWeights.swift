@@ -107,6 +107,9 @@ enum PartitionedRandomWeights {
             let half = globalRows / 2
             let rows = half / p.count
             rowRanges = [0, half].map { ($0 + p.index * rows)..<($0 + (p.index + 1) * rows) }
+        case .groupedQueryKeyValue:
+            // Query heads, then the key and value heads of the groups this partition uses.
+            rowRanges = ((try? spec.boxes(of: p)) ?? []).map { $0[0] }
         case .columns:
             if spec.shape.count > 1 {
                 let columns = globalColumns / p.count

@@ -136,7 +136,7 @@ enum ThroughputBenchmark {
                 seed: seed &+ UInt64(index))
             let prompt = body + [gMask, sop]
             let bytes = KVCache.byteCount(
-                layers: c.numLayers, localHeads: model.localHeads, headDimension: c.headDimension,
+                layers: c.numLayers, localHeads: model.localKeyValueHeads, headDimension: c.headDimension,
                 capacity: prompt.count + generatedTokens, format: model.cacheFormat)
             return BatchEntry(batchSlots: 1, reservedCacheBytes: bytes) {
                 FixedLengthTask(

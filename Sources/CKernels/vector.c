@@ -153,6 +153,11 @@ INLINE void geglu_body(const float *restrict linear, const float *restrict gate,
     for (long j = 0; j < count; j++) out[j] = linear[j] * ck_gelu_scalar(gate[j]);
 }
 
+/// SwiGLU gating: `silu(gate) * up`, `silu(x) = x / (1 + exp(-x))`.
+INLINE void swiglu_body(const float *restrict gate, const float *restrict up, float *restrict out, long count) {
+    for (long j = 0; j < count; j++) out[j] = gate[j] / (1.0f + ck_exp(-gate[j])) * up[j];
+}
+
 INLINE float row_max(const float *restrict v, long count) {
     float m[LANES];
     for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
@@ -229,6 +234,24 @@ INLINE void layer_norm_body(
         float inverse = (float)(1.0 / sqrt(total / (double)width + (double)epsilon));
         float meanF = (float)mean;
         for (long j = 0; j < width; j++) out[j] = (in[j] - meanF) * inverse * weight[j] + bias[j];
+    }
+}
+
+INLINE void rms_norm_body(
+    const float *x, long width, const float *restrict weight, float epsilon, float *y, long row_begin,
+    long row_end) {
+    for (long row = row_begin; row < row_end; row++) {
+        const float *restrict in = x + row * width;
+        float *restrict out = y + row * width;
+        double squares[8] = {0};
+        long i = 0;
+        for (; i + 8 <= width; i += 8)
+            for (int l = 0; l < 8; l++) squares[l] += (double)in[i + l] * (double)in[i + l];
+        for (; i < width; i++) squares[0] += (double)in[i] * (double)in[i];
+        double total = 0;
+        for (int l = 0; l < 8; l++) total += squares[l];
+        float inverse = (float)(1.0 / sqrt(total / (double)width + (double)epsilon));
+        for (long j = 0; j < width; j++) out[j] = weight[j] * (in[j] * inverse);
     }
 }
 
@@ -312,6 +335,13 @@ INLINE void widen_body(const uint16_t *restrict x, float *restrict y, long count
     ATTR static void geglu_##SUFFIX(const float *l, const float *g, float *out, long count) {                     \
         geglu_body(l, g, out, count);                                                                             \
     }                                                                                                             \
+    ATTR static void swiglu_##SUFFIX(const float *g, const float *u, float *out, long count) {                   \
+        swiglu_body(g, u, out, count);                                                                            \
+    }                                                                                                             \
+    ATTR static void rms_norm_##SUFFIX(                                                                           \
+        const float *x, long w, const float *g, float eps, float *y, long b, long e) {                            \
+        rms_norm_body(x, w, g, eps, y, b, e);                                                                     \
+    }                                                                                                             \
     ATTR static void softmax_##SUFFIX(float *s, long ld, long c, long b, long e, long q, long p) {               \
         softmax_body(s, ld, c, b, e, q, p);                                                                       \
     }                                                                                                             \
@@ -368,6 +398,15 @@ void ck_gelu_tanh(const float *x, float *y, long count, int isa) { CK_DISPATCH(g
 
 void ck_geglu(const float *linear, const float *gate, float *out, long count, int isa) {
     CK_DISPATCH(geglu, linear, gate, out, count)
+}
+
+void ck_swiglu(const float *gate, const float *up, float *out, long count, int isa) {
+    CK_DISPATCH(swiglu, gate, up, out, count)
+}
+
+void ck_rms_norm_rows(
+    const float *x, long width, const float *weight, float epsilon, float *y, long row_begin, long row_end, int isa) {
+    CK_DISPATCH(rms_norm, x, width, weight, epsilon, y, row_begin, row_end)
 }
 
 void ck_softmax_rows(

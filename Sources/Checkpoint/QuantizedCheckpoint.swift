@@ -164,7 +164,7 @@ extension ReleaseCheckpoint {
             }
         }
         var values: [Int8] = []
-        for box in try Self.boxes(
+        for box in try ReleaseCheckpoint.boxes(
             of: partition.count == 1 ? storedSpec.replicatedCopy : storedSpec, partition: partition)
         {
             values += try file.int8(key, region: box)
@@ -177,7 +177,7 @@ extension ReleaseCheckpoint {
         }
         let scales = try tensor(
             scaleKey, globalShape: [rows], layout: layout == .columns ? .replicated : layout, partition: partition)
-        let partShape = layout == .columns ? [rows, columns / partition.count] : [rows / partition.count, columns]
+        let partShape = WeightSpec(key: key, shape: [rows, columns], layout: layout).shape(of: partition)
         return QuantizedTensor(shape: partShape, bits: bits, values: values, scales: scales.values, groups: 1)
     }
 }

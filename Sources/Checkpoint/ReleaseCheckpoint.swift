@@ -20,6 +20,13 @@ public final class ReleaseCheckpoint: Sendable {
     private let fileOfKey: [String: Int]
     private let opened: Mutex<[TorchCheckpointFile?]>
 
+    /// Whether `directory` holds PyTorch release weights.
+    public static func isPresent(in directory: URL) -> Bool {
+        [indexName, singleFileName].contains {
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
+        }
+    }
+
     /// Reads the index (or finds the single file); no weight file is opened yet, but every file it names must
     /// exist as a regular file in `directory`.
     public init(directory: URL) throws(CheckpointError) {
@@ -101,32 +108,13 @@ public final class ReleaseCheckpoint: Sendable {
 
     /// The boxes of the stored tensor that make up `partition` of `spec`, in the order they are concatenated.
     static func boxes(of spec: WeightSpec, partition: Partition) throws(CheckpointError) -> [[Range<Int>]] {
-        let shape = spec.shape
-        let whole = shape.map { 0..<$0 }
-        guard spec.layout != .replicated, !shape.isEmpty else { return [whole] }
-        guard partition.count >= 1, (0..<partition.count).contains(partition.index) else {
-            throw .invalidSharding(key: spec.key, detail: "\(partition) is not a valid partition")
-        }
-        let dimension = spec.layout == .columns && shape.count >= 2 ? 1 : 0
-        let groups = spec.layout == .rowsGLU ? 2 : 1
-        let segment = shape[dimension] / groups
-        guard shape[dimension] % groups == 0, segment % partition.count == 0 else {
-            throw .invalidSharding(
-                key: spec.key,
-                detail: "dimension \(dimension) of \(shape)\(groups == 2 ? " (two GLU halves)" : "") cannot be split "
-                    + "evenly into \(partition.count) partitions")
-        }
-        let size = segment / partition.count
-        return (0..<groups).map { group in
-            var box = whole
-            let start = group * segment + partition.index * size
-            box[dimension] = start..<start + size
-            return box
+        do { return try spec.boxes(of: partition) } catch {
+            throw .invalidSharding(key: error.key, detail: error.detail)
         }
     }
 
     /// `weight_map` of an index file: tensor key to a file name inside the release folder.
-    private static func weightMap(_ index: URL) throws(CheckpointError) -> [String: String] {
+    static func weightMap(_ index: URL) throws(CheckpointError) -> [String: String] {
         let data: Data
         do { data = try Data(contentsOf: index) } catch {
             throw .cannotOpen(path: index.path, reason: error.explanation)

@@ -115,6 +115,13 @@ public final class SafetensorsFile: Sendable {
         return tensors[position]
     }
 
+    /// A copy of the file's bytes in `range` (clamped to the file).
+    func rawBytes(_ range: Range<Int>) -> [UInt8] {
+        let bytes = file.bytes
+        let clamped = range.clamped(to: 0..<bytes.count)
+        return Array(bytes[clamped])
+    }
+
     /// A row-major fp16 copy of the box `region` of the tensor (nil: all of it), converted from bf16 or fp32.
     public func float16(_ name: String, region: [Range<Int>]? = nil) throws(CheckpointError) -> [Float16] {
         let tensor = try tensor(named: name)

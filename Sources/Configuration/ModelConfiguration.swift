@@ -17,6 +17,10 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var maxSequenceLength: Int
     public var layernormEpsilon: Float
     public var tokenizer: TokenizerConfiguration
+    /// Key/value heads shared by groups of query heads (ChatGLM2's `multi_query_group_num`); nil: one per head.
+    public var keyValueGroups: Int?
+    /// The rotary base (ChatGLM2's 10000 x `rope_ratio`); nil: the architecture's own (10000).
+    public var rotaryBase: Double?
 
     enum CodingKeys: String, CodingKey {
         case architecture
@@ -28,6 +32,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case maxSequenceLength = "max_sequence_length"
         case layernormEpsilon = "layernorm_epsilon"
         case tokenizer
+        case keyValueGroups = "key_value_groups"
+        case rotaryBase = "rotary_base"
     }
 
     public init(
@@ -55,6 +61,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         maxSequenceLength = try container.decode(Int.self, forKey: .maxSequenceLength)
         layernormEpsilon = try container.decode(Float.self, forKey: .layernormEpsilon)
         tokenizer = try container.decode(TokenizerConfiguration.self, forKey: .tokenizer)
+        keyValueGroups = try container.decodeIfPresent(Int.self, forKey: .keyValueGroups)
+        rotaryBase = try container.decodeIfPresent(Double.self, forKey: .rotaryBase)
     }
 
     /// GLM-130B's file as before (no `architecture` field); other architectures name theirs.
@@ -69,15 +77,22 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         try container.encode(maxSequenceLength, forKey: .maxSequenceLength)
         try container.encode(layernormEpsilon, forKey: .layernormEpsilon)
         try container.encode(tokenizer, forKey: .tokenizer)
+        try container.encodeIfPresent(keyValueGroups, forKey: .keyValueGroups)
+        try container.encodeIfPresent(rotaryBase, forKey: .rotaryBase)
     }
 
     public var headDimension: Int { hiddenSize / numAttentionHeads }
+
+    /// Key/value heads: `keyValueGroups`, or one per query head.
+    public var keyValueHeads: Int { keyValueGroups ?? numAttentionHeads }
 
     /// Every field, as batch jobs fingerprint the model with it. GLM-130B's reads as it did before configurations
     /// named an architecture, so that a batch job started by an earlier version resumes (its results keep their
     /// fingerprints).
     public var identity: String {
-        let text = String(describing: self)
+        // Fields that only later architectures set read as before where they are unset.
+        let text = String(describing: self).replacing(", keyValueGroups: nil, rotaryBase: nil", with: "")
+            .replacing(", release: nil, namedTokens: nil, endTokens: nil", with: "")
         guard architecture == .glm130B else { return text }
         return text.replacing("architecture: Configuration.ArchitectureKind.glm130B, ", with: "")
     }
@@ -94,7 +109,13 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             ("num_attention_heads", numAttentionHeads), ("inner_hidden_size", innerHiddenSize),
             ("vocab_size", vocabSize),
         ]
-        return sizes.first { $0.1 % degree != 0 }.map { (field: $0.0, value: $0.1) }
+        if let (field, value) = sizes.first(where: { $0.1 % degree != 0 }) { return (field, value) }
+        // Each rank holds the key/value groups its query heads use: a whole number of groups, or one group that
+        // several ranks share.
+        if let groups = keyValueGroups, groups % degree != 0, degree % groups != 0 {
+            return ("multi_query_group_num", groups)
+        }
+        return nil
     }
 
     /// Checks that `degree` parts give every rank an equal share of the heads, the FFN and the vocabulary.
@@ -144,6 +165,14 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         try require(
             layernormEpsilon > 0 && layernormEpsilon.isFinite, "layernorm_epsilon",
             "a positive number, got \(layernormEpsilon)")
+        if let keyValueGroups {
+            try require(
+                keyValueGroups > 0 && numAttentionHeads % keyValueGroups == 0, "multi_query_group_num",
+                "a positive divisor of num_attention_heads \(numAttentionHeads), got \(keyValueGroups)")
+        }
+        if let rotaryBase {
+            try require(rotaryBase > 1 && rotaryBase.isFinite, "rope_ratio", "a positive number, got \(rotaryBase)")
+        }
         try tokenizer.validate(source: source, vocabSize: vocabSize)
     }
 
@@ -168,6 +197,12 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             case .chatGLM6B:
                 configuration = try JSONDecoder().decode(ChatGLM6BConfiguration.self, from: data)
                     .modelConfiguration(source: source)
+            case .chatGLM2:
+                configuration = try JSONDecoder().decode(ChatGLM2Configuration.self, from: data)
+                    .modelConfiguration(source: source)
+            case .glm4Transformers:
+                configuration = try JSONDecoder().decode(GLM4TransformersConfiguration.self, from: data)
+                    .modelConfiguration(source: source)
             default:
                 configuration = try JSONDecoder().decode(ModelConfiguration.self, from: data)
             }
@@ -191,7 +226,29 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
 /// Rank 0 sends its configuration to ranks that cannot read config.json (`--weights-from coordinator`).
 extension ModelConfiguration: WireMessage {}
 
-/// The icetk text tokenizer's layout inside the embedding table.
+/// The tokenizer code of a ChatGLM2-architecture release: each builds prompts and chats its own way.
+public enum TokenizerRelease: String, Codable, Sendable {
+    /// ChatGLM2-6B: SentencePiece BPE, `[MASK] [gMASK] [sMASK] sop eop` after its pieces, `[Round N]` chat.
+    case chatGLM2 = "chatglm2"
+    /// ChatGLM3-6B: as ChatGLM2 with the role tokens after them and a role-token chat with a system prompt.
+    case chatGLM3 = "chatglm3"
+    /// GLM-4: tiktoken-format byte-level BPE with its added special tokens, chat template with roles.
+    case glm4 = "glm4"
+}
+
+/// A special token of a release's tokenizer: its text and id (a list of these crosses the wire, where dictionaries
+/// have no encoding).
+public struct NamedToken: Codable, Sendable, Equatable {
+    public var text: String
+    public var id: Int
+
+    public init(text: String, id: Int) {
+        self.text = text
+        self.id = id
+    }
+}
+
+/// The text tokenizer's layout inside the embedding table.
 public struct TokenizerConfiguration: Codable, Sendable, Equatable {
     /// SentencePiece model path, relative to the directory of config.json.
     public var model: String
@@ -200,12 +257,22 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
     /// `[MASK] [gMASK] [sMASK] eod sop eop ENC dBLOCK` take consecutive ids from here.
     public var commandTokensStart: Int
     public var eos: Int
+    /// The release whose tokenizer code reads `model` (ChatGLM2 on); nil for the icetk families.
+    public var release: TokenizerRelease?
+    /// Special tokens by their text, where their ids follow the vocabulary instead of `commandTokensStart`'s layout
+    /// (ChatGLM2 on): `[MASK]`, `[gMASK]`, `<sop>`, `<eop>`, the role tokens.
+    public var namedTokens: [NamedToken]?
+    /// Every id that ends an answer (the official `chat()`'s `eos_token_id` list); nil: `<eop>` and `eos`.
+    public var endTokens: [Int]?
 
     enum CodingKeys: String, CodingKey {
         case model
         case numImageTokens = "num_image_tokens"
         case commandTokensStart = "command_tokens_start"
         case eos
+        case release
+        case namedTokens = "named_tokens"
+        case endTokens = "end_tokens"
     }
 
     public init(model: String, numImageTokens: Int, commandTokensStart: Int, eos: Int) {
@@ -219,6 +286,15 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
     public static let icetk = TokenizerConfiguration(
         model: "ice_text.model", numImageTokens: 20000, commandTokensStart: 150000, eos: 20002)
 
+    /// The id of the special token spelled `text`: from `namedTokens` where the release names its tokens, else
+    /// nil.
+    public func namedToken(_ text: String) -> Int? { namedTokens?.first { $0.text == text }?.id }
+
+    /// `namedTokens` by text.
+    public var namedTokenIds: [String: Int] {
+        Dictionary((namedTokens ?? []).map { ($0.text, $0.id) }, uniquingKeysWith: { first, _ in first })
+    }
+
     /// Number of command tokens (`[MASK]` ... `dBLOCK`).
     public static let commandTokenCount = 8
 
@@ -226,6 +302,16 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
         if model.isEmpty {
             throw .invalidValue(file: source, field: "tokenizer.model", expected: "a SentencePiece model path")
         }
+        for token in namedTokens ?? [] where token.id < 0 || token.id >= vocabSize {
+            let (name, id) = (token.text, token.id)
+            throw .invalidValue(
+                file: source, field: "tokenizer \(name)", expected: "an id below vocab_size \(vocabSize), got \(id)")
+        }
+        for id in endTokens ?? [] where id < 0 || id >= vocabSize {
+            throw .invalidValue(
+                file: source, field: "eos_token_id", expected: "ids below vocab_size \(vocabSize), got \(id)")
+        }
+        if namedTokens != nil { return }
         if numImageTokens < 0 {
             throw .invalidValue(
                 file: source, field: "tokenizer.num_image_tokens",
@@ -269,8 +355,12 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
         case .unknownPreset(let name):
             "unknown preset \"\(name)\"; known presets: \(ModelConfiguration.presets.keys.sorted().joined(separator: ", "))"
         case .notDivisible(let degreeName, let degree, let field, let value, let source):
-            "\(degreeName) \(degree) does not divide \(field) = \(value) (from \(source)); valid degrees divide "
-                + "num_attention_heads, inner_hidden_size and vocab_size, so that each rank holds an equal share"
+            field == "multi_query_group_num"
+                ? "\(degreeName) \(degree) neither divides nor is a multiple of \(field) = \(value) (from \(source)); "
+                    + "each rank holds the key/value groups its query heads read: a share of them, or one group shared "
+                    + "by several ranks"
+                : "\(degreeName) \(degree) does not divide \(field) = \(value) (from \(source)); valid degrees divide "
+                    + "num_attention_heads, inner_hidden_size and vocab_size, so that each rank holds an equal share"
         }
     }
 }

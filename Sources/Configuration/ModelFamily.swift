@@ -27,5 +27,5 @@ public enum ModelFamily: String, Sendable, CaseIterable {
     }
 
     /// Whether this version of GLMCluster runs the family.
-    public var isSupported: Bool { self == .glm130B || self == .chatGLM6B }
+    public var isSupported: Bool { true }
 }

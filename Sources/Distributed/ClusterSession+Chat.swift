@@ -59,10 +59,9 @@ extension ClusterSession {
                     default: break
                     }
                     do {
-                        let chatText = try tokenizer.chatPrompt(history + [ChatMessage(role: "user", content: text)])
-                        try PromptBuilder.checkSize(chatText, maxSequenceLength: configuration.maxSequenceLength)
-                        let built = tokenizer.prompt(chatText)
-                        try built.checkLength(maxSequenceLength: configuration.maxSequenceLength)
+                        let built = try tokenizer.checkedChatPrompt(
+                            history + [ChatMessage(role: "user", content: text)],
+                            maxSequenceLength: configuration.maxSequenceLength)
                         question = text
                         prompt = built
                         return ChatTurn(

@@ -33,15 +33,17 @@ extension ClusterSession {
         // Rank 0 builds the prompt; every rank then follows the same request. Only rank 0 keeps the display text.
         var built: BlankPrompt?
         let request = try share("building the prompt") { tokenizer in
-            let text: String
+            let blank: BlankPrompt
             switch input {
-            case .text(let prompt): text = prompt
+            case .text(let text):
+                try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
+                blank = tokenizer.prompt(text)
+                try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
             case .messagesFile(let path):
-                text = try tokenizer.chatPrompt(ChatMessage.read(contentsOf: URL(fileURLWithPath: path)))
+                blank = try tokenizer.checkedChatPrompt(
+                    ChatMessage.read(contentsOf: URL(fileURLWithPath: path)),
+                    maxSequenceLength: configuration.maxSequenceLength)
             }
-            try PromptBuilder.checkSize(text, maxSequenceLength: configuration.maxSequenceLength)
-            let blank = tokenizer.prompt(text)
-            try blank.checkLength(maxSequenceLength: configuration.maxSequenceLength)
             try PromptBuilder.checkBlanks(blank, special: tokenizer.specialTokens)
             built = blank
             return GenerationRequest(prompt: blank, options: options)
@@ -99,9 +101,9 @@ extension ClusterSession {
         let special = SpecialTokenIds(configuration: configuration.tokenizer)
         let model = try loadModel()
 
-        let ids = blank.ids + [special.id(of: .sop)]
         let maskPosition = blank.ids.firstIndex(of: special.id(of: blank.generationMask))!
         let assembler = AnswerAssembler(prompt: blank, special: special, tokenizer: nil)
+        let ids = assembler.nextContext
         let layout = SequenceLayout(
             contextLength: assembler.nextContextLength, maskPosition: maskPosition, useGMask: blank.useGMask)
         runtime.setPhase("computing the logits")

@@ -57,7 +57,8 @@ public final class ClusterSession: Sendable {
             do { data = try Data(contentsOf: url) } catch {
                 throw InputError(description: "cannot read \(url.path): \(error.explanation)")
             }
-            let unapplied = GenerationSettings.unappliedKeys(in: data, eos: configuration.tokenizer.eos)
+            let unapplied = GenerationSettings.unappliedKeys(
+                in: data, eos: configuration.tokenizer.endTokens ?? [configuration.tokenizer.eos])
             if !unapplied.isEmpty {
                 StandardError.writeLine(
                     "warning: \(url.path): \(unapplied.joined(separator: ", ")) not applied (GLMCluster does not "

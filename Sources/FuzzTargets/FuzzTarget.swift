@@ -14,6 +14,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case config
     /// A batch input file: its JSONL lines, each request's settings and prompt.
     case batch
+    /// A `.safetensors` file: the header against the file, every tensor copied out.
+    case safetensors
+    /// GLM-4's tokenizer: a tiktoken vocabulary file, and text through the pre-split, the merges and decoding.
+    case tiktoken
 
     /// Reads `bytes` as this target's input.
     public func run(_ bytes: UnsafeRawBufferPointer, context: FuzzContext) {
@@ -22,6 +26,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pickle: PickleTarget.run(bytes)
         case .config: ConfigurationTarget.run(bytes)
         case .batch: BatchInputTarget.run(bytes, context: context)
+        case .safetensors: SafetensorsTarget.run(bytes)
+        case .tiktoken: TiktokenTarget.run(bytes)
         }
     }
 }

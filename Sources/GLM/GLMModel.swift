@@ -29,6 +29,12 @@ public final class GLMModel: @unchecked Sendable {
 
     /// Heads, FFN columns and vocabulary rows this rank holds.
     public let localHeads: Int
+    /// The key/value heads this rank holds and caches: one per local head, or with grouped attention the groups its
+    /// query heads use (`keyValueGroups` of them, starting at global group `firstGroup`).
+    public let localKeyValueHeads: Int
+    let firstGroup: Int
+    /// Query heads per key/value head (1 without grouping).
+    let headsPerGroup: Int
     public let localInner: Int
     public let vocabRange: Range<Int>
 
@@ -56,8 +62,19 @@ public final class GLMModel: @unchecked Sendable {
         self.partition = partition
         self.reduction = reduction
         architecture = Architecture.of(configuration)
-        positions = RotaryPositions(scheme: architecture.positions, headDimension: configuration.headDimension)
+        positions = RotaryPositions(
+            scheme: architecture.positions, headDimension: configuration.headDimension,
+            base: configuration.rotaryBase ?? 10000)
         localHeads = configuration.numAttentionHeads / partition.count
+        switch architecture.queryKeyValue {
+        case .interleavedPerHead:
+            (localKeyValueHeads, firstGroup, headsPerGroup) = (localHeads, partition.index * localHeads, 1)
+        case .grouped:
+            let groups = ShardLayout.groups(
+                of: partition, heads: configuration.numAttentionHeads, groups: configuration.keyValueHeads)
+            (localKeyValueHeads, firstGroup) = (groups.count, groups.lowerBound)
+            headsPerGroup = configuration.numAttentionHeads / configuration.keyValueHeads
+        }
         localInner = configuration.innerHiddenSize / partition.count
         let rows = configuration.vocabSize / partition.count
         vocabRange = (partition.index * rows)..<((partition.index + 1) * rows)
@@ -69,8 +86,8 @@ public final class GLMModel: @unchecked Sendable {
     /// A cache able to hold `capacity` tokens for this model, in `cacheFormat`.
     public func makeCache(capacity: Int) -> KVCache {
         KVCache(
-            layers: configuration.numLayers, localHeads: localHeads, headDimension: configuration.headDimension,
-            capacity: capacity, format: cacheFormat)
+            layers: configuration.numLayers, localHeads: localKeyValueHeads,
+            headDimension: configuration.headDimension, capacity: capacity, format: cacheFormat)
     }
 
     /// Runs `tokens` (the sequence's tokens from index `cache.count` on) through the model and returns the
@@ -118,25 +135,49 @@ public final class GLMModel: @unchecked Sendable {
             }
         }
 
-        for (l, w) in weights.layers.enumerated() {
-            normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
-            x.withUnsafeMutableBufferPointer { out in
-                attend(
-                    layer: l, weights: w, input: normalised, batch: batch, chunks: chunks, tables: tables,
-                    into: out)
-                finishRowParallel(out, rows: n, bias: w.attentionDenseBias)
+        switch architecture.residual {
+        case .deepNorm:
+            for (l, w) in weights.layers.enumerated() {
+                normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
+                x.withUnsafeMutableBufferPointer { out in
+                    attend(
+                        layer: l, weights: w, input: normalised, batch: batch, chunks: chunks, tables: tables,
+                        into: out)
+                    finishRowParallel(out, rows: n, bias: w.attentionDenseBias)
+                }
+                // y = alpha * a + Attention(a); m = LN_post(y)
+                Self.residual(alpha, normalised, into: &x)
+                normalise(
+                    x, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
+                    into: &normalised)
+                x.withUnsafeMutableBufferPointer { out in
+                    feedForward(weights: w, input: normalised, chunks: chunks, into: out)
+                    finishRowParallel(out, rows: n, bias: w.dense4HToHBias)
+                }
+                // x_{l+1} = alpha * m + MLP(m)
+                Self.residual(alpha, normalised, into: &x)
             }
-            // y = alpha * a + Attention(a); m = LN_post(y)
-            Self.residual(alpha, normalised, into: &x)
-            normalise(
-                x, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
-                into: &normalised)
-            x.withUnsafeMutableBufferPointer { out in
-                feedForward(weights: w, input: normalised, chunks: chunks, into: out)
-                finishRowParallel(out, rows: n, bias: w.dense4HToHBias)
+        case .preNorm:
+            // The residual stream `x` stays; each sublayer writes its output into `branch`, which is then added.
+            var branch = [Float](repeating: 0, count: n * h)
+            for (l, w) in weights.layers.enumerated() {
+                normalise(x, rows: n, weight: w.inputLayerNormWeight, bias: w.inputLayerNormBias, into: &normalised)
+                branch.withUnsafeMutableBufferPointer { out in
+                    attend(
+                        layer: l, weights: w, input: normalised, batch: batch, chunks: chunks, tables: tables,
+                        into: out)
+                    finishRowParallel(out, rows: n, bias: w.attentionDenseBias)
+                }
+                Self.residual(1, branch, into: &x)
+                normalise(
+                    x, rows: n, weight: w.postAttentionLayerNormWeight, bias: w.postAttentionLayerNormBias,
+                    into: &normalised)
+                branch.withUnsafeMutableBufferPointer { out in
+                    feedForward(weights: w, input: normalised, chunks: chunks, into: out)
+                    finishRowParallel(out, rows: n, bias: w.dense4HToHBias)
+                }
+                Self.residual(1, branch, into: &x)
             }
-            // x_{l+1} = alpha * m + MLP(m)
-            Self.residual(alpha, normalised, into: &x)
         }
         for (segment, start) in zip(segments, batch.starts) { segment.cache.count = start + segment.tokens.count }
         // A long pass's activations are freed by now but stay resident in the heap (glibc keeps blocks below its
@@ -160,7 +201,7 @@ public final class GLMModel: @unchecked Sendable {
             logits.withUnsafeMutableBufferPointer { out in
                 profile.measure(.matmul) {
                     linear(
-                        input.baseAddress!, rows: count, weight: weights.wordEmbeddings, bias: nil,
+                        input.baseAddress!, rows: count, weight: weights.logitsMatrix, bias: nil,
                         into: out.baseAddress!)
                 }
             }

@@ -41,22 +41,28 @@ public struct LayerWeights: Sendable {
     }
 }
 
-/// All weights one rank needs; the output projection is tied to `wordEmbeddings`.
+/// All weights one rank needs. Norm and linear biases an architecture does not have are empty arrays.
 public struct GLMWeights: Sendable {
     public var wordEmbeddings: WeightMatrix
     public var layers: [LayerWeights]
     public var finalLayerNormWeight: [Float]
     public var finalLayerNormBias: [Float]
+    /// This rank's vocabulary rows of the output layer; nil when it is tied to `wordEmbeddings`.
+    public var outputLayer: WeightMatrix?
 
     public init(
         wordEmbeddings: WeightMatrix, layers: [LayerWeights], finalLayerNormWeight: [Float],
-        finalLayerNormBias: [Float]
+        finalLayerNormBias: [Float], outputLayer: WeightMatrix? = nil
     ) {
         self.wordEmbeddings = wordEmbeddings
         self.layers = layers
         self.finalLayerNormWeight = finalLayerNormWeight
         self.finalLayerNormBias = finalLayerNormBias
+        self.outputLayer = outputLayer
     }
+
+    /// The matrix of the last product: the output layer, or the tied word embeddings.
+    public var logitsMatrix: WeightMatrix { outputLayer ?? wordEmbeddings }
 
     /// These weights with the quantizable matrices (QKV, attention.dense, dense_h_to_4h, dense_4h_to_h) quantized
     /// as they are held: this rank's local shards, one scale per row (the official load-time `quantize`).
@@ -94,7 +100,9 @@ public struct GLMWeights: Sendable {
 
     /// Bytes of weight data this rank holds.
     public var byteCount: Int {
-        var total = wordEmbeddings.byteCount + (finalLayerNormWeight.count + finalLayerNormBias.count) * 4
+        var total =
+            wordEmbeddings.byteCount + (outputLayer?.byteCount ?? 0)
+            + (finalLayerNormWeight.count + finalLayerNormBias.count) * 4
         for l in layers {
             total +=
                 l.queryKeyValue.byteCount + l.attentionDense.byteCount + l.denseHTo4H.byteCount

@@ -7,7 +7,8 @@ import FoundationEssentials
 /// `generation_config.json` where there is one, and its rule for invalid scores.
 extension GenerationSettings {
     /// The defaults of a family's official generation: GLM-130B's `generate.py` (temperature 1, top-p 0.7,
-    /// out_seq_length 256) or ChatGLM-6B's `chat()` (temperature 0.95, top-p 0.7, max_length 2048).
+    /// out_seq_length 256), ChatGLM-6B's `chat()` (temperature 0.95, top-p 0.7, max_length 2048) or the later
+    /// releases' `chat()`.
     public init(defaultsOf architecture: ArchitectureKind) {
         self.init()
         switch architecture {
@@ -17,6 +18,11 @@ extension GenerationSettings {
             temperature = 0.95
             topP = 0.7
             defaultMaxLength = 2048
+        case .chatGLM2:
+            // ChatGLM2-6B's, ChatGLM3-6B's and GLM-4's `chat()`: temperature 0.8, top-p 0.8, max_length 8192.
+            temperature = 0.8
+            topP = 0.8
+            defaultMaxLength = 8192
         }
     }
 
@@ -69,7 +75,7 @@ extension GenerationSettings {
     /// The fields of a `generation_config.json` that would change a generation but are not applied (beam search,
     /// penalties, another end token than the model's `eos`), so that a release relying on them is not run
     /// differently without a word.
-    public static func unappliedKeys(in data: Data, eos: Int) -> [String] {
+    public static func unappliedKeys(in data: Data, eos: [Int]) -> [String] {
         guard case .object(let fields)? = JSONValue.parse(data) else { return [] }
         let neutral: [String: Double] = [
             "num_beams": 1, "repetition_penalty": 1, "no_repeat_ngram_size": 0, "length_penalty": 1, "min_length": 0,
@@ -80,7 +86,10 @@ extension GenerationSettings {
             guard let value = fields[key], value != .null else { return false }
             return value.numberValue != neutral[key]
         }
-        if let value = fields["eos_token_id"], value != .null, value.numberValue != Double(eos) {
+        let listed = fields["eos_token_id"].flatMap {
+            $0.arrayValue?.compactMap(\.numberValue) ?? $0.numberValue.map { [$0] }
+        }
+        if let value = fields["eos_token_id"], value != .null, listed.map(Set.init) != Set(eos.map(Double.init)) {
             keys.append("eos_token_id")
         }
         for key in ["bad_words_ids", "forced_eos_token_id", "forced_bos_token_id", "suppress_tokens"]
@@ -94,13 +103,15 @@ extension GenerationSettings {
 /// Rank 0 reads the release's defaults and sends them to the other ranks.
 extension GenerationSettings: WireMessage {}
 
-extension ArchitectureKind {
+extension ModelConfiguration {
     /// The token the family's official `chat()` draws when a logit is NaN or infinite
-    /// (`InvalidScoreLogitsProcessor`: every score 0, this one 5e4); nil where the official code has no such rule.
+    /// (`InvalidScoreLogitsProcessor`: every score 0, this one 5e4): 5 for ChatGLM-6B, ChatGLM2-6B and ChatGLM3-6B,
+    /// 198 for GLM-4; nil where the official code has no such rule (GLM-130B).
     public var invalidScoreToken: Int? {
-        switch self {
+        switch architecture {
         case .glm130B: nil
         case .chatGLM6B: 5
+        case .chatGLM2: tokenizer.release == .glm4 ? 198 : 5
         }
     }
 }

@@ -10,6 +10,8 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
     public var useGMask: Bool
     /// A continuation (the ChatGLM family): every rank must fill exactly one blank, as rank 0 does.
     public var isContinuation: Bool
+    /// Whether generation starts after an appended `<sop>` (`BlankPrompt.appendsStartOfPiece`).
+    public var appendsStartOfPiece: Bool
     public var options: GenerationOptions
 
     public init(prompt: BlankPrompt, options: GenerationOptions) {
@@ -17,6 +19,7 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
         generationMask = prompt.generationMask.rawValue
         useGMask = prompt.useGMask
         isContinuation = prompt.isContinuation
+        appendsStartOfPiece = prompt.appendsStartOfPiece
         self.options = options
     }
 
@@ -24,7 +27,8 @@ public struct GenerationRequest: Sendable, Equatable, Codable {
     public var prompt: BlankPrompt {
         BlankPrompt(
             ids: promptIds, generationMask: CommandToken(rawValue: generationMask) ?? .gMask, useGMask: useGMask,
-            displayText: "", isEnglish: false, isContinuation: isContinuation)
+            displayText: "", isEnglish: false, isContinuation: isContinuation,
+            appendsStartOfPiece: appendsStartOfPiece)
     }
 }
 

@@ -65,7 +65,7 @@ public final class SamplingTask: GenerationTask {
         try prompt.checkLength(maxSequenceLength: model.configuration.maxSequenceLength)
         sampler = DistributedSampler(
             parameters: options.sampling, collectives: collectives,
-            invalidScoreToken: model.configuration.architecture.invalidScoreToken)
+            invalidScoreToken: model.configuration.invalidScoreToken)
         assembler = AnswerAssembler(prompt: prompt, special: special, tokenizer: tokenizer)
         endTokens = special.endTokens
         reservedCacheBytes = Self.cacheBound(model: model, prompt: prompt, options: options, special: special)
@@ -91,7 +91,7 @@ public final class SamplingTask: GenerationTask {
         }
         return sequences
             * KVCache.byteCount(
-                layers: c.numLayers, localHeads: model.localHeads, headDimension: c.headDimension,
+                layers: c.numLayers, localHeads: model.localKeyValueHeads, headDimension: c.headDimension,
                 capacity: min(tokens, c.maxSequenceLength), format: model.cacheFormat)
     }
 

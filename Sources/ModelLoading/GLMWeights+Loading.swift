@@ -40,7 +40,8 @@ extension GLMWeights {
             }
             if let quantization, wholeRows, spec.isQuantizable, spec.layout == .columns {
                 // The whole matrix for whole-row scales, then this rank's columns of its levels.
-                let whole = try checkpoint.tensor(spec.key, globalShape: spec.shape, layout: spec.layout, partition: .whole)
+                let whole = try checkpoint.tensor(
+                    spec.key, globalShape: spec.shape, layout: spec.layout, partition: .whole)
                 return .matrix(try Self.quantizedColumns(whole, of: partition, scheme: quantization, key: spec.key))
             }
             return .tensor(
@@ -82,11 +83,8 @@ extension GLMWeights {
     /// Refuses a checkpoint with more layers than the configuration (its extra layers would be silently ignored);
     /// fewer layers are found as the first missing tensor.
     static func checkLayers(of checkpoint: any WeightStore, configuration c: ModelConfiguration) throws {
-        let prefix = "transformer.layers."
-        let layers = try checkpoint.tensorKeys().compactMap { key -> Int? in
-            guard key.hasPrefix(prefix) else { return nil }
-            return Int(key.dropFirst(prefix.count).prefix { $0 != "." })
-        }
+        let names = Architecture.of(c).names
+        let layers = try checkpoint.tensorKeys().compactMap { names.layerIndex(of: $0) }
         if let highest = layers.max(), highest >= c.numLayers {
             throw WeightValueError(
                 description: "\((checkpoint as? ReleaseCheckpoint)?.directory.path ?? checkpoint.weightFiles[0].path) "
@@ -172,29 +170,32 @@ extension GLMWeights {
             }
         }
         func matrix(_ key: String) -> WeightMatrix { matrices[key]! }
-        func vector(_ key: String) -> [Float] { vectors[key]! }
+        // Biases the architecture does not have are empty.
+        func vector(_ key: String) -> [Float] { vectors[key] ?? [] }
 
+        let n = Architecture.of(c).names
         let layers = (0..<c.numLayers).map { i in
-            let p = "transformer.layers.\(i)."
+            let p = n.layer(i)
             return LayerWeights(
-                inputLayerNormWeight: vector(p + "input_layernorm.weight"),
-                inputLayerNormBias: vector(p + "input_layernorm.bias"),
-                queryKeyValue: matrix(p + "attention.query_key_value.weight"),
-                queryKeyValueBias: vector(p + "attention.query_key_value.bias"),
-                attentionDense: matrix(p + "attention.dense.weight"),
-                attentionDenseBias: vector(p + "attention.dense.bias"),
-                postAttentionLayerNormWeight: vector(p + "post_attention_layernorm.weight"),
-                postAttentionLayerNormBias: vector(p + "post_attention_layernorm.bias"),
-                denseHTo4H: matrix(p + "mlp.dense_h_to_4h.weight"),
-                denseHTo4HBias: vector(p + "mlp.dense_h_to_4h.bias"),
-                dense4HToH: matrix(p + "mlp.dense_4h_to_h.weight"),
-                dense4HToHBias: vector(p + "mlp.dense_4h_to_h.bias"))
+                inputLayerNormWeight: vector(p + n.inputNorm + ".weight"),
+                inputLayerNormBias: vector(p + n.inputNorm + ".bias"),
+                queryKeyValue: matrix(p + n.queryKeyValue + ".weight"),
+                queryKeyValueBias: vector(p + n.queryKeyValue + ".bias"),
+                attentionDense: matrix(p + n.attentionDense + ".weight"),
+                attentionDenseBias: vector(p + n.attentionDense + ".bias"),
+                postAttentionLayerNormWeight: vector(p + n.postAttentionNorm + ".weight"),
+                postAttentionLayerNormBias: vector(p + n.postAttentionNorm + ".bias"),
+                denseHTo4H: matrix(p + n.denseHTo4H + ".weight"),
+                denseHTo4HBias: vector(p + n.denseHTo4H + ".bias"),
+                dense4HToH: matrix(p + n.dense4HToH + ".weight"),
+                dense4HToHBias: vector(p + n.dense4HToH + ".bias"))
         }
         return GLMWeights(
-            wordEmbeddings: matrix("transformer.word_embeddings.weight"),
+            wordEmbeddings: matrix(n.wordEmbeddings),
             layers: layers,
-            finalLayerNormWeight: vector("transformer.final_layernorm.weight"),
-            finalLayerNormBias: vector("transformer.final_layernorm.bias"))
+            finalLayerNormWeight: vector(n.finalNorm + ".weight"),
+            finalLayerNormBias: vector(n.finalNorm + ".bias"),
+            outputLayer: n.outputLayer.map(matrix))
     }
 }
 

@@ -104,6 +104,15 @@ public struct ModelSource: Sendable, Equatable {
             let release = try ReleaseCheckpoint(directory: directory)
             try checkDeclaredQuantization(of: release, configuration: configuration)
             return release
+        case .chatGLM2:
+            // GLM-4 ships safetensors (in transformers' own layout too), ChatGLM2 and ChatGLM3 PyTorch files.
+            guard SafetensorsRelease.isPresent(in: directory), !ReleaseCheckpoint.isPresent(in: directory) else {
+                let release = try ReleaseCheckpoint(directory: directory)
+                try checkDeclaredQuantization(of: release, configuration: configuration)
+                return release
+            }
+            let release = try SafetensorsRelease(directory: directory)
+            return TransformersGLMWeights.matches(release) ? TransformersGLMWeights(store: release) : release
         }
     }
 

@@ -89,6 +89,42 @@ public enum VectorKernels {
         }
     }
 
+    /// SwiGLU in place: `u [rows, 2f]` (gate half, then up half per row) becomes `[rows, f]` packed at its start,
+    /// row r's `silu(u[r, j]) * u[r, f+j]` at `u + r * f`, in the row waves of `gegluInPlace`.
+    public static func swigluInPlace(
+        _ u: UnsafeMutablePointer<Float>, rows: Int, halfWidth f: Int, instructionSet: InstructionSet? = nil
+    ) {
+        guard rows > 0, f > 0 else { return }
+        let isa = (instructionSet?.rawValue ?? 0)
+        let first = UnsafeMutablePointer<Float>.allocate(capacity: f)
+        defer { first.deallocate() }
+        ComputeThreads.parallelFor(f, minimumChunk: 1024) { range in
+            ck_swiglu(u + range.lowerBound, u + f + range.lowerBound, first + range.lowerBound, range.count, isa)
+        }
+        u.update(from: first, count: f)
+        var start = 1
+        while start < rows {
+            let end = min(2 * start, rows)
+            ComputeThreads.parallelFor(end - start) { range in
+                for r in (start + range.lowerBound)..<(start + range.upperBound) {
+                    ck_swiglu(u + r * 2 * f, u + r * 2 * f + f, u + r * f, f, isa)
+                }
+            }
+            start = end
+        }
+    }
+
+    /// RMSNorm of `rows` rows of `width` (see `ck_rms_norm_rows`); threads over rows.
+    public static func rmsNorm(
+        _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, epsilon: Float,
+        into y: UnsafeMutablePointer<Float>, instructionSet: InstructionSet? = nil
+    ) {
+        let isa = (instructionSet?.rawValue ?? 0)
+        ComputeThreads.parallelFor(rows, minimumChunk: max(1, 8192 / max(width, 1))) { range in
+            ck_rms_norm_rows(x, width, weight, epsilon, y, range.lowerBound, range.upperBound, isa)
+        }
+    }
+
     /// Masked softmax in place over `rows` rows of `scores` (row stride `stride`, `columns` values each): row r is
     /// query `firstQuery + r`; columns `SequenceLayout.allows` forbids (`c >= max(bidirectionalPrefix, query + 1)`)
     /// become -10000 before the max-shifted softmax. `bidirectionalPrefix >= columns` masks nothing.

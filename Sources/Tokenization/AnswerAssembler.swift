@@ -22,6 +22,7 @@ public struct AnswerAssembler: Sendable {
     public let tokenizer: (any PromptTokenizer)?
     public let generationMask: CommandToken
     public let isContinuation: Bool
+    public let appendsStartOfPiece: Bool
     public let useGMask: Bool
     public let isEnglish: Bool
     /// The current sequence, without `<sop>`: the prompt with the blanks filled so far.
@@ -44,6 +45,7 @@ public struct AnswerAssembler: Sendable {
         self.useGMask = prompt.useGMask
         self.isEnglish = prompt.isEnglish
         self.isContinuation = prompt.isContinuation
+        self.appendsStartOfPiece = prompt.appendsStartOfPiece
         self.sequence = prompt.ids
     }
 
@@ -54,8 +56,12 @@ public struct AnswerAssembler: Sendable {
         return sequence.firstIndex(of: special.id(of: generationMask))
     }
 
-    /// The context to generate the next blank from: `sequence + [<sop>]`.
-    public var nextContext: [Int] { sequence + [special.id(of: .sop)] }
+    /// The context to generate the next blank from: `sequence + [<sop>]`, or `sequence` for a prompt that holds
+    /// its `<sop>` already.
+    public var nextContext: [Int] { sequence + appended }
+
+    /// What the context adds after `sequence`.
+    private var appended: [Int] { appendsStartOfPiece ? [special.id(of: .sop)] : [] }
 
     /// Where the next blank's context ends for positions and masks, `<sop>` included: the appended `<sop>` for
     /// GLM-130B; for a continuation the FIRST `<sop>` of the context, since the official ChatGLM
@@ -63,7 +69,8 @@ public struct AnswerAssembler: Sendable {
     /// bidirectional context there, and the tokens after it are positioned and masked as generated ones.
     public var nextContextLength: Int {
         let context = nextContext
-        return isContinuation ? context.firstIndex(of: special.id(of: .sop))! + 1 : context.count
+        guard isContinuation, appendsStartOfPiece else { return context.count }
+        return context.firstIndex(of: special.id(of: .sop))! + 1
     }
 
     /// Fills the next blank with `generated` (the ids produced after `<sop>`, possibly ending with the end token
@@ -76,11 +83,11 @@ public struct AnswerAssembler: Sendable {
     public mutating func fill(generated: [Int]) throws(TokenizationError) -> String {
         guard let mask = nextMaskPosition else { throw .noBlankToFill(mask: generationMask) }
         let sop = special.id(of: .sop)
-        let output = sequence + [sop] + generated
+        let output = sequence + appended + generated
         var end = output.count
         if end > 0, special.endTokens.contains(output[end - 1]) { end -= 1 }
-        // The generated span starts after the appended `<sop>`: for a continuation, text may spell `<sop>` earlier.
-        let bog = isContinuation ? sequence.count : output.firstIndex(of: sop)!  // present: appended above
+        // The generated span starts after the context: for a continuation, text may spell `<sop>` earlier.
+        let bog = isContinuation ? sequence.count + appended.count - 1 : output.firstIndex(of: sop)!  // appended
         let prefix = text(slice(output, lastPosition, mask))
         let blank = text(slice(output, bog + 1, end))
         let space = isEnglish ? " " : ""
@@ -89,7 +96,12 @@ public struct AnswerAssembler: Sendable {
             + (useGMask ? "\u{1B}[0m" : "\u{1B}[0m\u{1B}[0m") + space
         blanks.append(blank)
         lastPosition = mask + end - (bog + 1)
-        sequence = slice(output, 0, mask) + slice(output, bog + 1, end) + slice(output, mask + 1, bog)
+        // A prompt holding its own `<sop>` (ChatGLM2 on) continues in place: the sequence is the context and the
+        // generated text.
+        sequence =
+            appendsStartOfPiece
+            ? slice(output, 0, mask) + slice(output, bog + 1, end) + slice(output, mask + 1, bog)
+            : slice(output, 0, end)
         return blank
     }
 

@@ -273,7 +273,12 @@ extension ChatGLM6BTokenizer {
     /// The official `chat()` prompt: the question alone without history, else every earlier exchange as
     /// `[Round i]\n问：{question}\n答：{answer}\n` and the question as `[Round n]\n问：{question}\n答：`. Messages
     /// alternate user and assistant and end with the user's; ChatGLM-6B has no system prompt.
-    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> String {
+    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> BlankPrompt {
+        prompt(try chatText(messages))
+    }
+
+    /// The text of `chatPrompt`.
+    public func chatText(_ messages: [ChatMessage]) throws(ChatFormatError) -> String {
         for (index, message) in messages.enumerated() {
             let expected = index % 2 == 0 ? "user" : "assistant"
             guard message.role == expected else {

@@ -35,6 +35,15 @@ public enum CommandToken: Int, CaseIterable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The token's text in the ChatGLM2-on releases' special-token lists (`TokenizerConfiguration.namedTokens`).
+    public var releaseText: String {
+        switch self {
+        case .sop: "<sop>"
+        case .eop: "<eop>"
+        default: officialName
+        }
+    }
+
     /// How detokenized text shows the token: the official name in brackets, so `[gMASK]` shows as `[[gMASK]]`
     /// and `sop` as `[sop]`.
     public var renderedText: String { "[" + officialName + "]" }

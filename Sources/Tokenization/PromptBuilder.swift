@@ -1,6 +1,7 @@
 /// A prompt ready for blank filling, as the official `fill_blanks` (GLM-130B `generate.py`) builds it.
 public struct BlankPrompt: Sendable, Equatable {
-    /// The context ids WITHOUT the final `<sop>`: callers append it for each blank.
+    /// The context ids WITHOUT the final `<sop>`: callers append it for each blank (`appendsStartOfPiece`); or,
+    /// for the releases that put `[gMASK] <sop>` first (ChatGLM2 on), the whole context.
     public var ids: [Int]
     /// The kind of blank that is filled: `[MASK]` if the text has one, else `[sMASK]` if it has one, else `[gMASK]`.
     /// Masks of other kinds stay in the context untouched.
@@ -16,10 +17,13 @@ public struct BlankPrompt: Sendable, Equatable {
     /// A continuation (the ChatGLM family): the one generation mask before `<sop>` is filled once, and the answer
     /// is the generated text alone, not the prompt with its blanks filled.
     public var isContinuation: Bool
+    /// Whether generation starts after an appended `<sop>` (GLM-130B, ChatGLM-6B), or right after `ids` (ChatGLM2
+    /// on, whose prompts begin with `[gMASK] <sop>`).
+    public var appendsStartOfPiece: Bool
 
     public init(
         ids: [Int], generationMask: CommandToken, useGMask: Bool, displayText: String, isEnglish: Bool,
-        isContinuation: Bool = false
+        isContinuation: Bool = false, appendsStartOfPiece: Bool = true
     ) {
         self.ids = ids
         self.generationMask = generationMask
@@ -27,6 +31,7 @@ public struct BlankPrompt: Sendable, Equatable {
         self.displayText = displayText
         self.isEnglish = isEnglish
         self.isContinuation = isContinuation
+        self.appendsStartOfPiece = appendsStartOfPiece
     }
 
     /// Official length check (`len(seq) > max_sequence_length` raises "text too long."); the count excludes `<sop>`.

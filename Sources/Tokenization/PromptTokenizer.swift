@@ -18,20 +18,30 @@ public protocol PromptTokenizer: AnyObject, Sendable {
     func prompt(_ text: String) -> BlankPrompt
     /// The prompt of `ids` that end with `<sop>` (`--ids`).
     func prompt(fromIds idsEndingWithSop: [Int]) throws(TokenizationError) -> BlankPrompt
-    /// The prompt text of a conversation by the family's official chat format (its `chat()`); the model answers the
+    /// The prompt of a conversation by the family's official chat format (its `chat()`); the model answers the
     /// last message.
-    func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> String
+    func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> BlankPrompt
     /// An answer to a conversation as the official `chat()` returns it.
     func chatResponse(_ answer: String) -> String
 }
 
 extension PromptTokenizer {
     public func id(of token: CommandToken) -> Int { specialTokens.id(of: token) }
+
+    /// The prompt of a conversation (`chatPrompt`), refused by name when its text or its ids exceed what the model
+    /// takes.
+    public func checkedChatPrompt(_ messages: [ChatMessage], maxSequenceLength: Int) throws -> BlankPrompt {
+        try PromptBuilder.checkSize(
+            messages.map(\.content).joined(separator: "\n"), maxSequenceLength: maxSequenceLength)
+        let prompt = try chatPrompt(messages)
+        try prompt.checkLength(maxSequenceLength: maxSequenceLength)
+        return prompt
+    }
 }
 
 extension IcetkTokenizer: PromptTokenizer {
     /// GLM-130B is a base model with no chat format.
-    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> String {
+    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> BlankPrompt {
         throw ChatFormatError(
             description: "GLM-130B has no chat format (it is not a chat model): give a --prompt with blanks to fill")
     }
@@ -54,6 +64,10 @@ public enum PromptTokenizers {
         switch configuration.architecture {
         case .glm130B: try IcetkTokenizer(configuration: configuration.tokenizer, directory: directory)
         case .chatGLM6B: try ChatGLM6BTokenizer(configuration: configuration.tokenizer, directory: directory)
+        case .chatGLM2:
+            configuration.tokenizer.release == .glm4
+                ? try GLM4Tokenizer(configuration: configuration.tokenizer, directory: directory)
+                : try ChatGLM2Tokenizer(configuration: configuration.tokenizer, directory: directory)
         }
     }
 }

@@ -140,6 +140,17 @@ enum ReferenceSplit {
                     for column in 0..<columns { result.append(element(row, column)) }
                 }
             }
+        case .groupedQueryKeyValue(let heads, let groups):
+            // The query heads of this part, then the key and value rows of every group one of them reads.
+            let width = rows / (heads + 2 * groups)
+            let local = (index * heads / count)..<((index + 1) * heads / count)
+            let used = Set(local.map { $0 / (heads / groups) }).sorted()
+            let headRows = local.map { $0 } + used.map { heads + $0 } + used.map { heads + groups + $0 }
+            for head in headRows {
+                for row in head * width..<(head + 1) * width {
+                    for column in 0..<columns { result.append(element(row, column)) }
+                }
+            }
         case .columns:
             if shape.count == 1 {
                 let block = rows / count

@@ -63,13 +63,13 @@ import Testing
     @Test func chatPromptsFollowTheOfficialFormat() throws {
         let (tokenizer, fixture) = try Self.tokenizer()
         let single = [ChatMessage(role: "user", content: "你好")]
-        #expect(try tokenizer.chatPrompt(single) == "你好")
+        #expect(try tokenizer.chatText(single) == "你好")
         let history = [
             ChatMessage(role: "user", content: "你好"),
             ChatMessage(role: "assistant", content: "你好👋！我是人工智能助手，很高兴见到你，欢迎问我任何问题。"),
             ChatMessage(role: "user", content: "晚上睡不着应该怎么办"),
         ]
-        let prompt = try tokenizer.chatPrompt(history)
+        let prompt = try tokenizer.chatText(history)
         #expect(prompt == fixture.cases["chat_multi"]?.prompt)
         #expect(tokenizer.promptIds(prompt) == fixture.cases["chat_multi"]?.inputIds)
         for (messages, fragment) in [

@@ -30,6 +30,14 @@ void ck_gelu_tanh(const float *x, float *y, long count, int isa);
 /// GeGLU gating: `out[j] = linear[j] * gelu(gate[j])` for j < count.
 void ck_geglu(const float *linear, const float *gate, float *out, long count, int isa);
 
+/// SwiGLU gating: `out[j] = silu(gate[j]) * up[j]`, `silu(x) = x / (1 + exp(-x))`, for j < count (ChatGLM2).
+void ck_swiglu(const float *gate, const float *up, float *out, long count, int isa);
+
+/// RMSNorm of rows [row_begin, row_end) of `x [rows, width]` into `y`: `weight * (x / sqrt(mean(x^2) + eps))`, the
+/// mean of squares accumulated in double, the rest in fp32 (ChatGLM2's `RMSNorm`).
+void ck_rms_norm_rows(
+    const float *x, long width, const float *weight, float epsilon, float *y, long row_begin, long row_end, int isa);
+
 /// Softmax (shifted by the row maximum) in place over rows [row_begin, row_end) of `scores` (row stride `ld`,
 /// `columns` values per row), after the GLM mask: row r is query `first_query + r`, and columns
 /// `c >= max(bidirectional_prefix, first_query + r + 1)` (those `SequenceLayout.allows` forbids) are set to -10000

@@ -12,7 +12,8 @@ import Configuration
 /// plain `1/sqrt(d)` in fp32.
 extension Architecture {
     public static let chatGLM6B = Architecture(
-        kind: .chatGLM6B, positions: .twoDimensional, feedForward: .geluTanh,
+        kind: .chatGLM6B, names: .glmBlock, norm: .layerNorm, residual: .deepNorm, positions: .twoDimensional,
+        feedForward: .geluTanh, queryKeyValue: .interleavedPerHead, isCausal: false,
         residualScale: { _ in Float((2.0 * 28.0).squareRoot()) },
-        weightSpecs: { c in glmBlockSpecs(c, feedForward: .geluTanh) }, quantizesWholeRows: true)
+        hasLinearBiases: true, quantizesWholeRows: true)
 }

@@ -6,7 +6,8 @@ import Configuration
 /// embeddings.
 extension Architecture {
     public static let glm130B = Architecture(
-        kind: .glm130B, positions: .wholeHead, feedForward: .gegluErf,
+        kind: .glm130B, names: .glmBlock, norm: .layerNorm, residual: .deepNorm, positions: .wholeHead,
+        feedForward: .gegluErf, queryKeyValue: .interleavedPerHead, isCausal: false,
         residualScale: { c in Float((2.0 * Double(c.numLayers)).squareRoot()) },
-        weightSpecs: { c in glmBlockSpecs(c, feedForward: .gegluErf) }, quantizesWholeRows: false)
+        hasLinearBiases: true, quantizesWholeRows: false)
 }

@@ -3,8 +3,9 @@ import Partitioning
 import Tensors
 
 /// Self-attention over the KV cache, on this rank's heads: the fused QKV projection (column-parallel, per-head
-/// interleaved `[q | k | v]`), rotation by the architecture's positions, scores and context per segment against its
-/// own cache, and the output projection (row-parallel; its allreduce and bias are `finishRowParallel`'s).
+/// interleaved `[q | k | v]`, or grouped: queries, then the groups' keys and values), rotation by the
+/// architecture's positions, scores and context per segment against its own cache, and the output projection
+/// (row-parallel; its allreduce and bias are `finishRowParallel`'s).
 extension GLMModel {
     /// Query rows up to which attention skips BLAS (`VectorKernels.attentionHead` per head, heads in parallel);
     /// longer blocks run two sgemm calls per head.
@@ -21,7 +22,7 @@ extension GLMModel {
         let n = batch.rows
         let localWidth = localHeads * d
         let scale = 1 / Float(d).squareRoot()
-        var qkv = [Float](repeating: 0, count: chunks.map(\.count).max()! * 3 * localWidth)
+        var qkv = [Float](repeating: 0, count: chunks.map(\.count).max()! * w.queryKeyValue.rows)
         // The context `[rows, localWidth]`: the front of `qkv` (dead once split) when one chunk holds every row,
         // else a buffer of its own.
         var chunkedContext = [Float](repeating: 0, count: chunks.count > 1 ? n * localWidth : 0)
@@ -73,9 +74,10 @@ extension GLMModel {
                                     batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
                                 )
                                 segment.cache.attendDirectly(
-                                    layer: layer, head: head, queries: q + (first * heads + head * rows) * d,
+                                    layer: layer, head: keyValueHead(of: head),
+                                    queries: q + (first * heads + head * rows) * d,
                                     rows: rows, total: total, scale: scale, firstQuery: batch.starts[index],
-                                    bidirectionalPrefix: segment.layout.bidirectionalPrefix,
+                                    bidirectionalPrefix: bidirectionalPrefix(segment.layout),
                                     scores: s + scoreOffsets[index] + head * rows * total,
                                     into: ctx + first * localWidth + head * d, outStride: localWidth)
                             }
@@ -94,7 +96,7 @@ extension GLMModel {
                             )
                             for head in 0..<heads {
                                 let cached = segment.cache.matrices(
-                                    layer: layer, head: head, tokens: total, scratch: widened)
+                                    layer: layer, head: keyValueHead(of: head), tokens: total, scratch: widened)
                                 BLAS.sgemm(
                                     m: rows, n: total, k: d, alpha: scale,
                                     a: q + (first * heads + head * rows) * d, lda: d,
@@ -102,7 +104,7 @@ extension GLMModel {
                                 VectorKernels.maskedSoftmax(
                                     block, rows: rows, columns: total, stride: total,
                                     firstQuery: batch.starts[index],
-                                    bidirectionalPrefix: segment.layout.bidirectionalPrefix)
+                                    bidirectionalPrefix: bidirectionalPrefix(segment.layout))
                                 BLAS.sgemm(
                                     m: rows, n: d, k: total, a: block, lda: total,
                                     b: cached.values, ldb: d, transposeB: false,
@@ -120,15 +122,27 @@ extension GLMModel {
         }
     }
 
-    /// Splits the QKV product of the batch rows `rows` (`qkv` holds them from its first row, per-head interleaved
-    /// `[q | k | v]`), rotates q and k, writes the queries head-major into `queries` and appends k and v to each
-    /// segment's cache. Each (segment, head) pair writes its own query rows and cache rows, in parallel.
+    /// The cached key/value head that local query head `head` reads.
+    @inline(__always)
+    func keyValueHead(of head: Int) -> Int { (partition.index * localHeads + head) / headsPerGroup - firstGroup }
+
+    /// The context prefix that attends bidirectionally: none for a causal architecture.
+    @inline(__always)
+    func bidirectionalPrefix(_ layout: SequenceLayout) -> Int { architecture.isCausal ? 0 : layout.bidirectionalPrefix }
+
+    /// Splits the QKV product of the batch rows `rows` (`qkv` holds them from its first row, in the architecture's
+    /// `QueryKeyValueLayout`), rotates q and k, writes the queries head-major into `queries` and appends k and v to
+    /// each segment's cache. Each (segment, head) pair writes its own query rows and cache rows, in parallel; with
+    /// grouped attention the first `localKeyValueHeads` heads of a segment also rotate and cache a key/value head.
     func split(
         _ qkv: UnsafeMutablePointer<Float>, rows chunk: Range<Int>, layer: Int, batch: BatchRows,
         tables: [(cos: [Float], sin: [Float])], queries q: UnsafeMutablePointer<Float>
     ) {
         let d = configuration.headDimension
-        let (heads, localWidth, segments) = (localHeads, localHeads * d, batch.segments)
+        let (heads, segments) = (localHeads, batch.segments)
+        let keyValueHeads = localKeyValueHeads
+        let grouped = architecture.queryKeyValue == .grouped
+        let rowWidth = grouped ? (heads + 2 * keyValueHeads) * d : 3 * heads * d
         let positions = self.positions
         ComputeThreads.parallelFor(segments.count * heads) { range in
             for task in range {
@@ -139,14 +153,17 @@ extension GLMModel {
                 guard lower < upper else { continue }
                 for row in lower..<upper {
                     let r = row - first
-                    let source = qkv + (row - chunk.lowerBound) * 3 * localWidth + head * 3 * d
+                    let source = qkv + (row - chunk.lowerBound) * rowWidth
                     let table = tables[row]
                     let query = q + (first * heads + head * rows + r) * d
-                    query.update(from: source, count: d)
+                    query.update(from: source + (grouped ? head * d : head * 3 * d), count: d)
                     positions.rotate(query, cos: table.cos, sin: table.sin)
                     // The key is rotated where it lies in `qkv` (dead once split), then cached with the value.
-                    positions.rotate(source + d, cos: table.cos, sin: table.sin)
-                    cache.store(layer: layer, head: head, token: start + r, key: source + d, value: source + 2 * d)
+                    guard head < keyValueHeads else { continue }
+                    let key = source + (grouped ? (heads + head) * d : head * 3 * d + d)
+                    let value = grouped ? source + (heads + keyValueHeads + head) * d : key + d
+                    positions.rotate(key, cos: table.cos, sin: table.sin)
+                    cache.store(layer: layer, head: head, token: start + r, key: key, value: value)
                 }
             }
         }

@@ -7,7 +7,7 @@ import Tensors
 extension GLMModel {
     /// The MLP's partial output before `finishRowParallel` (reduction, then `+ b2`), over the pass's row chunks
     /// (`rowChunks`): GeGLU `(u1 * gelu(u2)) W2^T` where `u = m W1^T + b1` is this rank's `[linear | gelu]` halves,
-    /// or the ungated `gelu_tanh(u) W2^T`.
+    /// the ungated `gelu_tanh(u) W2^T`, or SwiGLU `(silu(u1) * u2) W2^T`.
     func feedForward(
         weights w: LayerWeights, input: [Float], chunks: [Range<Int>], into output: UnsafeMutableBufferPointer<Float>
     ) {
@@ -27,6 +27,7 @@ extension GLMModel {
                     switch kind {
                     case .gegluErf: VectorKernels.gegluInPlace(gated, rows: chunk.count, halfWidth: f)
                     case .geluTanh: VectorKernels.geluTanh(gated, into: gated, count: chunk.count * f)
+                    case .swiglu: VectorKernels.swigluInPlace(gated, rows: chunk.count, halfWidth: f)
                     }
                     profile.measure(.matmul) {
                         linear(

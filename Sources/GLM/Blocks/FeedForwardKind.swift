@@ -5,11 +5,14 @@ public enum FeedForwardKind: Sendable {
     case gegluErf
     /// ChatGLM-6B's ungated MLP: `dense_h_to_4h` gives `f` columns, then the tanh GELU.
     case geluTanh
+    /// ChatGLM2's SwiGLU: `dense_h_to_4h` gives `[gate | up]` halves of `f` columns each, and the product is
+    /// `silu(gate) * up`.
+    case swiglu
 
     /// Rows of `dense_h_to_4h` per column of the inner size (2 for a gated MLP).
     public var projectionFactor: Int {
         switch self {
-        case .gegluErf: 2
+        case .gegluErf, .swiglu: 2
         case .geluTanh: 1
         }
     }

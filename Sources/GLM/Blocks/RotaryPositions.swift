@@ -1,3 +1,5 @@
+import Glibc
+
 /// Where a token's rotary angles come from and which dimensions of a head they rotate: the positional part of an
 /// architecture. Tables are `d/2` cos and sin values per token; `rotate` applies one to a head vector.
 public struct RotaryPositions: Sendable {
@@ -8,17 +10,30 @@ public struct RotaryPositions: Sendable {
         /// ChatGLM-6B: the position rotates the first half of the head and the block position the second, each
         /// half with rotate-half pairs of its own `d/2` dimensions (`d/4` frequencies), fp32 angles.
         case twoDimensional
+        /// ChatGLM2 on: the plain position `0, 1, 2, ...` rotates the first half of the head, pairs `(2i, 2i+1)`
+        /// interleaved with frequency i of `d/4` (`theta_i = base^(-4i/d)`); the second half passes unrotated.
+        case interleavedHalf
     }
 
     public let scheme: Scheme
     public let embedding: RotaryEmbedding
+    /// `theta_i` of `.interleavedHalf`, in fp32 as its `RotaryEmbedding` builds them.
+    private let interleavedFrequencies: [Float]
 
-    public init(scheme: Scheme, headDimension d: Int) {
+    public init(scheme: Scheme, headDimension d: Int, base: Double = 10000) {
         self.scheme = scheme
         switch scheme {
         case .wholeHead: embedding = RotaryEmbedding(headDimension: d)
-        case .twoDimensional: embedding = RotaryEmbedding(headDimension: d / 2, roundsAnglesToHalf: false)
+        case .twoDimensional, .interleavedHalf:
+            embedding = RotaryEmbedding(headDimension: d / 2, roundsAnglesToHalf: false)
         }
+        // `1 / base^(arange(0, d/2, 2) / (d/2))`, each step in fp32 as torch computes it.
+        let rotated = d / 2
+        interleavedFrequencies =
+            scheme == .interleavedHalf
+            ? stride(from: 0, to: rotated, by: 2).map { j in
+                1 / Float(Glibc.pow(Double(Float(base)), Double(Float(j) / Float(rotated))))
+            } : []
     }
 
     /// The table of the token at `index` of a sequence laid out as `layout`.
@@ -31,6 +46,10 @@ public struct RotaryPositions: Sendable {
             let first = embedding.table(position: position)
             let second = embedding.table(position: block)
             return (first.cos + second.cos, first.sin + second.sin)
+        case .interleavedHalf:
+            let t = Float(index)
+            let angles = interleavedFrequencies.map { t * $0 }
+            return (angles.map { Float(Glibc.cos(Double($0))) }, angles.map { Float(Glibc.sin(Double($0))) })
         }
     }
 
@@ -57,6 +76,12 @@ public struct RotaryPositions: Sendable {
                         x + 2 * quarter, cos: c.baseAddress! + quarter, sin: s.baseAddress! + quarter,
                         half: quarter)
                 }
+            }
+        case .interleavedHalf:
+            for i in 0..<cos.count {
+                let (a, b) = (x[2 * i], x[2 * i + 1])
+                x[2 * i] = a * cos[i] - b * sin[i]
+                x[2 * i + 1] = b * cos[i] + a * sin[i]
             }
         }
     }

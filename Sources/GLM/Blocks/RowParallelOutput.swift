@@ -9,6 +9,7 @@ extension GLMModel {
     func finishRowParallel(_ output: UnsafeMutableBufferPointer<Float>, rows n: Int, bias: [Float]) {
         let h = configuration.hiddenSize
         if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(output) } }
+        guard !bias.isEmpty else { return }  // architectures without linear biases
         bias.withUnsafeBufferPointer { b in
             VectorKernels.addBias(b.baseAddress!, to: output.baseAddress!, rows: n, width: h)
         }

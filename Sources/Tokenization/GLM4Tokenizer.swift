@@ -1,0 +1,63 @@
+import BytePairEncoding
+import Configuration
+import FoundationEssentials
+
+/// GLM-4's tokenizer as its `tokenization_chatglm.py` (`ChatGLM4Tokenizer`) and transformers run it: tiktoken's
+/// byte-level BPE over the release's `tokenizer.model` (base64 token and rank per line) after GLM-4's regex
+/// pre-split, the added special tokens of `tokenizer_config.json` split out of the text first (transformers splits
+/// every added token, so text that spells one is that token), `[gMASK] <sop>` before every prompt, and the chat
+/// template of `tokenizer_config.json`.
+public final class GLM4Tokenizer: PromptTokenizer {
+    public let modelURL: URL
+    public let specialTokens: SpecialTokenIds
+    private let encoding: TiktokenTokenizer
+
+    public init(configuration: TokenizerConfiguration, directory: URL) throws(TokenizationError) {
+        modelURL = directory.appendingPathComponent(configuration.model).standardizedFileURL
+        do {
+            encoding = try TiktokenTokenizer(vocabulary: modelURL, specialTokens: configuration.namedTokenIds)
+        } catch {
+            throw .cannotLoadModel(path: modelURL.path, reason: "\(error)")
+        }
+        specialTokens = SpecialTokenIds(configuration: configuration)
+    }
+
+    public func tokenize(_ text: String) -> [Int] { encoding.encode(text, allowingSpecialTokens: true) }
+
+    public func detokenize(_ ids: [Int]) -> String { encoding.decode(ids) }
+
+    private func special(_ name: String) -> Int { specialTokens.configuration.namedToken(name)! }
+
+    /// `[gMASK] <sop>` and the text's ids; generation continues after them.
+    public func prompt(_ text: String) -> BlankPrompt {
+        prompt(ids: [special("[gMASK]"), special("<sop>")] + tokenize(text), displayText: text)
+    }
+
+    /// Any ids: the model continues after the last.
+    public func prompt(fromIds ids: [Int]) throws(TokenizationError) -> BlankPrompt {
+        guard ids.contains(special("[gMASK]")) else { throw .noBlankToFill(mask: .gMask) }
+        return prompt(ids: ids, displayText: detokenize(ids))
+    }
+
+    private func prompt(ids: [Int], displayText: String) -> BlankPrompt {
+        BlankPrompt(
+            ids: ids, generationMask: .gMask, useGMask: true, displayText: displayText,
+            isEnglish: displayText.unicodeScalars.allSatisfy(\.isASCII), isContinuation: true,
+            appendsStartOfPiece: false)
+    }
+
+    /// The release's chat template (`apply_chat_template(..., add_generation_prompt=True)`): `[gMASK]<sop>`, per
+    /// message with content `<|role|>\n{content}`, then `<|assistant|>`, the whole text tokenized at once.
+    public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> BlankPrompt {
+        try ChatRoles.check(messages, model: "GLM-4")
+        var text = "[gMASK]<sop>"
+        for message in messages where !message.content.isEmpty {
+            text += "<|\(message.role)|>\n\(message.content)"
+        }
+        text += "<|assistant|>"
+        return prompt(ids: tokenize(text), displayText: text)
+    }
+
+    /// GLM-4's `process_response`, as ChatGLM3's.
+    public func chatResponse(_ answer: String) -> String { ChatRoles.roleResponse(answer) }
+}

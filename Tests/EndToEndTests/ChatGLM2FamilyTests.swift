@@ -1,0 +1,177 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// THUDM/chatglm2-6b, chatglm3-6b and glm-4-9b-chat release layouts under real `mpirun` at TP 1, 2 and 4, against
+/// the official code's outputs for the tiny releases of `../shared/fixtures/chatglm` (copied to Tests/Fixtures):
+/// every case's input ids, its 16 greedy ids and decoded answer exact, its prefill and per-step logits within 1e-4
+/// over the whole vocabulary. Chat cases go through `--messages` (the release's own chat format); ChatGLM2's chat
+/// prompt is given as the conversation its `[Round N]` text was built from.
+@Suite(.serialized) struct ChatGLM2FamilyTests {
+    static let fixtures: [String: ChatGLMFixture] = [
+        "chatglm2": try! ChatGLMFixture.chatGLM2.get(), "chatglm3": try! ChatGLMFixture.chatGLM3.get(),
+        "glm4": try! ChatGLMFixture.glm4.get(),
+    ]
+
+    struct Report: Decodable {
+        var input_ids: [Int]
+        var generated_ids: [Int]
+        var blank_text: String
+        var answer_text: String
+        var ranks: [RankReport]
+    }
+
+    struct RankReport: Decodable {
+        var weight_bytes: Int
+        var kv_cache_bytes: Int
+    }
+
+    /// The conversation of a chat case: its messages, or those ChatGLM2's `[Round N]\n\n问：q\n\n答：a\n\n` text
+    /// was built from.
+    static func messages(_ testCase: ChatGLMFixture.Case) -> [[String: String]] {
+        if let messages = testCase.messages { return messages }
+        var messages: [[String: String]] = []
+        for round in testCase.prompt.components(separatedBy: "[Round ").dropFirst() {
+            let body = round.drop { $0 != "\n" }.dropFirst(2)
+            let parts = body.components(separatedBy: "\n\n答：")
+            messages.append(["role": "user", "content": String(parts[0].dropFirst("问：".count))])
+            let answer = parts[1].hasSuffix("\n\n") ? String(parts[1].dropLast(2)) : parts[1]
+            if !answer.isEmpty { messages.append(["role": "assistant", "content": answer]) }
+        }
+        return messages
+    }
+
+    static func input(_ name: String, _ testCase: ChatGLMFixture.Case, scratch: URL) throws -> [String] {
+        guard name.hasPrefix("chat_") else { return ["--prompt", testCase.prompt] }
+        let file = scratch.appendingPathComponent("messages-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: messages(testCase)).write(to: file)
+        return ["--messages", file.path]
+    }
+
+    /// Every case of one release at one TP degree: ids, answer and logits against the official code.
+    static func checkEveryCase(_ release: String, tp: Int, model: URL? = nil) throws {
+        let fixture = try #require(fixtures[release])
+        let scratch = try CommandRunner.temporaryDirectory("\(release)-tp\(tp)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = (model ?? fixture.directory).path
+        for name in fixture.cases.keys.sorted() {
+            let testCase = try #require(fixture.cases[name])
+            let input = try input(name, testCase, scratch: scratch)
+            let result = try CommandRunner.mpirun(
+                tp,
+                ["generate", "--model", model, "--greedy", "--max-new-tokens", "16", "--json", "--threads", "1"]
+                    + input)
+            try #require(result.status == 0, "\(release) \(name) TP \(tp): \(result.stderr)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+            #expect(report.input_ids == testCase.inputIds, "\(release) \(name) TP \(tp)")
+            #expect(report.generated_ids == testCase.gen, "\(release) \(name) TP \(tp)")
+            // The generated text as `tokenizer.decode` gives it (`answer_text` is `process_response`'s).
+            #expect(report.blank_text == testCase.decoded, "\(release) \(name) TP \(tp)")
+            #expect(report.ranks.count == tp)
+
+            // The prefill's logits and every decode step's, the official greedy tokens fed back (`--then`).
+            let out = scratch.appendingPathComponent("\(name).f32").path
+            let fed = testCase.gen.dropLast().map(String.init).joined(separator: ",")
+            let logits = try CommandRunner.mpirun(
+                tp,
+                [
+                    "logits", "--model", model, "--ids", testCase.inputIds.map(String.init).joined(separator: ","),
+                    "--then", fed, "--out", out, "--threads", "1",
+                ])
+            try #require(logits.status == 0, "\(release) \(name) TP \(tp): \(logits.stderr)")
+            let steps = try CommandRunner.readFloats(out)
+            let official = try CommandRunner.readFloats(
+                fixture.directory.appendingPathComponent("logits/\(name).steps.f32").path)
+            let prefill = try CommandRunner.readFloats(
+                fixture.directory.appendingPathComponent("logits/\(name).prefill.f32").path)
+            let vocabulary = prefill.count
+            #expect(steps.count == 16 * vocabulary && official.count == 16 * vocabulary)
+            let first = maxAbsDifference(Array(steps.prefix(vocabulary)), prefill)
+            #expect(first < 1e-4, "\(release) \(name) TP \(tp): prefill max |logit - official| = \(first)")
+            let error = maxAbsDifference(steps, official)
+            #expect(error < 1e-4, "\(release) \(name) TP \(tp): 16 steps, max |logit - official| = \(error)")
+        }
+    }
+
+    @Test(arguments: [1, 2, 4]) func chatGLM2MatchesTheOfficialCode(tp: Int) throws {
+        try Self.checkEveryCase("chatglm2", tp: tp)
+    }
+
+    @Test(arguments: [1, 2, 4]) func chatGLM3MatchesTheOfficialCode(tp: Int) throws {
+        try Self.checkEveryCase("chatglm3", tp: tp)
+    }
+
+    @Test(arguments: [1, 2, 4]) func glm4MatchesTheOfficialCode(tp: Int) throws {
+        try Self.checkEveryCase("glm4", tp: tp)
+    }
+}
+
+extension ChatGLM2FamilyTests {
+    /// GLM-4 in transformers' own layout (`GlmForCausalLM`: renamed keys, separate q/k/v projections, one
+    /// safetensors file) gives the official results of the original layout, with the original's tokenizer files.
+    @Test(arguments: [1, 2]) func transformersLayoutOfGLM4MatchesTheOriginal(tp: Int) throws {
+        let scratch = try CommandRunner.temporaryDirectory("glm4-hf")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let fixture = try #require(Self.fixtures["glm4"])
+        let hf = fixture.directory.deletingLastPathComponent().appendingPathComponent("glm-4-9b-chat-hf-tiny")
+        let model = scratch.appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        for name in ["config.json", "model.safetensors", "generation_config.json"] {
+            try FileManager.default.copyItem(
+                at: hf.appendingPathComponent(name), to: model.appendingPathComponent(name))
+        }
+        for name in ["tokenizer.model", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(
+                at: fixture.directory.appendingPathComponent(name), to: model.appendingPathComponent(name))
+        }
+        try Self.checkEveryCase("glm4", tp: tp, model: model)
+    }
+
+    /// Two key/value groups shared by eight ranks, on a GLM-4 release of 8 heads (random weights written by
+    /// `Tests/Reference/make_glm4_release.py` in the original layout): each rank holds its query head and the one group
+    /// it reads, and the tokens and every step's logits equal TP 1's. Each rank states the weight and KV-cache bytes it
+    /// holds.
+    @Test func glm4AtTP8EqualsTP1() throws {
+        let scratch = try CommandRunner.temporaryDirectory("glm4-tp8")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let fixture = try #require(Self.fixtures["glm4"])
+        let model = scratch.appendingPathComponent("model")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Reference/make_glm4_release.py")
+        let made = try CommandRunner.python([script.path, model.path, fixture.directory.path])
+        try #require(made.status == 0, "\(made.stderr)")
+        let prompt = try #require(fixture.cases["long_plain"]).prompt
+        var reports: [Report] = []
+        var logits: [[Float]] = []
+        for tp in [1, 8] {
+            let result = try CommandRunner.mpirun(
+                tp,
+                [
+                    "generate", "--model", model.path, "--greedy", "--max-new-tokens", "8", "--json", "--threads", "1",
+                    "--prompt", prompt,
+                ])
+            try #require(result.status == 0, "TP \(tp): \(result.stderr)")
+            let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+            reports.append(report)
+            let out = scratch.appendingPathComponent("tp\(tp).f32").path
+            let steps = try CommandRunner.mpirun(
+                tp,
+                [
+                    "logits", "--model", model.path, "--prompt", prompt, "--then",
+                    reports[0].generated_ids.dropLast().map(String.init).joined(separator: ","), "--out", out,
+                    "--threads", "1",
+                ])
+            try #require(steps.status == 0, "TP \(tp): \(steps.stderr)")
+            logits.append(try CommandRunner.readFloats(out))
+        }
+        #expect(reports[1].generated_ids == reports[0].generated_ids)
+        #expect(logits[0].count == 8 * 1024 && logits[1].count == logits[0].count)
+        let error = maxAbsDifference(logits[0], logits[1])
+        #expect(error < 1e-4, "TP 8 vs TP 1: max |logit difference| = \(error)")
+        // 2 layers x 2 (keys, values) x groups held x 16 dimensions x (prompt + 8 tokens) x 4 bytes.
+        let tokens = reports[0].input_ids.count + 8
+        #expect(reports[0].ranks[0].kv_cache_bytes == 2 * 2 * 2 * 16 * tokens * 4)
+        #expect(reports[1].ranks.allSatisfy { $0.kv_cache_bytes == 2 * 2 * 1 * 16 * tokens * 4 })
+        #expect(reports[1].ranks.allSatisfy { $0.weight_bytes < reports[0].ranks[0].weight_bytes / 4 })
+    }
+}
