@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import TestSupport
 import Testing
@@ -173,5 +174,105 @@ extension ChatGLM2FamilyTests {
         #expect(reports[0].ranks[0].kv_cache_bytes == 2 * 2 * 2 * 16 * tokens * 4)
         #expect(reports[1].ranks.allSatisfy { $0.kv_cache_bytes == 2 * 2 * 1 * 16 * tokens * 4 })
         #expect(reports[1].ranks.allSatisfy { $0.weight_bytes < reports[0].ranks[0].weight_bytes / 4 })
+    }
+}
+
+extension ChatGLM2FamilyTests {
+    /// The official quantized releases (chatglm2-6b-int4: `quantization_bit` in config.json, int8 levels with
+    /// `<key>_scale`, two levels per byte at 4 bits) load as they are, at TP 1, 2 and 4 (grouped QKV rows split
+    /// with their scales). The release is made here from a tiny one: the levels and scales by the independent NumPy
+    /// reference of the official quantization (`Tests/Reference/quantize_reference.py`), written as one
+    /// `pytorch_model.bin`; the expected logits by the NumPy ChatGLM2 reference (`chatglm2_reference.py`), which
+    /// reads the file with its own unpickler and dequantizes as the release's CPU kernels do. Quantizing the fp16
+    /// (or GLM-4's bf16) release at load time is the same quantization at any TP.
+    @Test(arguments: [("chatglm3", 8), ("chatglm3", 4), ("glm4", 4)])
+    func quantizedReleasesMatchTheReference(release: String, bits: Int) throws {
+        let scratch = try CommandRunner.temporaryDirectory("\(release)-int\(bits)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let fixture = try #require(Self.fixtures[release])
+        let source = fixture.directory
+        let quantizedRelease = scratch.appendingPathComponent("release")
+        try FileManager.default.createDirectory(at: quantizedRelease, withIntermediateDirectories: true)
+        for name in ["tokenizer.model", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(name), to: quantizedRelease.appendingPathComponent(name))
+        }
+        let config = try String(contentsOf: source.appendingPathComponent("config.json"), encoding: .utf8)
+        try Data(
+            config.replacingOccurrences(
+                of: #""use_cache": true"#, with: #""use_cache": true, "quantization_bit": \#(bits)"#
+            ).utf8
+        ).write(to: quantizedRelease.appendingPathComponent("config.json"))
+
+        // Every tensor of the release as fp16, whatever its files.
+        let tensors: [(key: String, shape: [Int], values: [Float16])]
+        if release == "glm4" {
+            let store = try SafetensorsRelease(directory: source)
+            tensors = try store.keys.map { key in
+                let shape = try store.file(holding: key).tensor(named: key).shape
+                return (key, shape, try store.file(holding: key).float16(key))
+            }
+        } else {
+            let store = try ReleaseCheckpoint(directory: source)
+            tensors = try store.keys.map { key in
+                let file = try store.file(holding: key)
+                return (key, try file.tensor(named: key).shape, try file.float16(key))
+            }
+        }
+        let layerMatrices = [
+            "self_attention.query_key_value.weight", "self_attention.dense.weight", "mlp.dense_h_to_4h.weight",
+            "mlp.dense_4h_to_h.weight",
+        ]
+        var written: [(String, CheckpointTensor)] = []
+        for (key, shape, values) in tensors {
+            guard key.hasPrefix("transformer.encoder.layers."), layerMatrices.contains(where: { key.hasSuffix($0) })
+            else {
+                written.append((key, .float16(HalfTensor(shape: shape, values: values))))
+                continue
+            }
+            let input = scratch.appendingPathComponent("w.f16")
+            try values.withUnsafeBytes { try Data($0).write(to: input) }
+            let prefix = scratch.appendingPathComponent("q").path
+            let run = try CommandRunner.python([
+                CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/quantize_reference.py").path,
+                "\(bits)", "\(shape[0])", "\(shape[1])", input.path, prefix,
+            ])
+            try #require(run.status == 0, "\(run.stderr)")
+            let levels = try Data(contentsOf: URL(fileURLWithPath: prefix + (bits == 4 ? ".packed" : ".levels")))
+            let scales = try Data(contentsOf: URL(fileURLWithPath: prefix + ".scales"))
+            written.append(
+                (
+                    key,
+                    .int8(
+                        Int8Tensor(shape: [shape[0], shape[1] * bits / 8], values: levels.map { Int8(bitPattern: $0) }))
+                ))
+            let scaleValues = scales.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }
+            written.append((key + "_scale", .float16(HalfTensor(shape: [shape[0]], values: scaleValues))))
+        }
+        try TorchCheckpointWriter.write(written, to: quantizedRelease.appendingPathComponent("pytorch_model.bin"))
+
+        let testCase = try #require(fixture.cases["chat_multi"])
+        let ids = testCase.inputIds.map(String.init).joined(separator: ",")
+        let expected = scratch.appendingPathComponent("reference.f32").path
+        let reference = try CommandRunner.python([
+            CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/chatglm2_reference.py").path, "logits",
+            "--model", quantizedRelease.path, "--ids", ids, "--out", expected,
+        ])
+        try #require(reference.status == 0, "\(reference.stderr)")
+        let official = try CommandRunner.readFloats(expected)
+        var runs: [(Int, URL, [String])] = [
+            (2, source, ["--quantize", "int\(bits)"]), (4, source, ["--quantize", "int\(bits)"]),
+        ]
+        if release != "glm4" {
+            runs += [(1, quantizedRelease, []), (2, quantizedRelease, []), (4, quantizedRelease, [])]
+        }
+        for (tp, model, extra) in runs {
+            let out = scratch.appendingPathComponent("tp\(tp).f32").path
+            let result = try CommandRunner.mpirun(
+                tp, ["logits", "--model", model.path, "--ids", ids, "--out", out, "--threads", "1"] + extra)
+            try #require(result.status == 0, "TP \(tp) \(extra): \(result.stderr)")
+            let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
+            #expect(error < 1e-4, "\(release) int\(bits) TP \(tp) \(extra): max |logit - reference| = \(error)")
+        }
     }
 }
