@@ -3,7 +3,7 @@ import FoundationEssentials
 /// Any JSON value, decoded strictly (a boolean is never a number and a number never a boolean), so JSON input
 /// (batch lines, config.json) can be checked field by field with precise messages. Stands in for
 /// `JSONSerialization`, which needs full Foundation (not linked: about 6 MiB resident per rank).
-public enum JSONValue: Sendable, Equatable, Decodable {
+public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
     case integer(Int)
@@ -28,6 +28,19 @@ public enum JSONValue: Sendable, Equatable, Decodable {
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
         }
     }
 

@@ -1,6 +1,6 @@
 import Basics
-import Coordination
 import Configuration
+import Coordination
 import FoundationEssentials
 import GLM
 import ModelLoading

@@ -191,7 +191,7 @@ public enum Benchmark {
         // Job-wide: multiply-adds per generated token, weight bytes per step, sgemm rate and triad, summed over
         // ranks (each rank's triad figure is its bytes over the common pass time, so they add up).
         let local = [
-            Double(weights.layerWeightParameters + weights.wordEmbeddings.rows * weights.wordEmbeddings.columns), sgemm,
+            Double(weights.layerWeightParameters + weights.logitsMatrix.rows * weights.logitsMatrix.columns), sgemm,
             Double(weights.decodeBytesPerToken), MachineProbes.median(triadPasses),
         ]
         let sums = communicator.allreduceSum(local)

@@ -108,7 +108,7 @@ struct ModelBenchmark {
     static func prefillFLOPs(model: GLMModel, promptTokens p: Int) -> Double {
         let c = model.configuration
         let weights = 2 * Double(p) * Double(model.weights.layerWeightParameters)
-        let logits = 2 * Double(model.weights.wordEmbeddings.rows) * Double(model.weights.wordEmbeddings.columns)
+        let logits = 2 * Double(model.weights.logitsMatrix.rows) * Double(model.weights.logitsMatrix.columns)
         let attention = 4 * Double(p) * Double(p) * Double(c.headDimension * model.localHeads * c.numLayers)
         return weights + logits + attention
     }

@@ -1,9 +1,9 @@
 import Basics
-import Partitioning
 import Configuration
 import FoundationEssentials
 import GLM
 import Glibc
+import Partitioning
 
 /// What `bench --batch-sizes` prints: one row per (max batch, concurrent requests) point, with the job's sgemm
 /// rate measured on the same ranks after the sweep.

@@ -56,10 +56,11 @@ func bfloat16Bits(_ value: Float) -> UInt16 {
 }
 
 extension GLMWeights {
-    /// Every weight matrix that is not quantized (the embedding, which is also the logits projection, included)
-    /// stored as `format`, one matrix at a time so the peak memory is the result plus one matrix.
+    /// Every weight matrix that is not quantized (the embedding and the logits projection included) stored as
+    /// `format`, one matrix at a time so the peak memory is the result plus one matrix.
     mutating func convert(to format: WeightFormat) throws {
         wordEmbeddings = try wordEmbeddings.converted(to: format)
+        outputLayer = try outputLayer?.converted(to: format)
         for i in layers.indices {
             layers[i].queryKeyValue = try layers[i].queryKeyValue.converted(to: format)
             layers[i].attentionDense = try layers[i].attentionDense.converted(to: format)
@@ -69,9 +70,9 @@ extension GLMWeights {
     }
 
     /// Bytes one decoded token reads from the weights: every layer's matrices plus the logits projection (the
-    /// tied embedding); the embedding lookup of one row and the small vectors are left out.
+    /// output layer, or the tied embedding); the embedding lookup of one row and the small vectors are left out.
     var decodeBytesPerToken: Int {
-        layers.reduce(wordEmbeddings.byteCount) {
+        layers.reduce(logitsMatrix.byteCount) {
             $0 + $1.queryKeyValue.byteCount + $1.attentionDense.byteCount + $1.denseHTo4H.byteCount
                 + $1.dense4HToH.byteCount
         }

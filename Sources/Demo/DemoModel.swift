@@ -56,6 +56,13 @@ public struct DemoModel: Sendable {
 
     /// Writes the model; returns a one-line summary.
     public func create() throws -> String {
+        // A ChatGLM3 release's configuration names special ids its tokenizer gives: the tokenizer comes first.
+        if case .object(let fields)? = JSONValue.parse(
+            (try? Data(contentsOf: URL(fileURLWithPath: configurationFile))) ?? Data()),
+            ModelFamily.recognise(fields) == .chatGLM2
+        {
+            return try createChatGLM3()
+        }
         var configuration = try ModelConfiguration.load(from: URL(fileURLWithPath: configurationFile))
         try configuration.checkDivisible(by: modelParallelDegree, degreeName: "--mp", source: configurationFile)
         let output = URL(fileURLWithPath: directory)
@@ -94,6 +101,25 @@ public struct DemoModel: Sendable {
             if (try? manager.contentsOfDirectory(atPath: shards.path))?.isEmpty == true {
                 try? manager.removeItem(at: shards)
             }
+            throw error
+        }
+    }
+
+    /// A ChatGLM3-6B release (`DemoChatGLM3Release`), removed again if it cannot be written whole.
+    private func createChatGLM3() throws -> String {
+        let output = URL(fileURLWithPath: directory)
+        let lock = try CheckpointDirectory.prepareOutput(
+            output, option: "--out", force: force, existing: ReleaseWriter.weightFiles(in:))
+        defer { lock.release() }
+        do {
+            let summary = try DemoChatGLM3Release.write(
+                configurationFile: URL(fileURLWithPath: configurationFile), vocabularySize: vocabularySize, seed: seed,
+                eosScale: eosScale, files: modelParallelDegree, to: output)
+            let configuration = try ModelConfiguration.load(from: output.appendingPathComponent("config.json"))
+            try configuration.checkDivisible(by: modelParallelDegree, degreeName: "--mp", source: configurationFile)
+            return summary
+        } catch {
+            for file in DemoChatGLM3Release.writtenFiles(in: output) { try? FileManager.default.removeItem(at: file) }
             throw error
         }
     }

@@ -28,7 +28,7 @@ public enum RandomWeights {
             func fill(_ scale: Float, offset: Float = 0) {
                 for i in 0..<count { values[i] = Float16(offset + scale * random.nextGaussian()) }
             }
-            if key.hasSuffix("word_embeddings.weight") {
+            if key.hasSuffix("word_embeddings.weight") || key.hasSuffix("output_layer.weight") {
                 let h = c.hiddenSize
                 for row in text {
                     for j in 0..<h { values[row * h + j] = Float16(random.nextGaussian()) }

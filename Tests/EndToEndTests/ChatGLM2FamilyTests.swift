@@ -276,3 +276,139 @@ extension ChatGLM2FamilyTests {
         }
     }
 }
+
+extension ChatGLM2FamilyTests {
+    static func referenceLogits(model: URL, ids: [Int], scratch: URL) throws -> [Float] {
+        let out = scratch.appendingPathComponent("reference-\(UUID().uuidString).f32").path
+        let run = try CommandRunner.python([
+            CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/chatglm2_reference.py").path, "logits",
+            "--model", model.path, "--ids", ids.map(String.init).joined(separator: ","), "--out", out,
+        ])
+        try #require(run.status == 0, "\(run.stderr)")
+        return try CommandRunner.readFloats(out)
+    }
+
+    static func engineLogits(model: URL, ids: [Int], tp: Int, scratch: URL) throws -> [Float] {
+        let out = scratch.appendingPathComponent("engine-\(UUID().uuidString).f32").path
+        let run = try CommandRunner.mpirun(
+            tp,
+            [
+                "logits", "--model", model.path, "--ids", ids.map(String.init).joined(separator: ","), "--out", out,
+                "--threads", "1",
+            ])
+        try #require(run.status == 0, "\(run.stderr)")
+        return try CommandRunner.readFloats(out)
+    }
+
+    /// `create-model` with a ChatGLM2-architecture configuration writes a ChatGLM3-6B release (8 heads, 2 groups,
+    /// two weight files, a trained BPE tokenizer with the release's special tokens after its pieces): the NumPy
+    /// reference reads it and agrees with the engine at TP 2, TP 1 and TP 4 generate the same tokens, and its chat
+    /// format works.
+    @Test func createModelWritesAChatGLM3Release() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm3-demo")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("model")
+        let created = try CommandRunner.glm([
+            "create-model", "--config",
+            CommandRunner.packageRoot.appendingPathComponent("configs/chatglm3-demo.json").path,
+            "--out", model.path, "--mp", "2",
+        ])
+        try #require(created.status == 0, "\(created.stderr)")
+        #expect(created.stdout.contains("ChatGLM3-6B release layout") || created.stderr.contains("ChatGLM3-6B"))
+        let ids = try #require(Self.fixtures["chatglm3"]?.cases["en_plain"]?.inputIds)
+        let reference = try Self.referenceLogits(model: model, ids: ids, scratch: scratch)
+        let engine = try Self.engineLogits(model: model, ids: ids, tp: 2, scratch: scratch)
+        let error = maxAbsDifference(engine, reference)
+        #expect(engine.count == reference.count && error < 1e-4, "max |logit - reference| = \(error)")
+        var generated: [String] = []
+        for tp in [1, 4] {
+            let result = try CommandRunner.mpirun(
+                tp,
+                [
+                    "generate", "--model", model.path, "--prompt", "The capital of France is", "--greedy",
+                    "--max-new-tokens", "12", "--threads", "1",
+                ])
+            try #require(result.status == 0, "\(result.stderr)")
+            generated.append(result.stdout)
+        }
+        #expect(generated[0] == generated[1])
+        let messages = scratch.appendingPathComponent("chat.json")
+        try Data(#"[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "你好"}]"#.utf8)
+            .write(to: messages)
+        let chat = try CommandRunner.glm([
+            "generate", "--model", model.path, "--messages", messages.path, "--max-new-tokens", "8",
+        ])
+        #expect(chat.status == 0, "\(chat.stderr)")
+    }
+
+    /// `convert` of a ChatGLM3 release re-shards it (the same logits, bit for bit) or writes the official quantized
+    /// layout (the logits the NumPy reference computes from the written file); GLM-4's safetensors are refused by
+    /// name (they quantize at load time).
+    @Test func convertWritesTheReleaseLayout() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm3-convert")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let fixture = try #require(Self.fixtures["chatglm3"])
+        let ids = try #require(fixture.cases["chat_multi"]).inputIds
+        let single = scratch.appendingPathComponent("single")
+        let reshard = try CommandRunner.glm([
+            "convert", "--from", fixture.directory.path, "--to", single.path, "--shards", "1",
+        ])
+        try #require(reshard.status == 0, "\(reshard.stderr)")
+        #expect(
+            try Self.engineLogits(model: single, ids: ids, tp: 2, scratch: scratch)
+                == Self.engineLogits(model: fixture.directory, ids: ids, tp: 2, scratch: scratch))
+        let int4 = scratch.appendingPathComponent("int4")
+        let quantize = try CommandRunner.glm([
+            "convert", "--from", fixture.directory.path, "--to", int4.path, "--quantize", "int4",
+        ])
+        try #require(quantize.status == 0, "\(quantize.stderr)")
+        let reference = try Self.referenceLogits(model: int4, ids: ids, scratch: scratch)
+        let error = maxAbsDifference(try Self.engineLogits(model: int4, ids: ids, tp: 4, scratch: scratch), reference)
+        #expect(error < 1e-4, "int4 release at TP 4: max |logit - reference| = \(error)")
+        let refused = try CommandRunner.glm([
+            "convert", "--from", try #require(Self.fixtures["glm4"]).directory.path, "--to",
+            scratch.appendingPathComponent("g4").path,
+        ])
+        #expect(refused.status != 0 && refused.stderr.contains("safetensors release"), "\(refused.stderr)")
+    }
+
+    /// A batch of conversations and plain prompts for GLM-4 at TP 2: the official ids for each; ChatGLM2 refuses a
+    /// system prompt in its line alone.
+    @Test func batchConversationsMatchTheOfficialCode() throws {
+        let scratch = try CommandRunner.temporaryDirectory("chatglm2-batch")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for release in ["glm4", "chatglm2"] {
+            let fixture = try #require(Self.fixtures[release])
+            let plain = try #require(fixture.cases["en_plain"])
+            let input = scratch.appendingPathComponent("\(release).jsonl")
+            let lines = [
+                #"{"id": "chat", "messages": [{"role": "user", "content": "你好"}], "greedy": true, "max_new_tokens": 16}"#,
+                #"{"id": "plain", "prompt": "The capital of France is", "greedy": true, "max_new_tokens": 16}"#,
+                #"{"id": "system", "messages": [{"role": "system", "content": "x"}, {"role": "user", "content": "y"}], "max_new_tokens": 4}"#,
+            ]
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+            let output = scratch.appendingPathComponent("\(release)-out.jsonl")
+            let result = try CommandRunner.mpirun(
+                2,
+                [
+                    "batch", "--model", fixture.directory.path, "--input", input.path, "--output", output.path,
+                    "--threads", "1", "--quiet",
+                ])
+            var byId: [String: [String: Any]] = [:]
+            for line in try String(contentsOf: output, encoding: .utf8).split(separator: "\n") {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                byId[try #require(object["id"] as? String)] = object
+            }
+            #expect(byId["plain"]?["generated_ids"] as? [Int] == plain.gen, "\(release)")
+            if release == "glm4" {
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(byId["chat"]?["generated_ids"] as? [Int] == fixture.cases["chat_single"]?.gen)
+                #expect(byId["system"]?["generated_ids"] != nil)
+            } else {
+                #expect(result.status == 3, "\(result.stderr)")
+                #expect(byId["chat"]?["generated_ids"] as? [Int] == fixture.cases["chat_single"]?.gen)
+                #expect((byId["system"]?["error"] as? String)?.contains("no system prompt") == true)
+            }
+        }
+    }
+}
