@@ -120,13 +120,13 @@ extension ShardedCheckpoint {
 /// config.json), as their `quantization.py` writes them: the same layout as one shard of GLM-130B's quantized
 /// checkpoints (an int8 weight, `[out, in]` levels or `[out, in/2]` bytes with element 2i in the high nibble, and
 /// `<key>_scale` with one fp16 scale per output row), each tensor in the file the index names.
-extension ReleaseCheckpoint {
+extension ReleaseWeights {
     /// Whether `key` is stored quantized: int8 under the key with a `<key>_scale` beside it; one without the other
     /// is an error naming the key and file.
     public func isQuantized(_ key: String) throws(CheckpointError) -> Bool {
-        let file = try file(holding: key)
+        let file = try weightFile(holding: key)
         return try isQuantizedWeight(
-            key, dtype: file.tensor(named: key).dtype, hasScale: contains(ShardedCheckpoint.scaleKey(key)),
+            key, dtype: file.stored(key).dtype, hasScale: contains(ShardedCheckpoint.scaleKey(key)),
             path: file.path, holder: "the release")
     }
 
@@ -141,8 +141,8 @@ extension ReleaseCheckpoint {
                 key: key, detail: "a quantized weight is a split 2-D matrix, not \(layout) \(globalShape)")
         }
         let (rows, columns) = (globalShape[0], globalShape[1])
-        let file = try file(holding: key)
-        let stored = try file.tensor(named: key).shape
+        let file = try weightFile(holding: key)
+        let stored = try file.stored(key).shape
         let bits: Int
         if stored == globalShape {
             bits = 8
@@ -170,8 +170,8 @@ extension ReleaseCheckpoint {
             values += try file.int8(key, region: box)
         }
         let scaleKey = ShardedCheckpoint.scaleKey(key)
-        let scaleFile = try self.file(holding: scaleKey)
-        let scaleShape = try scaleFile.tensor(named: scaleKey).shape
+        let scaleFile = try weightFile(holding: scaleKey)
+        let scaleShape = try scaleFile.stored(scaleKey).shape
         guard scaleShape == [rows] else {
             throw .shapeMismatch(path: scaleFile.path, key: scaleKey, expected: [rows], found: scaleShape)
         }

@@ -9,7 +9,7 @@ import Synchronization
 /// read as transformers' `from_pretrained` reads it: the single file first. Every file is a torch zip read with
 /// the restricted unpickler, opened on first use; a partition copies only its rows or columns of a tensor, as
 /// `ShardedCheckpoint` does for model-parallel checkpoints.
-public final class ReleaseCheckpoint: Sendable {
+public final class ReleaseCheckpoint: ReleaseWeights {
     public static let indexName = "pytorch_model.bin.index.json"
     public static let singleFileName = "pytorch_model.bin"
 
@@ -75,6 +75,18 @@ public final class ReleaseCheckpoint: Sendable {
         return try file(at: position)
     }
 
+    public func weightFile(holding key: String) throws(CheckpointError) -> any ReleaseWeightFile {
+        try file(holding: key)
+    }
+
+    public func keysInFileOrder() throws(CheckpointError) -> [String] {
+        var keys: [String] = []
+        for index in files.indices {
+            keys += try file(at: index).tensors.map(\.name).filter { fileOfKey[$0] == index }
+        }
+        return keys
+    }
+
     /// `files[position]`, opened on first use.
     public func file(at position: Int) throws(CheckpointError) -> TorchCheckpointFile {
         try opened.withLock { (opened) throws(CheckpointError) in
@@ -83,27 +95,6 @@ public final class ReleaseCheckpoint: Sendable {
             opened[position] = file
             return file
         }
-    }
-
-    /// `partition` of tensor `key`, row-major fp16 (converted from bf16 or fp32 if stored so). The stored shape
-    /// must be `globalShape`; the partition count must divide the split dimension (each half for `rowsGLU`).
-    public func tensor(
-        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition = .whole
-    ) throws(CheckpointError) -> HalfTensor {
-        let file = try file(holding: key)
-        let stored = try file.tensor(named: key).shape
-        guard stored == globalShape else {
-            throw .shapeMismatch(path: file.path, key: key, expected: globalShape, found: stored)
-        }
-        let part =
-            partition.count == 1
-            ? WeightSpec(key: key, shape: globalShape, layout: .replicated)
-            : WeightSpec(key: key, shape: globalShape, layout: layout)
-        var values: [Float16] = []
-        for box in try Self.boxes(of: part, partition: partition) {
-            values += try file.float16(key, region: box)
-        }
-        return HalfTensor(shape: part.shape(of: partition), values: values)
     }
 
     /// The boxes of the stored tensor that make up `partition` of `spec`, in the order they are concatenated.

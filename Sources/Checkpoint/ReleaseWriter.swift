@@ -2,20 +2,36 @@ import Basics
 import FoundationEssentials
 
 /// The file layout of a Hugging Face release's weights, for writers (`convert` of a release, `create-model`): the
-/// tensors in order, spread over `pytorch_model-0000N-of-0000M.bin` files of near-equal size with a
-/// `pytorch_model.bin.index.json` naming each tensor's file, or one `pytorch_model.bin` without an index.
+/// tensors in order, spread over `pytorch_model-0000N-of-0000M.bin` (or `model-0000N-of-0000M.safetensors`) files
+/// of near-equal size with an index naming each tensor's file, or one `pytorch_model.bin` (`model.safetensors`)
+/// without an index.
 public enum ReleaseWriter {
-    /// The weight files and index of a release folder (what a writer's `--force` replaces).
+    /// The two weight formats of Hugging Face releases.
+    public enum Format: Sendable {
+        /// PyTorch zip files (`TorchCheckpointWriter`): ChatGLM-6B, ChatGLM2-6B, ChatGLM3-6B.
+        case pytorch
+        /// Safetensors files (`SafetensorsWriter`): GLM-4.
+        case safetensors
+
+        var prefix: String { self == .pytorch ? "pytorch_model" : "model" }
+        var fileExtension: String { self == .pytorch ? "bin" : "safetensors" }
+        var indexName: String { self == .pytorch ? ReleaseCheckpoint.indexName : SafetensorsRelease.indexName }
+    }
+
+    /// The weight files and index of a release folder, of either format (what a writer's `--force` replaces).
     public static func weightFiles(in directory: URL) -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0.hasPrefix("pytorch_model") && ($0.hasSuffix(".bin") || $0.hasSuffix(".json")) }
-            .sorted().map { directory.appendingPathComponent($0) }
+        return names.filter { name in
+            (name.hasPrefix("pytorch_model") && (name.hasSuffix(".bin") || name.hasSuffix(".json")))
+                || (name.hasPrefix("model") && (name.hasSuffix(".safetensors") || name == SafetensorsRelease.indexName))
+        }.sorted().map { directory.appendingPathComponent($0) }
     }
 
     /// The file of the `index`-th of `count` weight files.
-    public static func fileName(_ index: Int, of count: Int) -> String {
+    public static func fileName(_ index: Int, of count: Int, format: Format = .pytorch) -> String {
         count == 1
-            ? ReleaseCheckpoint.singleFileName : "pytorch_model-\(fiveDigits(index + 1))-of-\(fiveDigits(count)).bin"
+            ? "\(format.prefix).\(format.fileExtension)"
+            : "\(format.prefix)-\(fiveDigits(index + 1))-of-\(fiveDigits(count)).\(format.fileExtension)"
     }
 
     /// `count` consecutive groups of the tensors whose sizes in bytes are `sizes`, near-equal in bytes.
@@ -39,19 +55,23 @@ public enum ReleaseWriter {
 
     /// Writes one weight file.
     public static func writeFile(
-        _ tensors: [(String, CheckpointTensor)], index: Int, of count: Int, to directory: URL
+        _ tensors: [(String, CheckpointTensor)], index: Int, of count: Int, to directory: URL,
+        format: Format = .pytorch
     ) throws(CheckpointError) -> URL {
-        let url = directory.appendingPathComponent(fileName(index, of: count))
-        try TorchCheckpointWriter.write(tensors, to: url)
+        let url = directory.appendingPathComponent(fileName(index, of: count, format: format))
+        switch format {
+        case .pytorch: try TorchCheckpointWriter.write(tensors, to: url)
+        case .safetensors: try SafetensorsWriter.write(tensors, to: url)
+        }
         return url
     }
 
-    /// Writes `pytorch_model.bin.index.json`: `weightMap` pairs a tensor key with its file; `totalSize` is the bytes
-    /// of all tensors.
+    /// Writes the index (`pytorch_model.bin.index.json`, `model.safetensors.index.json`): `weightMap` pairs a tensor
+    /// key with its file; `totalSize` is the bytes of all tensors.
     public static func writeIndex(
-        _ weightMap: [(key: String, file: String)], totalSize: Int, to directory: URL
+        _ weightMap: [(key: String, file: String)], totalSize: Int, to directory: URL, format: Format = .pytorch
     ) throws(CheckpointError) -> URL {
-        let index = directory.appendingPathComponent(ReleaseCheckpoint.indexName)
+        let index = directory.appendingPathComponent(format.indexName)
         let entries = weightMap.sorted { $0.key < $1.key }.map { "    \(quoted($0.key)): \(quoted($0.file))" }
         let text =
             "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"

@@ -143,6 +143,22 @@ public final class SafetensorsFile: Sendable {
         }
     }
 
+    /// A row-major copy of the box `region` of an int8 tensor (nil: all of it).
+    public func int8(_ name: String, region: [Range<Int>]? = nil) throws(CheckpointError) -> [Int8] {
+        let tensor = try tensor(named: name)
+        guard tensor.dtype == .int8 else {
+            throw .dtypeMismatch(path: path, key: name, expected: "I8", found: tensor.dtype.rawValue)
+        }
+        return try gather(tensor, region) { (p: UnsafeRawPointer, i: Int) in
+            p.loadUnaligned(fromByteOffset: i, as: Int8.self)
+        }
+    }
+
+    /// The stored bytes of tensor `name` (dense, row-major, little-endian), as the file holds them.
+    public func storedBytes(_ name: String) throws(CheckpointError) -> [UInt8] {
+        rawBytes(try tensor(named: name).bytes)
+    }
+
     /// A row-major fp32 copy of the box `region` of the tensor (nil: all of it), converted from fp16 or bf16.
     public func float32(_ name: String, region: [Range<Int>]? = nil) throws(CheckpointError) -> [Float] {
         let tensor = try tensor(named: name)

@@ -6,8 +6,9 @@ import Synchronization
 /// A Hugging Face release's safetensors weights as published (GLM-4): one `model.safetensors`, or
 /// `model.safetensors.index.json` mapping every tensor to the file holding it (`weight_map`). A folder with both is
 /// read as transformers reads it: the single file first. Each file is memory-mapped on first use with its header
-/// checked against it; a partition copies only its rows or columns of a tensor.
-public final class SafetensorsRelease: Sendable {
+/// checked against it; a partition copies only its rows or columns of a tensor. Quantized weights are read in the
+/// official quantized layout (int8 levels, `<key>_scale`), as `convert --quantize` writes them.
+public final class SafetensorsRelease: ReleaseWeights {
     public static let indexName = "model.safetensors.index.json"
     public static let singleFileName = "model.safetensors"
 
@@ -87,22 +88,16 @@ public final class SafetensorsRelease: Sendable {
         }
     }
 
-    /// `partition` of tensor `key`, row-major fp16 (converted from bf16 or fp32 if stored so). The stored shape
-    /// must be `globalShape`.
-    public func tensor(
-        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition = .whole
-    ) throws(CheckpointError) -> HalfTensor {
-        let file = try file(holding: key)
-        let stored = try file.tensor(named: key).shape
-        guard stored == globalShape else {
-            throw .shapeMismatch(path: file.path, key: key, expected: globalShape, found: stored)
+    public func weightFile(holding key: String) throws(CheckpointError) -> any ReleaseWeightFile {
+        try file(holding: key)
+    }
+
+    public func keysInFileOrder() throws(CheckpointError) -> [String] {
+        var keys: [String] = []
+        for index in files.indices {
+            keys += try file(at: index).tensors.map(\.name).filter { fileOfKey[$0] == index }
         }
-        let spec = WeightSpec(key: key, shape: globalShape, layout: partition.count == 1 ? .replicated : layout)
-        var values: [Float16] = []
-        for box in try ReleaseCheckpoint.boxes(of: spec, partition: partition) {
-            values += try file.float16(key, region: box)
-        }
-        return HalfTensor(shape: spec.shape(of: partition), values: values)
+        return keys
     }
 
     /// Bytes of each tensor that the fingerprint reads besides the headers.
@@ -127,15 +122,6 @@ extension SafetensorsRelease: WeightStore {
     public var weightFiles: [URL] { files }
 
     public func tensorKeys() -> [String] { keys }
-
-    /// Quantized safetensors releases are not read: every weight is a float tensor.
-    public func isQuantized(_ key: String) -> Bool { false }
-
-    public func quantizedTensor(
-        _ key: String, globalShape: [Int], layout: ShardLayout, partition: Partition
-    ) throws(CheckpointError) -> QuantizedTensor {
-        throw .missingKey(path: directory.path, key: key + " (quantized)")
-    }
 
     public func fingerprint() throws(CheckpointError) -> String {
         var parts: [String] = []

@@ -88,15 +88,18 @@ public struct Int8Tensor: Sendable, Equatable {
     }
 }
 
-/// A tensor the writer can store: fp16 (`torch.HalfStorage`) or int8 (`torch.CharStorage`).
+/// A tensor the writers can store: fp16 (`torch.HalfStorage`), int8 (`torch.CharStorage`), or the bytes of any
+/// element type as a file stored them (a copy that keeps bf16 as bf16).
 public enum CheckpointTensor: Sendable, Equatable {
     case float16(HalfTensor)
     case int8(Int8Tensor)
+    case raw(dtype: ScalarType, shape: [Int], bytes: [UInt8])
 
     public var shape: [Int] {
         switch self {
         case .float16(let t): t.shape
         case .int8(let t): t.shape
+        case .raw(_, let shape, _): shape
         }
     }
 
@@ -104,6 +107,7 @@ public enum CheckpointTensor: Sendable, Equatable {
         switch self {
         case .float16: .float16
         case .int8: .int8
+        case .raw(let dtype, _, _): dtype
         }
     }
 
@@ -114,6 +118,7 @@ public enum CheckpointTensor: Sendable, Equatable {
         switch self {
         case .float16(let t): try t.values.withUnsafeBytes(body)
         case .int8(let t): try t.values.withUnsafeBytes(body)
+        case .raw(_, _, let bytes): try bytes.withUnsafeBytes(body)
         }
     }
 }

@@ -112,14 +112,16 @@ public struct ModelSource: Sendable, Equatable {
                 return release
             }
             let release = try SafetensorsRelease(directory: directory)
-            return TransformersGLMWeights.matches(release) ? TransformersGLMWeights(store: release) : release
+            if TransformersGLMWeights.matches(release) { return TransformersGLMWeights(store: release) }
+            try checkDeclaredQuantization(of: release, configuration: configuration)
+            return release
         }
     }
 
     /// A release's config.json says how its layer matrices are stored (`quantization_bit`: 0, 8 or 4), and the
     /// official code builds its layers from that: weights stored otherwise would not load there, so they are
     /// refused here too, naming the tensor, rather than run as whatever they happen to be.
-    func checkDeclaredQuantization(of release: ReleaseCheckpoint, configuration: ModelConfiguration) throws {
+    func checkDeclaredQuantization(of release: any ReleaseWeights, configuration: ModelConfiguration) throws {
         var declared = 0
         if let data = try? Data(contentsOf: configurationFile), case .object(let fields)? = JSONValue.parse(data),
             let bits = fields["quantization_bit"]?.numberValue
@@ -129,13 +131,13 @@ public struct ModelSource: Sendable, Equatable {
         for spec in WeightSpec.all(for: configuration) where spec.isQuantizable && release.contains(spec.key) {
             var stored = 0
             if try release.isQuantized(spec.key) {
-                stored = try release.file(holding: spec.key).tensor(named: spec.key).shape == spec.shape ? 8 : 4
+                stored = try release.weightFile(holding: spec.key).stored(spec.key).shape == spec.shape ? 8 : 4
             }
             guard stored == declared else {
                 let found = stored == 0 ? "not quantized" : "quantized to \(stored) bits"
                 throw ModelDirectoryError(
                     description: "\(configurationFile.path) has quantization_bit \(declared), but \(spec.key) in "
-                        + "\(try release.file(holding: spec.key).path) is \(found); the configuration and the weights "
+                        + "\(try release.weightFile(holding: spec.key).path) is \(found); the configuration and the weights "
                         + "belong to different releases")
             }
         }

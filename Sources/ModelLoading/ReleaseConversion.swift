@@ -6,9 +6,11 @@ import GLM
 import Partitioning
 import Tensors
 
-/// Writes a copy of a Hugging Face release (ChatGLM-6B) in the release's own layout: its weights re-sharded into
-/// `pytorch_model-0000N-of-0000M.bin` files with their `pytorch_model.bin.index.json` (one `pytorch_model.bin` when
-/// `shards` is 1), and with a quantization scheme the official quantized release (THUDM/chatglm-6b-int8, -int4):
+/// Writes a copy of a Hugging Face release (ChatGLM-6B, ChatGLM2-6B, ChatGLM3-6B, GLM-4) in the release's own layout:
+/// its weights re-sharded into `pytorch_model-0000N-of-0000M.bin` files with their `pytorch_model.bin.index.json`
+/// (one `pytorch_model.bin` when `shards` is 1), or into `model-0000N-of-0000M.safetensors` for a safetensors
+/// release (each tensor's bytes as stored: bf16 stays bf16), and with a quantization scheme the official quantized
+/// release (THUDM/chatglm-6b-int8, -int4, chatglm2-6b-int4; the same layout in safetensors for GLM-4):
 /// each layer matrix quantized per row on the whole tensor (the release's `quantize`), stored as int8 (int4 packed
 /// two per byte, element 2i in the high nibble) with an fp16 `<key>_scale`, and `"quantization_bit"` in
 /// config.json. Every other tensor (embeddings, norms, biases, `lm_head.weight`, stored rotary frequencies) and every
@@ -35,9 +37,13 @@ public struct ReleaseConversion: Sendable {
 
     /// Whether `directory` holds a release in the Hugging Face layout (what this conversion reads).
     public static func isRelease(_ directory: URL) -> Bool {
-        let manager = FileManager.default
-        return manager.fileExists(atPath: directory.appendingPathComponent(ReleaseCheckpoint.indexName).path)
-            || manager.fileExists(atPath: directory.appendingPathComponent(ReleaseCheckpoint.singleFileName).path)
+        ReleaseCheckpoint.isPresent(in: directory) || SafetensorsRelease.isPresent(in: directory)
+    }
+
+    /// The release's weights and their format: PyTorch files where there are any (as loading reads them).
+    static func open(_ directory: URL) throws -> (weights: any ReleaseWeights, format: ReleaseWriter.Format) {
+        if ReleaseCheckpoint.isPresent(in: directory) { return (try ReleaseCheckpoint(directory: directory), .pytorch) }
+        return (try SafetensorsRelease(directory: directory), .safetensors)
     }
 
     public func run(progress: (String) -> Void) throws {
@@ -46,18 +52,24 @@ public struct ReleaseConversion: Sendable {
         try ConversionError.checkDistinct(sourceURL, destinationURL, source: source)
         let configFile = sourceURL.appendingPathComponent("config.json")
         let configuration = try ModelConfiguration.load(from: configFile)
-        let release = try ReleaseCheckpoint(directory: sourceURL)
+        let (release, format) = try Self.open(sourceURL)
         let count = shards ?? release.files.count
         guard count >= 1, count <= 99_999 else {
             throw ConversionError(description: "--shards must be between 1 and 99999, got \(count)", isUsageError: true)
         }
-        let tensorCount = release.keys.count
+        let keys = try release.keysInFileOrder()
+        let tensorCount = keys.count
         guard count <= tensorCount else {
             throw ConversionError(
                 description: "--shards \(count) is more than the \(tensorCount) tensors of \(source): every file must "
                     + "hold at least one", isUsageError: true)
         }
         let quantizable = Set(WeightSpec.all(for: configuration).filter(\.isQuantizable).map(\.key))
+        if quantization != nil, !quantizable.isSubset(of: keys) {
+            throw ConversionError(
+                description: "\(source) does not store the layer matrices under the release's keys (transformers' "
+                    + "own layout?); --quantize needs the original release layout", isUsageError: true)
+        }
         if let quantization, try quantizable.contains(where: { try release.isQuantized($0) }) {
             throw ConversionError(
                 description: "\(source) is already a quantized release; --quantize \(quantization.rawValue) needs the "
@@ -80,7 +92,7 @@ public struct ReleaseConversion: Sendable {
         var written: [URL] = []
         do {
             written = try writeWeights(
-                release, keys: Self.orderedKeys(release), quantizable: quantizable, count: count, to: destinationURL,
+                release, keys: keys, quantizable: quantizable, count: count, format: format, to: destinationURL,
                 progress: progress)
             try copyOtherFiles(from: sourceURL, to: destinationURL, configFile: configFile)
         } catch {
@@ -90,23 +102,14 @@ public struct ReleaseConversion: Sendable {
         }
     }
 
-    /// Keys in the source's own order: by file, then name.
-    static func orderedKeys(_ release: ReleaseCheckpoint) throws -> [String] {
-        var keys: [String] = []
-        for index in release.files.indices {
-            keys += try release.file(at: index).tensors.map(\.name).filter { release.fileIndex(of: $0) == index }
-        }
-        return keys
-    }
-
     /// Writes the weight files (and the index when there are several); returns what it wrote.
     private func writeWeights(
-        _ release: ReleaseCheckpoint, keys: [String], quantizable: Set<String>, count: Int, to directory: URL,
-        progress: (String) -> Void
+        _ release: any ReleaseWeights, keys: [String], quantizable: Set<String>, count: Int,
+        format: ReleaseWriter.Format, to directory: URL, progress: (String) -> Void
     ) throws -> [URL] {
         // Keys spread over `count` files by stored bytes, in order.
         let sizes = try keys.map { key in
-            let stored = try release.file(holding: key).tensor(named: key)
+            let stored = try release.weightFile(holding: key).stored(key)
             return stored.shape.reduce(1, *) * stored.dtype.byteCount
         }
         var written: [URL] = []
@@ -115,10 +118,10 @@ public struct ReleaseConversion: Sendable {
         for (index, range) in ReleaseWriter.groups(sizes: sizes, count: count).enumerated() {
             var tensors: [(String, CheckpointTensor)] = []
             for key in keys[range] {
-                let file = try release.file(holding: key)
-                let stored = try file.tensor(named: key)
+                let file = try release.weightFile(holding: key)
+                let stored = try file.stored(key)
                 if let quantization, quantizable.contains(key) {
-                    let values = try file.float16(key)
+                    let values = try file.float16(key, region: nil)
                     let (rows, columns) = (stored.shape[0], stored.shape[1])
                     let (levels, scales) = values.withUnsafeBufferPointer {
                         Quantization.quantizeRows($0, rows: rows, columns: columns, scheme: quantization)
@@ -129,12 +132,17 @@ public struct ReleaseConversion: Sendable {
                     tensors.append(
                         (ShardedCheckpoint.scaleKey(key), .float16(HalfTensor(shape: [rows], values: scales))))
                 } else if stored.dtype == .int8 {
-                    tensors.append((key, .int8(Int8Tensor(shape: stored.shape, values: try file.int8(key)))))
+                    tensors.append(
+                        (key, .int8(Int8Tensor(shape: stored.shape, values: try file.int8(key, region: nil)))))
+                } else if let safetensors = file as? SafetensorsFile {
+                    tensors.append(
+                        (key, .raw(dtype: stored.dtype, shape: stored.shape, bytes: try safetensors.storedBytes(key))))
                 } else {
-                    tensors.append((key, .float16(HalfTensor(shape: stored.shape, values: try file.float16(key)))))
+                    tensors.append(
+                        (key, .float16(HalfTensor(shape: stored.shape, values: try file.float16(key, region: nil)))))
                 }
             }
-            let url = try ReleaseWriter.writeFile(tensors, index: index, of: count, to: directory)
+            let url = try ReleaseWriter.writeFile(tensors, index: index, of: count, to: directory, format: format)
             written.append(url)
             for (key, tensor) in tensors {
                 weightMap.append((key, url.lastPathComponent))
@@ -142,7 +150,9 @@ public struct ReleaseConversion: Sendable {
             }
             progress("  wrote \(url.path) (\(index + 1)/\(count))")
         }
-        if count > 1 { written.append(try ReleaseWriter.writeIndex(weightMap, totalSize: totalSize, to: directory)) }
+        if count > 1 {
+            written.append(try ReleaseWriter.writeIndex(weightMap, totalSize: totalSize, to: directory, format: format))
+        }
         return written
     }
 

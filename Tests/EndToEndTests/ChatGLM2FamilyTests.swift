@@ -342,8 +342,8 @@ extension ChatGLM2FamilyTests {
     }
 
     /// `convert` of a ChatGLM3 release re-shards it (the same logits, bit for bit) or writes the official quantized
-    /// layout (the logits the NumPy reference computes from the written file); GLM-4's safetensors are refused by
-    /// name (they quantize at load time).
+    /// layout (the logits the NumPy reference computes from the written file); GLM-4's safetensors likewise, in
+    /// safetensors.
     @Test func convertWritesTheReleaseLayout() throws {
         let scratch = try CommandRunner.temporaryDirectory("chatglm3-convert")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -365,11 +365,35 @@ extension ChatGLM2FamilyTests {
         let reference = try Self.referenceLogits(model: int4, ids: ids, scratch: scratch)
         let error = maxAbsDifference(try Self.engineLogits(model: int4, ids: ids, tp: 4, scratch: scratch), reference)
         #expect(error < 1e-4, "int4 release at TP 4: max |logit - reference| = \(error)")
-        let refused = try CommandRunner.glm([
-            "convert", "--from", try #require(Self.fixtures["glm4"]).directory.path, "--to",
-            scratch.appendingPathComponent("g4").path,
+        // GLM-4's safetensors: written as safetensors (bf16 kept), re-sharded bit for bit, quantized as loading
+        // quantizes.
+        let glm4 = try #require(Self.fixtures["glm4"])
+        let glm4Ids = try #require(glm4.cases["chat_system"]).inputIds
+        let glm4Single = scratch.appendingPathComponent("glm4-single")
+        let copy = try CommandRunner.glm([
+            "convert", "--from", glm4.directory.path, "--to", glm4Single.path, "--shards", "1",
         ])
-        #expect(refused.status != 0 && refused.stderr.contains("safetensors release"), "\(refused.stderr)")
+        try #require(copy.status == 0, "\(copy.stderr)")
+        #expect(FileManager.default.fileExists(atPath: glm4Single.appendingPathComponent("model.safetensors").path))
+        #expect(
+            try Self.engineLogits(model: glm4Single, ids: glm4Ids, tp: 2, scratch: scratch)
+                == Self.engineLogits(model: glm4.directory, ids: glm4Ids, tp: 2, scratch: scratch))
+        let glm4Int8 = scratch.appendingPathComponent("glm4-int8")
+        let quantized = try CommandRunner.glm([
+            "convert", "--from", glm4.directory.path, "--to", glm4Int8.path, "--quantize", "int8",
+        ])
+        try #require(quantized.status == 0, "\(quantized.stderr)")
+        let out = scratch.appendingPathComponent("load-time.f32").path
+        let loadTime = try CommandRunner.mpirun(
+            2,
+            [
+                "logits", "--model", glm4.directory.path, "--ids", glm4Ids.map(String.init).joined(separator: ","),
+                "--out", out, "--threads", "1", "--quantize", "int8",
+            ])
+        try #require(loadTime.status == 0, "\(loadTime.stderr)")
+        #expect(
+            try Self.engineLogits(model: glm4Int8, ids: glm4Ids, tp: 2, scratch: scratch)
+                == CommandRunner.readFloats(out))
     }
 
     /// A batch of conversations and plain prompts for GLM-4 at TP 2: the official ids for each; ChatGLM2 refuses a

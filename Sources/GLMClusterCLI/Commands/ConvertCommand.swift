@@ -1,6 +1,5 @@
 import ArgumentParser
 import Basics
-import Checkpoint
 import Distributed
 import FoundationEssentials
 import ModelLoading
@@ -73,11 +72,6 @@ struct ConvertCommand: ParsableCommand {
                 source: from, destination: to, shards: shards, quantization: quantize, force: force)
             try reportingUsageErrors { try conversion.run { StandardError.writeLine($0) } }
             return
-        }
-        if SafetensorsRelease.isPresent(in: URL(fileURLWithPath: from)) {
-            throw ValidationError(
-                "\(from) is a safetensors release (GLM-4): convert does not write safetensors yet; every rank reads "
-                    + "its slice at load time, and --quantize int8|int4 quantizes it as it loads")
         }
         guard let tp else { throw ValidationError("--tp is required to convert a GLM-130B checkpoint") }
         if shards != nil { throw ValidationError("--shards applies to Hugging Face releases; use --tp for \(from)") }
