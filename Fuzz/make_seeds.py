@@ -192,11 +192,12 @@ def main():
           b'{"id": 1, "prompt": "hi", "temperature": 1e-50}\n')
     write(os.path.join(regressions, "batch"), "length-penalty-minus-200.jsonl",
           b'{"id": 1, "prompt": "hi", "num_beams": 2, "length_penalty": -200}\n')
-    glm4_seeds(corpus)
+    glm4_seeds(corpus, regressions)
 
 
-def glm4_seeds(corpus):
-    """GLM-4's inputs: a safetensors file with a tensor of each float dtype, a tiktoken vocabulary, and text."""
+def glm4_seeds(corpus, regressions):
+    """GLM-4's inputs: a safetensors file with a tensor of each float dtype, a tiktoken vocabulary, and text; and
+    hostile ones the readers must refuse (a header length near 2^63, tensors overlapping, a rank near 2^63)."""
     import base64
     tensors = [("a", "F16", [2, 3], struct.pack("<6e", 0.5, -1.0, 2.0, 0.25, -3.5, 1.5)), ("b", "BF16", [4], bytes(range(8))),
                ("c", "F32", [2, 2], struct.pack("<4f", 1.0, -2.0, 0.5, 3.0))]
@@ -212,6 +213,14 @@ def glm4_seeds(corpus):
     for rank, token in enumerate(["th", "the", " the", "in", "ing", "  ", "\n\n", "你", "你好"]):
         lines.append(f"{base64.b64encode(token.encode()).decode()} {256 + rank}")
     write(os.path.join(corpus, "tiktoken"), "vocabulary.model", ("\n".join(lines) + "\n").encode())
+    write(os.path.join(regressions, "safetensors"), "header-length-2-pow-63.safetensors",
+          struct.pack("<Q", (1 << 63) - 1) + text + data)
+    overlapping = json.dumps({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                              "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}).encode()
+    write(os.path.join(regressions, "safetensors"), "overlapping-tensors.safetensors",
+          struct.pack("<Q", len(overlapping)) + overlapping + bytes(12))
+    write(os.path.join(regressions, "tiktoken"), "rank-2-pow-63.model",
+          ("\n".join(lines[:256]) + f"\nYWI= {(1 << 63) - 1}\n").encode())
     write(os.path.join(corpus, "tiktoken"), "text.txt",
           "Hello  world\n\n你好👋！ don't DON'T 12345 3.14\t<|user|>[gMASK]\u3000 ½ \r\n x".encode())
 
