@@ -1,8 +1,6 @@
 import Basics
 import FoundationEssentials
-import Glibc
 import Partitioning
-import Synchronization
 
 /// A Hugging Face release's PyTorch weights as published: one `pytorch_model.bin` holds them all, or
 /// `pytorch_model.bin.index.json` maps every tensor to the file holding it (`weight_map`). A folder with both is
@@ -13,12 +11,11 @@ public final class ReleaseCheckpoint: ReleaseWeights {
     public static let indexName = "pytorch_model.bin.index.json"
     public static let singleFileName = "pytorch_model.bin"
 
-    public let directory: URL
+    private let release: ReleaseFiles<TorchCheckpointFile>
+
+    public var directory: URL { release.directory }
     /// The weight files, each once, in name order.
-    public let files: [URL]
-    /// Every tensor's file, as an index into `files`.
-    private let fileOfKey: [String: Int]
-    private let opened: Mutex<[TorchCheckpointFile?]>
+    public var files: [URL] { release.files }
 
     /// Whether `directory` holds PyTorch release weights.
     public static func isPresent(in directory: URL) -> Bool {
@@ -27,74 +24,40 @@ public final class ReleaseCheckpoint: ReleaseWeights {
         }
     }
 
-    /// Reads the index (or finds the single file); no weight file is opened yet, but every file it names must
-    /// exist as a regular file in `directory`.
+    /// Reads the index (or the single file's tensor list); every file the index names must exist as a regular
+    /// file in `directory`.
     public init(directory: URL) throws(CheckpointError) {
-        self.directory = directory
-        let index = directory.appendingPathComponent(Self.indexName)
-        var fileOfKey: [String: Int] = [:]
-        var files: [URL] = []
-        let single = directory.appendingPathComponent(Self.singleFileName)
-        if !FileManager.default.fileExists(atPath: single.path), FileManager.default.fileExists(atPath: index.path) {
-            let map = try Self.weightMap(index)
-            let names = Set(map.values).sorted()
-            files = names.map { directory.appendingPathComponent($0) }
-            let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
-            for (key, name) in map { fileOfKey[key] = position[name] }
-        } else {
-            guard FileManager.default.fileExists(atPath: single.path) else {
-                throw .invalidIndex(
-                    path: directory.path,
-                    detail: "neither \(Self.indexName) nor \(Self.singleFileName) is there: not a PyTorch release")
-            }
-            files = [single]
-            for tensor in try TorchCheckpointFile(path: single.path).tensors { fileOfKey[tensor.name] = 0 }
-        }
-        for file in files {
-            var info = stat()
-            guard stat(file.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                throw .cannotOpen(path: file.path, reason: "named by \(Self.indexName) but not a regular file here")
-            }
-        }
-        self.files = files
-        self.fileOfKey = fileOfKey
-        opened = Mutex(Array(repeating: nil, count: files.count))
+        release = try ReleaseFiles(
+            directory: directory, indexName: Self.indexName, singleFileName: Self.singleFileName,
+            format: "a PyTorch release",
+            open: { (path) throws(CheckpointError) in try TorchCheckpointFile(path: path) },
+            names: { $0.tensors.map(\.name) })
     }
 
     /// Every tensor key, sorted.
-    public var keys: [String] { fileOfKey.keys.sorted() }
+    public var keys: [String] { release.fileOfKey.keys.sorted() }
 
-    public func contains(_ key: String) -> Bool { fileOfKey[key] != nil }
+    public func contains(_ key: String) -> Bool { release.fileOfKey[key] != nil }
 
     /// The position in `files` of the file the index names for `key`.
-    public func fileIndex(of key: String) -> Int? { fileOfKey[key] }
+    public func fileIndex(of key: String) -> Int? { release.fileOfKey[key] }
 
     /// The file holding `key`, opened on first use.
     public func file(holding key: String) throws(CheckpointError) -> TorchCheckpointFile {
-        guard let position = fileOfKey[key] else { throw .missingKey(path: directory.path, key: key) }
-        return try file(at: position)
+        try release.file(holding: key)
     }
 
     public func weightFile(holding key: String) throws(CheckpointError) -> any ReleaseWeightFile {
-        try file(holding: key)
+        try release.file(holding: key)
     }
 
     public func keysInFileOrder() throws(CheckpointError) -> [String] {
-        var keys: [String] = []
-        for index in files.indices {
-            keys += try file(at: index).tensors.map(\.name).filter { fileOfKey[$0] == index }
-        }
-        return keys
+        try release.keysInFileOrder { $0.tensors.map(\.name) }
     }
 
     /// `files[position]`, opened on first use.
     public func file(at position: Int) throws(CheckpointError) -> TorchCheckpointFile {
-        try opened.withLock { (opened) throws(CheckpointError) in
-            if let file = opened[position] { return file }
-            let file = try TorchCheckpointFile(path: files[position].path)
-            opened[position] = file
-            return file
-        }
+        try release.file(at: position)
     }
 
     /// The boxes of the stored tensor that make up `partition` of `spec`, in the order they are concatenated.

@@ -53,6 +53,21 @@ public enum ReleaseWriter {
         return (0..<count).map { starts[$0]..<max(starts[$0], starts[$0 + 1]) }
     }
 
+    /// Writes `tensors` in order as `files` weight files of near-equal size, with the index when there are several.
+    public static func writeRelease(
+        _ tensors: [(String, CheckpointTensor)], files: Int, to directory: URL, format: Format = .pytorch
+    ) throws(CheckpointError) {
+        let sizes = tensors.map { $0.1.elementCount * $0.1.dtype.byteCount }
+        var weightMap: [(key: String, file: String)] = []
+        for (index, range) in groups(sizes: sizes, count: files).enumerated() {
+            let url = try writeFile(Array(tensors[range]), index: index, of: files, to: directory, format: format)
+            weightMap += tensors[range].map { ($0.0, url.lastPathComponent) }
+        }
+        if files > 1 {
+            _ = try writeIndex(weightMap, totalSize: sizes.reduce(0, +), to: directory, format: format)
+        }
+    }
+
     /// Writes one weight file.
     public static func writeFile(
         _ tensors: [(String, CheckpointTensor)], index: Int, of count: Int, to directory: URL,

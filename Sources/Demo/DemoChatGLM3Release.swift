@@ -50,13 +50,7 @@ enum DemoChatGLM3Release {
         let tensors = RandomWeights.generate(
             configuration: configuration, seed: seed, textTokenCount: pieces, eosScale: eosScale
         ).map { ($0.key, CheckpointTensor.float16($0.tensor)) }
-        let sizes = tensors.map { $0.1.elementCount * $0.1.dtype.byteCount }
-        var weightMap: [(key: String, file: String)] = []
-        for (index, range) in ReleaseWriter.groups(sizes: sizes, count: files).enumerated() {
-            let url = try ReleaseWriter.writeFile(Array(tensors[range]), index: index, of: files, to: output)
-            weightMap += tensors[range].map { ($0.0, url.lastPathComponent) }
-        }
-        if files > 1 { _ = try ReleaseWriter.writeIndex(weightMap, totalSize: sizes.reduce(0, +), to: output) }
+        try ReleaseWriter.writeRelease(tensors, files: files, to: output)
         let plural = files == 1 ? "" : "s"
         return "created \(output.path): ChatGLM3-6B release layout, \(configuration.numLayers) layers, hidden "
             + "\(configuration.hiddenSize), \(configuration.keyValueHeads) key/value groups, \(files) weight "

@@ -55,13 +55,7 @@ enum DemoRelease {
         if let embeddings = tensors.first(where: { $0.0 == "transformer.word_embeddings.weight" }) {
             tensors.append(("lm_head.weight", embeddings.1))
         }
-        let sizes = tensors.map { $0.1.elementCount * $0.1.dtype.byteCount }
-        var weightMap: [(key: String, file: String)] = []
-        for (index, range) in ReleaseWriter.groups(sizes: sizes, count: files).enumerated() {
-            let url = try ReleaseWriter.writeFile(Array(tensors[range]), index: index, of: files, to: output)
-            weightMap += tensors[range].map { ($0.0, url.lastPathComponent) }
-        }
-        if files > 1 { _ = try ReleaseWriter.writeIndex(weightMap, totalSize: sizes.reduce(0, +), to: output) }
+        try ReleaseWriter.writeRelease(tensors, files: files, to: output)
         let plural = files == 1 ? "" : "s"
         return "created \(output.path): ChatGLM-6B release layout, \(c.numLayers) layers, hidden \(c.hiddenSize), "
             + "\(files) weight file\(plural), \(tokenizer.pieceCount) tokenizer pieces"

@@ -10,7 +10,7 @@ import SentencePiece
 /// tokenizer keeps it (ChatGLM3's `encode_special_tokens` is off by default). Special ids decode to nothing in
 /// ChatGLM2 (its `convert_id_to_token` gives "") and to their text in ChatGLM3 (`SPTokenizer.decode`); bos, eos and
 /// the padding id decode to nothing in both.
-public final class ChatGLM2Tokenizer: PromptTokenizer {
+public final class ChatGLM2Tokenizer: LeadingMaskPrompts {
     public let modelURL: URL
     public let specialTokens: SpecialTokenIds
     public let release: TokenizerRelease
@@ -71,34 +71,14 @@ public final class ChatGLM2Tokenizer: PromptTokenizer {
         }
     }
 
-    private func special(_ name: String) -> Int { specialTokens.configuration.namedToken(name)! }
-
-    /// `[gMASK] <sop>` and the text's ids (`tokenizer(text)`); generation continues after them.
-    public func prompt(_ text: String) -> BlankPrompt {
-        prompt(ids: [special("[gMASK]"), special("<sop>")] + tokenize(text), displayText: text)
-    }
-
-    /// Any ids: the model continues after the last.
-    public func prompt(fromIds ids: [Int]) throws(TokenizationError) -> BlankPrompt {
-        guard ids.contains(special("[gMASK]")) else { throw .noBlankToFill(mask: .gMask) }
-        return prompt(ids: ids, displayText: detokenize(ids))
-    }
-
-    private func prompt(ids: [Int], displayText: String) -> BlankPrompt {
-        BlankPrompt(
-            ids: ids, generationMask: .gMask, useGMask: true, displayText: displayText,
-            isEnglish: displayText.unicodeScalars.allSatisfy(\.isASCII), isContinuation: true,
-            appendsStartOfPiece: false)
-    }
-
     /// ChatGLM2's `build_prompt` (`[Round i]\n\n问：...\n\n答：...\n\n`, rounds from 1) or ChatGLM3's
     /// `build_chat_input` (per message its role token, the ids of `"\n"`, the ids of the content; then
     /// `<|assistant|>`).
     public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> BlankPrompt {
         switch release {
         case .chatGLM2:
-            let text = try Self.roundsText(messages, model: "ChatGLM2-6B", header: { "[Round \($0 + 1)]\n\n" })
-            return prompt(text)
+            try ChatRoles.checkTurns(messages, model: "ChatGLM2-6B")
+            return prompt(ChatRoles.roundsText(messages, firstRound: 1, separator: "\n\n"))
         default:
             try ChatRoles.check(messages, model: "ChatGLM3-6B")
             var ids = [special("[gMASK]"), special("<sop>")]
@@ -106,71 +86,13 @@ public final class ChatGLM2Tokenizer: PromptTokenizer {
                 ids += [special("<|\(message.role)|>")] + tokenize("\n") + tokenize(message.content)
             }
             ids.append(special("<|assistant|>"))
-            return prompt(ids: ids, displayText: detokenize(ids))
+            return continuation(ids: ids, displayText: detokenize(ids))
         }
-    }
-
-    /// The text of ChatGLM2's `build_prompt`: earlier exchanges as `{header}问：{q}\n\n答：{a}\n\n`, then the
-    /// question as `{header}问：{q}\n\n答：`. Messages alternate user and assistant, starting and ending with user.
-    static func roundsText(_ messages: [ChatMessage], model: String, header: (Int) -> String)
-        throws(ChatFormatError) -> String
-    {
-        for (index, message) in messages.enumerated() {
-            let expected = index % 2 == 0 ? "user" : "assistant"
-            guard message.role == expected else {
-                throw ChatFormatError(
-                    description: "message \(index) has role \"\(message.role)\"; \(model)'s chat takes user and "
-                        + "assistant messages in turn, starting and ending with user (it has no system prompt)")
-            }
-        }
-        guard messages.count % 2 == 1 else {
-            throw ChatFormatError(description: "the last message must be the user's (the model answers it)")
-        }
-        var text = ""
-        for round in 0..<(messages.count / 2) {
-            text += header(round) + "问：\(messages[2 * round].content)\n\n答：\(messages[2 * round + 1].content)\n\n"
-        }
-        return text + header(messages.count / 2) + "问：\(messages[messages.count - 1].content)\n\n答："
     }
 
     /// ChatGLM2's `process_response` (whitespace trimmed, `[[训练时间]]` replaced) or ChatGLM3's (the text after
     /// the last `<|assistant|>`, its metadata line split off).
     public func chatResponse(_ answer: String) -> String {
         release == .chatGLM2 ? ChatRoles.trimmed(answer) : ChatRoles.roleResponse(answer)
-    }
-}
-
-/// What the role-token chats (ChatGLM3, GLM-4) share: their roles and their `process_response`.
-enum ChatRoles {
-    static let roles: Set<String> = ["system", "user", "assistant", "observation"]
-
-    /// Every role is one of `roles`; the model answers the last message, which is the user's or an observation.
-    static func check(_ messages: [ChatMessage], model: String) throws(ChatFormatError) {
-        for (index, message) in messages.enumerated() where !roles.contains(message.role) {
-            throw ChatFormatError(
-                description: "message \(index) has role \"\(message.role)\"; \(model)'s chat takes system, user, "
-                    + "assistant and observation messages")
-        }
-        guard let last = messages.last, last.role == "user" || last.role == "observation" else {
-            throw ChatFormatError(description: "the last message must be the user's (the model answers it)")
-        }
-    }
-
-    /// ChatGLM2's `process_response`: trimmed, `[[训练时间]]` as `2023年`.
-    static func trimmed(_ answer: String) -> String {
-        let text = String(answer.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-        return text.replacing("[[训练时间]]", with: "2023年")
-    }
-
-    /// ChatGLM3's and GLM-4's `process_response` for a plain answer: the part after the last `<|assistant|>`; a
-    /// first line there is metadata (a tool's name), and without one the content is trimmed. A tool call keeps its
-    /// content as generated.
-    static func roleResponse(_ answer: String) -> String {
-        let response =
-            answer.split(separator: "<|assistant|>", omittingEmptySubsequences: false).last.map(String.init) ?? answer
-        guard let newline = response.firstIndex(of: "\n") else { return trimmed(response) }
-        let metadata = response[..<newline]
-        let content = String(response[response.index(after: newline)...])
-        return metadata.allSatisfy(\.isWhitespace) ? trimmed(content) : content
     }
 }

@@ -279,24 +279,9 @@ extension ChatGLM6BTokenizer {
 
     /// The text of `chatPrompt`.
     public func chatText(_ messages: [ChatMessage]) throws(ChatFormatError) -> String {
-        for (index, message) in messages.enumerated() {
-            let expected = index % 2 == 0 ? "user" : "assistant"
-            guard message.role == expected else {
-                throw ChatFormatError(
-                    description: "message \(index) has role \"\(message.role)\"; ChatGLM-6B's chat takes user and "
-                        + "assistant messages in turn, starting and ending with user (it has no system prompt)")
-            }
-        }
-        guard messages.count % 2 == 1 else {
-            throw ChatFormatError(description: "the last message must be the user's (the model answers it)")
-        }
-        let question = messages[messages.count - 1].content
-        guard messages.count > 1 else { return question }
-        var prompt = ""
-        for round in 0..<(messages.count / 2) {
-            prompt += "[Round \(round)]\n问：\(messages[2 * round].content)\n答：\(messages[2 * round + 1].content)\n"
-        }
-        return prompt + "[Round \(messages.count / 2)]\n问：\(question)\n答："
+        try ChatRoles.checkTurns(messages, model: "ChatGLM-6B")
+        guard messages.count > 1 else { return messages[0].content }
+        return ChatRoles.roundsText(messages, firstRound: 0, separator: "\n")
     }
 
     /// The official `process_response`: surrounding whitespace stripped, the training-date placeholder filled, and

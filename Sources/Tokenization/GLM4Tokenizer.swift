@@ -7,13 +7,21 @@ import FoundationEssentials
 /// pre-split, the added special tokens of `tokenizer_config.json` split out of the text first (transformers splits
 /// every added token, so text that spells one is that token), `[gMASK] <sop>` before every prompt, and the chat
 /// template of `tokenizer_config.json`.
-public final class GLM4Tokenizer: PromptTokenizer {
+public final class GLM4Tokenizer: LeadingMaskPrompts {
     public let modelURL: URL
     public let specialTokens: SpecialTokenIds
     private let encoding: TiktokenTokenizer
 
     public init(configuration: TokenizerConfiguration, directory: URL) throws(TokenizationError) {
         modelURL = directory.appendingPathComponent(configuration.model).standardizedFileURL
+        if !FileManager.default.fileExists(atPath: modelURL.path),
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path)
+        {
+            throw .cannotLoadModel(
+                path: modelURL.path,
+                reason: "it is missing; this folder has transformers' tokenizer.json, which GLMCluster does not read "
+                    + "yet: copy tokenizer.model and tokenizer_config.json of THUDM/glm-4-9b-chat into it")
+        }
         do {
             encoding = try TiktokenTokenizer(vocabulary: modelURL, specialTokens: configuration.namedTokenIds)
         } catch {
@@ -26,26 +34,6 @@ public final class GLM4Tokenizer: PromptTokenizer {
 
     public func detokenize(_ ids: [Int]) -> String { encoding.decode(ids) }
 
-    private func special(_ name: String) -> Int { specialTokens.configuration.namedToken(name)! }
-
-    /// `[gMASK] <sop>` and the text's ids; generation continues after them.
-    public func prompt(_ text: String) -> BlankPrompt {
-        prompt(ids: [special("[gMASK]"), special("<sop>")] + tokenize(text), displayText: text)
-    }
-
-    /// Any ids: the model continues after the last.
-    public func prompt(fromIds ids: [Int]) throws(TokenizationError) -> BlankPrompt {
-        guard ids.contains(special("[gMASK]")) else { throw .noBlankToFill(mask: .gMask) }
-        return prompt(ids: ids, displayText: detokenize(ids))
-    }
-
-    private func prompt(ids: [Int], displayText: String) -> BlankPrompt {
-        BlankPrompt(
-            ids: ids, generationMask: .gMask, useGMask: true, displayText: displayText,
-            isEnglish: displayText.unicodeScalars.allSatisfy(\.isASCII), isContinuation: true,
-            appendsStartOfPiece: false)
-    }
-
     /// The release's chat template (`apply_chat_template(..., add_generation_prompt=True)`): `[gMASK]<sop>`, per
     /// message with content `<|role|>\n{content}`, then `<|assistant|>`, the whole text tokenized at once.
     public func chatPrompt(_ messages: [ChatMessage]) throws(ChatFormatError) -> BlankPrompt {
@@ -55,7 +43,7 @@ public final class GLM4Tokenizer: PromptTokenizer {
             text += "<|\(message.role)|>\n\(message.content)"
         }
         text += "<|assistant|>"
-        return prompt(ids: tokenize(text), displayText: text)
+        return continuation(ids: tokenize(text), displayText: text)
     }
 
     /// GLM-4's `process_response`, as ChatGLM3's.

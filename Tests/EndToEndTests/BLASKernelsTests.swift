@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// OpenBLAS runs kernels that use the CPU's vector units on every rank, even where the library is older than the
 /// CPU and would fall back to SSE3 "Prescott" kernels on its own (`BLASKernelSelection`); a kernel set the user
@@ -31,8 +31,10 @@ import TestSupport
         environment["OPENBLAS_CORETYPE"] = nil
         let result = try CommandRunner.mpirun(
             2,
-            ["generate", "--model", model, "--prompt", "The capital of France is", "--max-new-tokens", "2", "--json",
-             "--threads", "1"],
+            [
+                "generate", "--model", model, "--prompt", "The capital of France is", "--max-new-tokens", "2", "--json",
+                "--threads", "1",
+            ],
             mpirunOptions: mpirunOptions, environment: environment)
         try #require(result.status == 0, "\(result.stderr)")
         let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))

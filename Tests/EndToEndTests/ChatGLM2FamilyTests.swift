@@ -223,33 +223,11 @@ extension ChatGLM2FamilyTests {
             "self_attention.query_key_value.weight", "self_attention.dense.weight", "mlp.dense_h_to_4h.weight",
             "mlp.dense_4h_to_h.weight",
         ]
-        var written: [(String, CheckpointTensor)] = []
-        for (key, shape, values) in tensors {
-            guard key.hasPrefix("transformer.encoder.layers."), layerMatrices.contains(where: { key.hasSuffix($0) })
-            else {
-                written.append((key, .float16(HalfTensor(shape: shape, values: values))))
-                continue
-            }
-            let input = scratch.appendingPathComponent("w.f16")
-            try values.withUnsafeBytes { try Data($0).write(to: input) }
-            let prefix = scratch.appendingPathComponent("q").path
-            let run = try CommandRunner.python([
-                CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/quantize_reference.py").path,
-                "\(bits)", "\(shape[0])", "\(shape[1])", input.path, prefix,
-            ])
-            try #require(run.status == 0, "\(run.stderr)")
-            let levels = try Data(contentsOf: URL(fileURLWithPath: prefix + (bits == 4 ? ".packed" : ".levels")))
-            let scales = try Data(contentsOf: URL(fileURLWithPath: prefix + ".scales"))
-            written.append(
-                (
-                    key,
-                    .int8(
-                        Int8Tensor(shape: [shape[0], shape[1] * bits / 8], values: levels.map { Int8(bitPattern: $0) }))
-                ))
-            let scaleValues = scales.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }
-            written.append((key + "_scale", .float16(HalfTensor(shape: [shape[0]], values: scaleValues))))
-        }
-        try TorchCheckpointWriter.write(written, to: quantizedRelease.appendingPathComponent("pytorch_model.bin"))
+        try OfficialQuantization.writeRelease(
+            tensors, bits: bits,
+            isLayerMatrix: { key in
+                key.hasPrefix("transformer.encoder.layers.") && layerMatrices.contains(where: { key.hasSuffix($0) })
+            }, scratch: scratch, to: quantizedRelease.appendingPathComponent("pytorch_model.bin"))
 
         let testCase = try #require(fixture.cases["chat_multi"])
         let ids = testCase.inputIds.map(String.init).joined(separator: ",")

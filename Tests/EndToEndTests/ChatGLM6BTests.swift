@@ -249,44 +249,17 @@ extension ChatGLM6BTests {
         ).write(to: release.appendingPathComponent("config.json"))
 
         let original = try ReleaseCheckpoint(directory: source)
-        var tensors: [(String, CheckpointTensor)] = []
         let quantized = [
             "query_key_value.weight", "attention.dense.weight", "dense_h_to_4h.weight", "dense_4h_to_h.weight",
         ]
-        for key in original.keys {
-            let file = try original.file(holding: key)
-            let shape = try file.tensor(named: key).shape
-            let values = try file.float16(key)
-            guard key.hasPrefix("transformer.layers."), quantized.contains(where: { key.hasSuffix($0) }) else {
-                tensors.append((key, .float16(HalfTensor(shape: shape, values: values))))
-                continue
-            }
-            let input = scratch.appendingPathComponent("w.f16")
-            try values.withUnsafeBytes { try Data($0).write(to: input) }
-            let prefix = scratch.appendingPathComponent("q").path
-            let run = try CommandRunner.python([
-                CommandRunner.packageRoot.appendingPathComponent("Tests/Reference/quantize_reference.py").path,
-                "\(bits)", "\(shape[0])", "\(shape[1])", input.path, prefix,
-            ])
-            try #require(run.status == 0, "\(run.stderr)")
-            let levels = try Data(contentsOf: URL(fileURLWithPath: prefix + (bits == 4 ? ".packed" : ".levels")))
-            let scales = try Data(contentsOf: URL(fileURLWithPath: prefix + ".scales"))
-            tensors.append(
-                (
-                    key,
-                    .int8(
-                        Int8Tensor(shape: [shape[0], shape[1] * bits / 8], values: levels.map { Int8(bitPattern: $0) }))
-                ))
-            tensors.append(
-                (
-                    key + "_scale",
-                    .float16(
-                        HalfTensor(
-                            shape: [shape[0]], values: scales.withUnsafeBytes { Array($0.bindMemory(to: Float16.self)) }
-                        ))
-                ))
-        }
-        try TorchCheckpointWriter.write(tensors, to: release.appendingPathComponent("pytorch_model.bin"))
+        try OfficialQuantization.writeRelease(
+            try original.keys.map { key in
+                let file = try original.file(holding: key)
+                return (key, try file.tensor(named: key).shape, try file.float16(key))
+            }, bits: bits,
+            isLayerMatrix: { key in
+                key.hasPrefix("transformer.layers.") && quantized.contains(where: { key.hasSuffix($0) })
+            }, scratch: scratch, to: release.appendingPathComponent("pytorch_model.bin"))
 
         let testCase = try #require(Self.fixture.cases["chat_multi"])
         let ids = testCase.inputIds.map(String.init).joined(separator: ",")

@@ -1,7 +1,7 @@
 import Checkpoint
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Fail fast, never hang: a bad job ends every rank with one clear message from rank 0 and a non-zero exit.
 @Suite struct ClusterFailureTests {
@@ -188,7 +188,8 @@ import TestSupport
             try TorchCheckpointWriter.write(shard, to: model.appendingPathComponent(ClusterFailureTests.shard1))
         }
         let sizes = try [first, second].map {
-            try FileManager.default.attributesOfItem(atPath: $0.appendingPathComponent(ClusterFailureTests.shard1).path)[.size]
+            try FileManager.default.attributesOfItem(
+                atPath: $0.appendingPathComponent(ClusterFailureTests.shard1).path)[.size]
                 as? UInt
         }
         #expect(sizes[0] == sizes[1])

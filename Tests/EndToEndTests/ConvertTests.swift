@@ -1,7 +1,7 @@
 import Checkpoint
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `glmcluster convert` on copies of the official fixture: re-partitioning must move bytes, never change them, and
 /// every converted directory must be a complete model that generates what the original does.

@@ -53,8 +53,10 @@ import Testing
     @Test func benchBatchSizesAreBounded() throws {
         let result = try CommandRunner.run(
             CommandRunner.glmcluster,
-            ["bench", "--config", "configs/demo.json", "--prompt-tokens", "4", "--gen-tokens", "1", "--batch-sizes",
-                "1000000"], timeout: 30)
+            [
+                "bench", "--config", "configs/demo.json", "--prompt-tokens", "4", "--gen-tokens", "1", "--batch-sizes",
+                "1000000",
+            ], timeout: 30)
         #expect(result.status == 64 && result.stderr.contains("must be at most 4096"), "\(result.stderr)")
     }
 
@@ -70,12 +72,16 @@ import Testing
         ]
         try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
         let result = try CommandRunner.mpirun(
-            2, ["batch", "--model", Self.model, "--input", input, "--output", output, "--max-new-tokens", "3",
-                "--threads", "1", "--quiet"])
+            2,
+            [
+                "batch", "--model", Self.model, "--input", input, "--output", output, "--max-new-tokens", "3",
+                "--threads", "1", "--quiet",
+            ])
         #expect(result.status == 3, "\(result.stderr)")
         let written = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
         #expect(written.count == 3, "\(written)")
-        #expect(written.contains { $0.contains(#""id":1"#) && $0.contains(#"\"temperature\" must be a finite number"#) })
+        #expect(
+            written.contains { $0.contains(#""id":1"#) && $0.contains(#"\"temperature\" must be a finite number"#) })
         #expect(written.contains { $0.contains(#""id":2"#) && !$0.contains("error") })
         #expect(written.contains { $0.contains(#""id":3"#) && $0.contains(#"\"num_beams\" must be at most 256"#) })
     }
