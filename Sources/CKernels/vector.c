@@ -313,6 +313,33 @@ INLINE void attention_body(
     }
 }
 
+/// Grouped attention of `n` query heads at one position (a decode step) sharing one key/value head: each key and
+/// value row is read once for all n queries (keys outer, queries inner), where `attention_body` reads them once per
+/// query. Every column is allowed: the step sees the whole cache.
+INLINE void attention_group_body(
+    const float *q, long n, long ldq, long d, const void *keys, const void *values, long total, float scale,
+    float *scores, float *out, long ldo, int half) {
+    const long element = half ? 2 : 4;
+    for (long c = 0; c < total; c++) {
+        const void *restrict k = (const char *)keys + c * d * element;
+        prefetch_ahead(k, d * element);
+        for (long i = 0; i < n; i++) scores[i * total + c] = scale * dot(q + i * ldq, k, d, half);
+    }
+    for (long i = 0; i < n; i++) {
+        softmax_row(scores + i * total, total, total);
+        for (long j = 0; j < d; j++) out[i * ldo + j] = 0;
+    }
+    for (long c = 0; c < total; c++) {
+        const void *restrict v = (const char *)values + c * d * element;
+        prefetch_ahead(v, d * element);
+        for (long i = 0; i < n; i++) {
+            float p = scores[i * total + c];
+            float *restrict o = out + i * ldo;
+            for (long j = 0; j < d; j++) o[j] += p * kv_at(v, j, half);
+        }
+    }
+}
+
 /// fp32 -> fp16, round to nearest even (vcvtps2ph, or the compiler runtime's conversion: the same bits).
 INLINE void narrow_body(const float *restrict x, uint16_t *restrict y, long count) {
     for (long i = 0; i < count; i++) {
@@ -358,6 +385,11 @@ INLINE void widen_body(const uint16_t *restrict x, float *restrict y, long count
         const float *q, long n, long d, const uint16_t *k, const uint16_t *v, long t, float sc, long fq, long p,   \
         float *s, float *o, long ldo) {                                                                           \
         attention_body(q, n, d, k, v, t, sc, fq, p, s, o, ldo, 1);                                                \
+    }                                                                                                             \
+    ATTR static void attention_group_##SUFFIX(                                                                    \
+        const float *q, long n, long ldq, long d, const void *k, const void *v, long t, float sc, float *s,       \
+        float *o, long ldo, int half) {                                                                           \
+        attention_group_body(q, n, ldq, d, k, v, t, sc, s, o, ldo, half);                                         \
     }                                                                                                             \
     ATTR static void narrow_##SUFFIX(const float *x, uint16_t *y, long count) { narrow_body(x, y, count); }       \
     ATTR static void widen_##SUFFIX(const uint16_t *x, float *y, long count) { widen_body(x, y, count); }
@@ -432,6 +464,12 @@ void ck_attention_head_f16(
     long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa) {
     CK_DISPATCH(attention_f16, q, n, d, keys, values, total, scale, first_query, bidirectional_prefix, scores, out,
                 ldo)
+}
+
+void ck_attention_group(
+    const float *q, long n, long ldq, long d, const void *keys, const void *values, long total, float scale,
+    float *scores, float *out, long ldo, int half, int isa) {
+    CK_DISPATCH(attention_group, q, n, ldq, d, keys, values, total, scale, scores, out, ldo, half)
 }
 
 void ck_narrow_to_f16(const float *x, uint16_t *y, long count, int isa) { CK_DISPATCH(narrow, x, y, count) }

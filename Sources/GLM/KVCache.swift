@@ -145,6 +145,20 @@ public final class KVCache {
         }
     }
 
+    /// One decode step of `heads` query heads (`queries`, d apart) that share key/value head `head`, against the
+    /// first `total` cached tokens (`VectorKernels.attentionGroup`): each cached row is read once for all of them.
+    func attendGroup(
+        layer: Int, head: Int, queries: UnsafePointer<Float>, heads: Int, total: Int, scale: Float,
+        scores: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+    ) {
+        let d = headDimension
+        let offset = element(head: head, token: 0) * format.elementSize
+        VectorKernels.attentionGroup(
+            queries: queries, heads: heads, queryStride: d, headDimension: d, keys: keys[layer] + offset,
+            values: values[layer] + offset, total: total, scale: scale, half: format == .fp16, scores: scores,
+            into: out, outStride: d)
+    }
+
     /// One head's first `tokens` keys and values as fp32 `[tokens, d]` matrices (for sgemm): the cache itself
     /// when it stores fp32, else widened into `scratch` (`2 * tokens * d` floats: keys, then values).
     func matrices(layer: Int, head: Int, tokens: Int, scratch: UnsafeMutablePointer<Float>)

@@ -150,6 +150,20 @@ public enum VectorKernels {
         }
     }
 
+    /// Attention of one decode step for `n` query heads sharing one key/value head (`ck_attention_group`): keys
+    /// and values (fp32, or fp16 bits with `half`) read once for all of them. Single-threaded: callers run groups in
+    /// parallel.
+    @inline(__always)
+    public static func attentionGroup(
+        queries: UnsafePointer<Float>, heads n: Int, queryStride: Int, headDimension d: Int, keys: UnsafeRawPointer,
+        values: UnsafeRawPointer, total: Int, scale: Float, half: Bool, scores: UnsafeMutablePointer<Float>,
+        into out: UnsafeMutablePointer<Float>, outStride: Int, instructionSet: InstructionSet? = nil
+    ) {
+        ck_attention_group(
+            queries, n, queryStride, d, keys, values, total, scale, scores, out, outStride, half ? 1 : 0,
+            (instructionSet?.rawValue ?? 0))
+    }
+
     /// Attention of `n` query rows of one head against `total` cached tokens without BLAS: scaled dot products
     /// with `keys [total, d]`, the masked softmax of `maskedSoftmax` (query i is `firstQuery + i`), then the
     /// weighted sum of `values [total, d]` into `out[i * outStride ..< + d]`. `scores` is scratch of `n * total`.

@@ -181,6 +181,43 @@ import Testing
         }
     }
 
+    /// Grouped decode attention (n query heads sharing one key/value head, every cached token visible) against the
+    /// Double definition of each head's scores, softmax and weighted values.
+    @Test(arguments: paths, [false, true])
+    func groupAttentionMatchesScoresSoftmaxValuesPerHead(path: DecodeKernels.InstructionSet, halfCache: Bool) {
+        for (n, d, total) in [(8, 128, 300), (2, 16, 1), (3, 72, 37), (16, 64, 9)] {
+            let q = Self.random(n * d, seed: 11, scale: 2)
+            var keys = Self.random(total * d, seed: 12, scale: 2)
+            var values = Self.random(total * d, seed: 13)
+            let halfKeys = keys.map { Float16($0).bitPattern }, halfValues = values.map { Float16($0).bitPattern }
+            if halfCache {
+                keys = halfKeys.map { Float(Float16(bitPattern: $0)) }
+                values = halfValues.map { Float(Float16(bitPattern: $0)) }
+            }
+            let scale = 1 / Float(d).squareRoot()
+            var scores = [Float](repeating: 0, count: n * total)
+            var out = [Float](repeating: .nan, count: n * d)
+            func run(_ k: UnsafeRawPointer, _ v: UnsafeRawPointer) {
+                VectorKernels.attentionGroup(
+                    queries: q, heads: n, queryStride: d, headDimension: d, keys: k, values: v, total: total,
+                    scale: scale, half: halfCache, scores: &scores, into: &out, outStride: d, instructionSet: path)
+            }
+            if halfCache { run(halfKeys, halfValues) } else { run(keys, values) }
+            for i in 0..<n {
+                let logits = (0..<total).map { c in
+                    (0..<d).reduce(0.0) { $0 + Double(q[i * d + $1]) * Double(keys[c * d + $1]) } * Double(scale)
+                }
+                let top = logits.max()!
+                let weights = logits.map { Foundation.exp($0 - top) }
+                let sum = weights.reduce(0, +)
+                for j in 0..<d {
+                    let expected = (0..<total).reduce(0.0) { $0 + weights[$1] / sum * Double(values[$1 * d + j]) }
+                    #expect(abs(Double(out[i * d + j]) - expected) < 2e-6, "\(path) n \(n) d \(d) total \(total)")
+                }
+            }
+        }
+    }
+
     /// fp32 -> fp16 bits as Swift's `Float16` rounds them (nearest even; overflow, subnormals, zeros, infinities,
     /// NaN), and back exactly, on every path.
     @Test(arguments: paths) func halfConversionsMatchSwiftFloat16(path: DecodeKernels.InstructionSet) {

@@ -67,6 +67,14 @@ void ck_attention_head_f16(
     const float *q, long n, long d, const uint16_t *keys, const uint16_t *values, long total, float scale,
     long first_query, long bidirectional_prefix, float *scores, float *out, long ldo, int isa);
 
+/// Grouped attention of one decode step: `n` query heads (`q + i * ldq`, d values each) that share one key/value
+/// head, against all `total` cached tokens (no mask: the step sees every earlier token), each key and value row read
+/// once for the n queries. `half` says keys and values are fp16 bits (else fp32). Results as ck_attention_head's for
+/// n calls of one row each: `out[i * ldo + j]`; `scores` is caller scratch of n * total floats.
+void ck_attention_group(
+    const float *q, long n, long ldq, long d, const void *keys, const void *values, long total, float scale,
+    float *scores, float *out, long ldo, int half, int isa);
+
 /// y[i] = x[i] as IEEE fp16 bits, rounded to nearest even (overflow gives infinity).
 void ck_narrow_to_f16(const float *x, uint16_t *y, long count, int isa);
 

@@ -66,6 +66,7 @@ extension GLMModel {
                     profile.measure(.attention) {
                         // Few query rows: dot products and axpys over the cache beat n-row sgemm calls; every
                         // (segment, head) pair in parallel.
+                        let perGroup = headsPerGroup
                         ComputeThreads.parallelFor(direct.count * heads) { range in
                             for task in range {
                                 let (index, head) = (direct[task / heads], task % heads)
@@ -73,6 +74,25 @@ extension GLMModel {
                                 let (first, rows, total) = (
                                     batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
                                 )
+                                // A decode step of grouped attention: the group's first head computes all of its
+                                // heads at once, reading the shared keys and values once (`attendGroup`).
+                                if rows == 1 && perGroup > 1 {
+                                    let firstOfGroup = head == 0 || keyValueHead(of: head) != keyValueHead(of: head - 1)
+                                    guard firstOfGroup else { continue }
+                                    var count = 1
+                                    while head + count < heads
+                                        && keyValueHead(of: head + count) == keyValueHead(of: head)
+                                    {
+                                        count += 1
+                                    }
+                                    segment.cache.attendGroup(
+                                        layer: layer, head: keyValueHead(of: head),
+                                        queries: q + (first * heads + head) * d,
+                                        heads: count, total: total, scale: scale,
+                                        scores: s + scoreOffsets[index] + head * total,
+                                        into: ctx + first * localWidth + head * d)
+                                    continue
+                                }
                                 segment.cache.attendDirectly(
                                     layer: layer, head: keyValueHead(of: head),
                                     queries: q + (first * heads + head * rows) * d,
