@@ -32,6 +32,8 @@ public struct TiktokenError: Error, Equatable, Sendable, CustomStringConvertible
         case negativeSpecialTokenId(String, id: Int)
         /// A special token is the empty string.
         case emptySpecialToken(id: Int)
+        /// A transformers `tokenizer.json` that is not GLM-4's byte-level BPE: what was expected.
+        case notGLM4TokenizerJSON(String)
     }
 
     /// The vocabulary file's path, or the name a caller gave the bytes it parsed.
@@ -73,6 +75,7 @@ public struct TiktokenError: Error, Equatable, Sendable, CustomStringConvertible
             what = "special tokens \(quoted(first)) and \(quoted(second)) share id \(id)"
         case .negativeSpecialTokenId(let token, let id): what = "special token \(quoted(token)) has negative id \(id)"
         case .emptySpecialToken(let id): what = "the special token of id \(id) is empty"
+        case .notGLM4TokenizerJSON(let expected): what = "not GLM-4's tokenizer.json: expected \(expected)"
         }
         return "\(place): \(what)"
     }

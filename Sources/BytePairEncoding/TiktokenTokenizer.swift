@@ -20,8 +20,12 @@ public struct TiktokenTokenizer: Sendable {
     private let specialBytes: [Int: [UInt8]]
 
     /// Loads the vocabulary at `url`; `specialTokens` maps each special token's text to its id.
+    /// (A `tokenizer.json`, by its extension, is read as transformers stores GLM-4's vocabulary.)
     public init(vocabulary url: URL, specialTokens: [String: Int]) throws(TiktokenError) {
-        try self.init(vocabulary: TiktokenVocabulary(contentsOf: url), specialTokens: specialTokens, file: url.path)
+        let vocabulary =
+            url.pathExtension == "json"
+            ? try TiktokenVocabulary(tokenizerJSON: url) : try TiktokenVocabulary(contentsOf: url)
+        try self.init(vocabulary: vocabulary, specialTokens: specialTokens, file: url.path)
     }
 
     /// `file` names the vocabulary in errors about the special tokens.

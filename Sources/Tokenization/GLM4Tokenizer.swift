@@ -3,7 +3,8 @@ import Configuration
 import FoundationEssentials
 
 /// GLM-4's tokenizer as its `tokenization_chatglm.py` (`ChatGLM4Tokenizer`) and transformers run it: tiktoken's
-/// byte-level BPE over the release's `tokenizer.model` (base64 token and rank per line) after GLM-4's regex
+/// byte-level BPE over the release's `tokenizer.model` (base64 token and rank per line; or transformers'
+/// `tokenizer.json` of the same vocabulary, glm-4-9b-chat-hf's) after GLM-4's regex
 /// pre-split, the added special tokens of `tokenizer_config.json` split out of the text first (transformers splits
 /// every added token, so text that spells one is that token), `[gMASK] <sop>` before every prompt, and the chat
 /// template of `tokenizer_config.json`.
@@ -14,14 +15,6 @@ public final class GLM4Tokenizer: LeadingMaskPrompts {
 
     public init(configuration: TokenizerConfiguration, directory: URL) throws(TokenizationError) {
         modelURL = directory.appendingPathComponent(configuration.model).standardizedFileURL
-        if !FileManager.default.fileExists(atPath: modelURL.path),
-            FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path)
-        {
-            throw .cannotLoadModel(
-                path: modelURL.path,
-                reason: "it is missing; this folder has transformers' tokenizer.json, which GLMCluster does not read "
-                    + "yet: copy tokenizer.model and tokenizer_config.json of THUDM/glm-4-9b-chat into it")
-        }
         do {
             encoding = try TiktokenTokenizer(vocabulary: modelURL, specialTokens: configuration.namedTokenIds)
         } catch {

@@ -121,7 +121,8 @@ struct EndTokens: Decodable {
 /// - ChatGLM3-6B's appends the role tokens `<|system|> <|user|> <|assistant|> <|observation|>` after those; its
 ///   `chat()` ends on eos, `<|user|>` or `<|observation|>`.
 /// - GLM-4's `tokenizer_config.json` lists its added tokens with their ids (`added_tokens_decoder`); its `chat()`
-///   ends on the `eos_token_id` list of config.json.
+///   ends on the `eos_token_id` list of config.json. Its vocabulary is `tokenizer.model` (tiktoken's format), or in
+///   transformers' own layout `tokenizer.json`.
 ///
 /// ChatGLM2 and ChatGLM3 ship the same `tokenizer.model` and `config.json` fields; the release's name
 /// (`_name_or_path` in config.json, `name_or_path` in tokenizer_config.json) tells them apart, and one that names
@@ -191,8 +192,14 @@ enum ChatGLM2TokenizerLayout {
         }
         let ends = endTokens ?? [named["<|endoftext|>"]!, named["<|user|>"]!, named["<|observation|>"]!]
         guard !ends.isEmpty else { throw .invalidValue(file: source, field: "eos_token_id", expected: "ids") }
+        // transformers' own layout ships the vocabulary as tokenizer.json instead of the tiktoken file.
+        let directory = URL(fileURLWithPath: file).deletingLastPathComponent()
+        let vocabulary =
+            !FileManager.default.fileExists(atPath: directory.appendingPathComponent(modelName).path)
+                && FileManager.default.fileExists(atPath: directory.appendingPathComponent("tokenizer.json").path)
+            ? "tokenizer.json" : modelName
         var configuration = TokenizerConfiguration(
-            model: modelName, numImageTokens: 0, commandTokensStart: named["[gMASK]"]!, eos: ends[0])
+            model: vocabulary, numImageTokens: 0, commandTokensStart: named["[gMASK]"]!, eos: ends[0])
         configuration.release = .glm4
         configuration.namedTokens = named.map { NamedToken(text: $0.key, id: $0.value) }.sorted { $0.id < $1.id }
         configuration.endTokens = ends
