@@ -71,7 +71,7 @@ public final class SafetensorsFile: Sendable {
             var count = 1
             for dimension in shapeValues {
                 guard let size = dimension.numberValue, size >= 0, size.rounded() == size, size < 1e15 else {
-                    throw fail("shape \(shapeValues) must hold non-negative integers", name)
+                    throw fail("shape \(Self.render(shapeValues)) must hold non-negative integers", name)
                 }
                 shape.append(Int(size))
                 let (product, overflow) = count.multipliedReportingOverflow(by: Int(size))
@@ -81,7 +81,7 @@ public final class SafetensorsFile: Sendable {
             guard let begin = offsets[0].numberValue, let end = offsets[1].numberValue, begin >= 0, end >= begin,
                 end <= Double(dataSize), begin.rounded() == begin, end.rounded() == end
             else {
-                throw fail("data_offsets \(offsets) must lie within the \(dataSize) bytes of data", name)
+                throw fail("data_offsets \(Self.render(offsets)) must lie within the \(dataSize) bytes of data", name)
             }
             guard Int(end) - Int(begin) == count * dtype.byteCount else {
                 throw fail(
@@ -100,6 +100,22 @@ public final class SafetensorsFile: Sendable {
         self.tensors = tensors
         self.metadata = metadata
         index = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
+    }
+
+    /// A header array as its JSON text shows it (`[0, 8]`), for messages.
+    static func render(_ values: [JSONValue]) -> String {
+        let items = values.map { value -> String in
+            switch value {
+            case .integer(let number): String(number)
+            case .number(let number): String(number)
+            case .string(let text): "\"\(text)\""
+            case .bool(let flag): String(flag)
+            case .null: "null"
+            case .array: "[...]"
+            case .object: "{...}"
+            }
+        }
+        return "[" + items.joined(separator: ", ") + "]"
     }
 
     /// The header's dtype codes.

@@ -188,7 +188,8 @@ enum ChatGLM2TokenizerLayout {
         for required in ["[gMASK]", "<sop>", "<|endoftext|>", "<|user|>", "<|assistant|>", "<|observation|>"]
         where named[required] == nil {
             throw .invalidValue(
-                file: file, field: "added_tokens_decoder", expected: "GLM-4's special tokens, without \(required)")
+                file: file, field: "added_tokens_decoder",
+                expected: "GLM-4's special tokens, \(required) among them (it is missing)")
         }
         let ends = endTokens ?? [named["<|endoftext|>"]!, named["<|user|>"]!, named["<|observation|>"]!]
         guard !ends.isEmpty else { throw .invalidValue(file: source, field: "eos_token_id", expected: "ids") }
