@@ -19,9 +19,8 @@ public final class ReleaseCheckpoint: ReleaseWeights {
 
     /// Whether `directory` holds PyTorch release weights.
     public static func isPresent(in directory: URL) -> Bool {
-        [indexName, singleFileName].contains {
-            FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
-        }
+        ReleaseFiles<TorchCheckpointFile>.arePresent(
+            in: directory, indexName: indexName, singleFileName: singleFileName)
     }
 
     /// Reads the index (or the single file's tensor list); every file the index names must exist as a regular
@@ -38,9 +37,6 @@ public final class ReleaseCheckpoint: ReleaseWeights {
     public var keys: [String] { release.fileOfKey.keys.sorted() }
 
     public func contains(_ key: String) -> Bool { release.fileOfKey[key] != nil }
-
-    /// The position in `files` of the file the index names for `key`.
-    public func fileIndex(of key: String) -> Int? { release.fileOfKey[key] }
 
     /// The file holding `key`, opened on first use.
     public func file(holding key: String) throws(CheckpointError) -> TorchCheckpointFile {

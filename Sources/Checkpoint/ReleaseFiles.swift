@@ -14,6 +14,13 @@ final class ReleaseFiles<File: AnyObject & Sendable>: Sendable {
     private let opened: Mutex<[File?]>
     private let open: @Sendable (String) throws(CheckpointError) -> File
 
+    /// Whether `directory` holds a release of this format: its index or its single file.
+    static func arePresent(in directory: URL, indexName: String, singleFileName: String) -> Bool {
+        [indexName, singleFileName].contains {
+            FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
+        }
+    }
+
     /// Reads the index, or opens the single file to list its tensors (`names`); every file the index names must be
     /// a regular file in `directory`. `format` names the release kind in errors ("a PyTorch release").
     init(

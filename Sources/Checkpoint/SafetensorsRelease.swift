@@ -19,9 +19,7 @@ public final class SafetensorsRelease: ReleaseWeights {
 
     /// Whether `directory` holds safetensors weights.
     public static func isPresent(in directory: URL) -> Bool {
-        [indexName, singleFileName].contains {
-            FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
-        }
+        ReleaseFiles<SafetensorsFile>.arePresent(in: directory, indexName: indexName, singleFileName: singleFileName)
     }
 
     /// Reads the index (or the single file's header); every file the index names must exist as a regular file.

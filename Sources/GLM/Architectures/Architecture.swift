@@ -42,7 +42,8 @@ public struct Architecture: Sendable {
     /// (`queryKeyValue`'s layout), the attention output, the post-attention norm and the two MLP matrices, then
     /// the final norm and, where it is not tied to the embeddings, the output layer. A gated MLP stores both halves
     /// in `dense_h_to_4h` (split per half across ranks). Biases and norm biases are listed where the architecture
-    /// has them; the official quantized layers are marked quantizable.
+    /// has them; the official quantized layers are marked quantizable (the QKV, attention dense, dense_h_to_4h and
+    /// dense_4h_to_h weights: `QUANTIZED_LAYERS` of GLM-130B's `convert_tp.py`, the layers ChatGLM's `quantize` replaces).
     public func weightSpecs(_ c: ModelConfiguration) -> [WeightSpec] {
         let h = c.hiddenSize
         let d = c.headDimension
@@ -99,14 +100,6 @@ public struct Architecture: Sendable {
         if let output = n.outputLayer { specs.append(WeightSpec(key: output, shape: [c.vocabSize, h], layout: .rows)) }
         return specs
     }
-
-    /// The official quantized layers (`QUANTIZED_LAYERS` of GLM-130B's `tools/convert_tp.py`, the layers the
-    /// ChatGLM family's `quantize` replaces): the QKV, attention dense, dense_h_to_4h and dense_4h_to_h weights.
-    /// Embeddings, norms, biases and the output layer stay fp16.
-    public static let quantizedLayerNames = [
-        "attention.dense.weight", "attention.query_key_value.weight", "mlp.dense_h_to_4h.weight",
-        "mlp.dense_4h_to_h.weight",
-    ]
 }
 
 /// The norm before each sublayer and at the end.
