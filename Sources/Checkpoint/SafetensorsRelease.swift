@@ -88,9 +88,8 @@ extension SafetensorsRelease: WeightStore {
     public func fingerprint() throws(CheckpointError) -> String {
         var parts: [String] = []
         for (index, (url, size)) in zip(files, fileSizes).enumerated() {
-            parts.append(
-                "\(url.lastPathComponent) \(size ?? -1) bytes, contents \(String(try contentsDigest(of: index), radix: 16))"
-            )
+            let digest = String(try contentsDigest(of: index), radix: 16)
+            parts.append("\(url.lastPathComponent) \(size ?? -1) bytes, contents \(digest)")
         }
         return "safetensors release (" + parts.joined(separator: "; ") + ")"
     }

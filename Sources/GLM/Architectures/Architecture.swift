@@ -43,7 +43,8 @@ public struct Architecture: Sendable {
     /// the final norm and, where it is not tied to the embeddings, the output layer. A gated MLP stores both halves
     /// in `dense_h_to_4h` (split per half across ranks). Biases and norm biases are listed where the architecture
     /// has them; the official quantized layers are marked quantizable (the QKV, attention dense, dense_h_to_4h and
-    /// dense_4h_to_h weights: `QUANTIZED_LAYERS` of GLM-130B's `convert_tp.py`, the layers ChatGLM's `quantize` replaces).
+    /// dense_4h_to_h weights: `QUANTIZED_LAYERS` of GLM-130B's `convert_tp.py`, the layers ChatGLM's `quantize`
+    /// replaces).
     public func weightSpecs(_ c: ModelConfiguration) -> [WeightSpec] {
         let h = c.hiddenSize
         let d = c.headDimension
