@@ -9,7 +9,14 @@ public enum ComputeThreads {
     /// Runs `body` over `0 ..< total` split into at most `count` contiguous chunks of at least `minimumChunk`,
     /// in parallel; returns when all are done.
     public static func parallelFor(_ total: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = max(1, min(count, total / max(minimumChunk, 1)))
+        parallelFor(total, threads: count, minimumChunk: minimumChunk, body)
+    }
+
+    /// `parallelFor` on at most `threads` chunks (tests and benchmarks force a thread count).
+    public static func parallelFor(
+        _ total: Int, threads: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void
+    ) {
+        let chunks = max(1, min(threads, total / max(minimumChunk, 1)))
         if chunks == 1 {
             body(0..<total)
             return

@@ -79,7 +79,8 @@ public enum DecodeKernels {
             let problem = ck_gemv_problem(
                 format: format, x: activations, n: n, k: k, w: w, scales: scales, groups: groups, y: y, ldy: rows)
             let blocks = (rows + 3) / 4
-            parallelFor(blocks, threads: threads, minimumChunk: max(1, minimumRowsPerThread / 4)) { range in
+            ComputeThreads.parallelFor(blocks, threads: threads, minimumChunk: max(1, minimumRowsPerThread / 4)) {
+                range in
                 ck_gemv(problem, range.lowerBound * 4, min(rows, range.upperBound * 4), isa)
             }
         }
@@ -100,7 +101,7 @@ public enum DecodeKernels {
             // High nibbles are the even elements, low nibbles the odd ones: split x once so each meets a
             // contiguous activation vector (see ck_gemv_split_pairs).
             // The split lives in a per-thread scratch reused across calls (no allocation per decode step).
-            let split = SplitScratch.current.buffer(capacity: n * k)
+            let split = ThreadScratch.current.buffer(of: Float.self, capacity: n * k)
             ck_gemv_split_pairs(x, n, k, split)
             p.withUnsafeBytes { w in
                 s.withUnsafeBytes { scales in
@@ -110,59 +111,4 @@ public enum DecodeKernels {
         }
         return true
     }
-
-    /// `ComputeThreads.parallelFor` with an explicit thread count.
-    private static func parallelFor(
-        _ total: Int, threads: Int, minimumChunk: Int, _ body: (Range<Int>) -> Void
-    ) {
-        if threads == ComputeThreads.count {
-            ComputeThreads.parallelFor(total, minimumChunk: minimumChunk, body)
-            return
-        }
-        let chunks = max(1, min(threads, total / max(minimumChunk, 1)))
-        if chunks == 1 {
-            body(0..<total)
-            return
-        }
-        // As in ComputeThreads.parallelFor: disjoint chunks, body outlives no call.
-        ComputeThreads.runChunks(chunks) { chunk in body(total * chunk / chunks..<total * (chunk + 1) / chunks) }
-    }
-}
-
-/// A per-thread fp32 buffer for the int4 activation split, grown on demand and kept for the thread's lifetime.
-/// Only the calling thread writes it, and only before the kernels (which read it) start; `multiply` does not
-/// re-enter itself, so one buffer per thread suffices.
-final class SplitScratch {
-    private var storage: UnsafeMutablePointer<Float>?
-    private var capacity = 0
-
-    /// The calling thread's scratch.
-    static var current: SplitScratch {
-        if let stored = pthread_getspecific(key) {
-            return Unmanaged<SplitScratch>.fromOpaque(stored).takeUnretainedValue()
-        }
-        let scratch = SplitScratch()
-        pthread_setspecific(key, Unmanaged.passRetained(scratch).toOpaque())
-        return scratch
-    }
-
-    /// Each thread's scratch, retained, and released when the thread exits, as `Thread.current.threadDictionary`
-    /// kept it (that needs full Foundation, which is not linked: about 6 MiB resident per rank).
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { stored in Unmanaged<SplitScratch>.fromOpaque(stored!).release() }
-        return key
-    }()
-
-    /// A buffer of at least `count` floats, valid until the next call on this thread.
-    func buffer(capacity count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacity {
-            storage?.deallocate()
-            capacity = max(count, 2 * capacity)
-            storage = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
-        }
-        return storage!
-    }
-
-    deinit { storage?.deallocate() }
 }

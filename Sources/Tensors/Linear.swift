@@ -1,8 +1,9 @@
 /// `y[n, out] = x[n, in] * W^T + bias` for a weight `W[out, in]` in any `WeightFormat`; `y` has row stride `out`.
 ///
 /// The kernel is a route chosen from the row count, the weight, the precision and the CPU (`MatmulRoute.choose`):
-/// decode-sized products stream the compact weights once through the GEMV kernels, longer blocks take widen +
-/// OpenBLAS sgemm, and with `.fast` precision the dot-product units' kernels where they are faster.
+/// decode-sized products stream the compact weights once through the GEMV kernels, longer blocks take the exact
+/// GEMM on the fp32 FMAs (OpenBLAS sgemm for fp32 weights), and with `.fast` precision the dot-product units'
+/// kernels where they are faster.
 public func linear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, bias: [Float]?,
     into y: UnsafeMutablePointer<Float>, precision: MatmulPrecision = .exact
@@ -23,7 +24,8 @@ public enum MatmulPrecision: String, Sendable, CaseIterable, Codable {
     case fast
 }
 
-/// The reference path: widen a tile of weight rows to fp32, multiply with OpenBLAS sgemm, repeat.
+/// The reference path: widen a tile of weight rows to fp32, multiply with OpenBLAS sgemm, repeat. The route for
+/// fp32 weights and for CPUs without AVX2; elsewhere the exact GEMM computes the same products without the copy.
 public func referenceLinear(
     _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>
 ) {

@@ -11,7 +11,11 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
         case quantizedGEMV = "int8 GEMV"
         /// `PrefillKernels`: blocked GEMM on the bf16 or int8 dot-product unit (fast precision, prefill, batches).
         case dotProductGEMM = "dot-product GEMM"
-        /// `referenceLinear`: weights widened to fp32 tile by tile, OpenBLAS sgemm (the exact path for many rows).
+        /// `ExactGEMMKernels`: blocked GEMM on the fp32 FMAs, weights dequantised exactly in panels (the exact path
+        /// for many rows of compact weights).
+        case exactGEMM = "exact GEMM"
+        /// `referenceLinear`: weights widened to fp32 tile by tile, OpenBLAS sgemm (fp32 weights, and CPUs without
+        /// AVX2).
         case sgemm = "widen + sgemm"
     }
 
@@ -33,16 +37,19 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
         public var int8GEMM: Bool
         /// Whether vdpbf16ps outruns the fp32 FMAs here (measured once: `PrefillKernels.bf16OutrunsFP32`).
         public var bf16OutrunsFP32: Bool
+        /// The exact GEMM's path (`.avx512` or `.avx2`), or nil without AVX2.
+        public var exactGEMM: DecodeKernels.InstructionSet?
 
         public init(
             gemv: DecodeKernels.InstructionSet, int8GEMV: DecodeKernels.InstructionSet?, bf16GEMM: Bool,
-            int8GEMM: Bool, bf16OutrunsFP32: Bool
+            int8GEMM: Bool, bf16OutrunsFP32: Bool, exactGEMM: DecodeKernels.InstructionSet?
         ) {
             self.gemv = gemv
             self.int8GEMV = int8GEMV
             self.bf16GEMM = bf16GEMM
             self.int8GEMM = int8GEMM
             self.bf16OutrunsFP32 = bf16OutrunsFP32
+            self.exactGEMM = exactGEMM
         }
 
         /// The dot-product unit whose GEMM outruns sgemm for `format` on this CPU, or nil: vdpbf16ps for fp16/bf16
@@ -58,7 +65,7 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
         public static let detected = CPU(
             gemv: .best, int8GEMV: DecodeKernels.InstructionSet(rawValue: ck_gemv_q8_resolve_isa(0)),
             bf16GEMM: CPUFeatures.detected.avx512bf16 != 0, int8GEMM: CPUFeatures.detected.avx512vnni != 0,
-            bf16OutrunsFP32: PrefillKernels.bf16OutrunsFP32)
+            bf16OutrunsFP32: PrefillKernels.bf16OutrunsFP32, exactGEMM: ExactGEMMKernels.best)
     }
 
     /// The weight as the choice sees it: format, inner dimension and scale groups per row (1 for unquantized).
@@ -80,7 +87,8 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
     /// - fast precision, up to `DecodeKernels.fastPrecisionRows` rows of int8/int4 weights the int8 GEMV handles;
     /// - fast precision, more rows, where the dot-product GEMM has the format's unit and it outruns sgemm;
     /// - up to `DecodeKernels.maximumRows` rows, the exact GEMV;
-    /// - otherwise widen + sgemm.
+    /// - more rows of compact weights, the exact GEMM where the CPU has AVX2;
+    /// - otherwise widen + sgemm (fp32 weights go to OpenBLAS as they are).
     public static func choose(rows: Int, weight: Weight, precision: MatmulPrecision, cpu: CPU) -> MatmulRoute {
         let format = weight.format
         let hasShape = rows > 0 && weight.rows > 0
@@ -104,6 +112,10 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
                 }
             return MatmulRoute(kernel: .exactGEMV, format: format, unit: unit)
         }
+        if format != .float32, let isa = cpu.exactGEMM {
+            let unit = isa == .avx512 ? "vfmadd231ps (AVX-512)" : "vfmadd231ps (AVX2)"
+            return MatmulRoute(kernel: .exactGEMM, format: format, unit: unit)
+        }
         return MatmulRoute(kernel: .sgemm, format: format, unit: "fp32 FMA (OpenBLAS)")
     }
 
@@ -120,6 +132,9 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
             precondition(done, "the dot-product GEMM declined a route chosen for it")
         case .exactGEMV:
             _ = DecodeKernels.multiply(x, rows: n, weight: weight, into: y)
+        case .exactGEMM:
+            let done = ExactGEMMKernels.multiply(x, rows: n, weight: weight, into: y)
+            precondition(done, "the exact GEMM declined a route chosen for it")
         case .sgemm:
             referenceLinear(x, rows: n, weight: weight, into: y)
         }

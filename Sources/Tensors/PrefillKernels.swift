@@ -4,9 +4,9 @@ import CKernels
 /// dot-product unit present (AVX512-BF16, AVX512-VNNI).
 ///
 /// `y[n, out] = x[n, k] · W[out, k]^T`, all row-major, `y` with row stride `out`. The kernels are in C
-/// (`ckernels_gemm.h`): x is packed once per call (as bf16, or quantised to int8 per row), then each thread owns a
-/// contiguous range of output columns, packs 32 weight rows × one k block at a time into an L1-resident panel and
-/// runs a 12 × 32 register-blocked microkernel over every row block of x.
+/// (`ckernels_gemm.h`): x is packed once per call (as bf16, or quantised to int8 per row) into the calling thread's
+/// scratch, then each thread owns a contiguous range of output columns, packs 32 weight rows × one k block at a time
+/// into an L1-resident panel and runs a 12 × 32 register-blocked microkernel over every row block of x.
 ///
 /// - bf16 and fp16 weights: `vdpbf16ps`. Activations are rounded to bf16 (nearest even); fp16 weights are rounded
 ///   to bf16 in the panel (the stored weights are not converted), which is exact for bf16 weights only. Products
@@ -20,7 +20,8 @@ import CKernels
 ///   is corrected by `128 · Σ w_q` and scaled by `s · w_scale`. Weights are used exactly, so the only error is the
 ///   activation rounding, at most `s / 2` per element: `|y - x·W^T| <= s / 2 · Σ_k |w_k|` (plus fp32 rounding of
 ///   the per-group sums), on average `s / √12 · sqrt(Σ_k w_k²)`. int4 weights are unpacked to int8 in the panel.
-/// - fp32 weights are left to OpenBLAS sgemm (the reference path), as is everything on CPUs without the units.
+/// - fp32 weights are left to OpenBLAS sgemm; other formats on CPUs without the units take the exact GEMM
+///   (`ExactGEMMKernels`) or, without AVX2, the reference path.
 public enum PrefillKernels {
     /// Whether `multiply` has a kernel for `format` on this CPU.
     public static func handles(_ format: WeightFormat) -> Bool {
@@ -101,8 +102,7 @@ public enum PrefillKernels {
     ) {
         let k = weight.columns
         let outputs = weight.rows
-        let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: ck_gemm_bf16_packed_x_count(n, k))
-        defer { packed.deallocate() }
+        let packed = ThreadScratch.current.buffer(of: UInt32.self, capacity: ck_gemm_bf16_packed_x_count(n, k))
         let blocks = (n + rowBlock - 1) / rowBlock
         ComputeThreads.parallelFor(blocks) { range in
             ck_gemm_bf16_pack_x(x, n, k, range.lowerBound, range.upperBound, packed)
@@ -119,12 +119,9 @@ public enum PrefillKernels {
         let k = weight.columns
         let outputs = weight.rows
         let blocks = (n + rowBlock - 1) / rowBlock
-        let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: ck_gemm_i8_packed_x_count(n, k, groups))
-        let rowScales = UnsafeMutablePointer<Float>.allocate(capacity: blocks * rowBlock)
-        defer {
-            packed.deallocate()
-            rowScales.deallocate()
-        }
+        let scratch = ThreadScratch.current
+        let packed = scratch.buffer(of: UInt32.self, capacity: ck_gemm_i8_packed_x_count(n, k, groups))
+        let rowScales = scratch.buffer(of: Float.self, capacity: blocks * rowBlock, slot: .second)
         ComputeThreads.parallelFor(blocks) { range in
             ck_gemm_i8_pack_x(x, n, k, groups, range.lowerBound, range.upperBound, packed, rowScales)
         }

@@ -6,12 +6,16 @@ import Testing
 @Suite struct MatmulRouteTests {
     typealias CPU = MatmulRoute.CPU
 
-    static let avx2 = CPU(gemv: .avx2, int8GEMV: .avx2, bf16GEMM: false, int8GEMM: false, bf16OutrunsFP32: false)
+    static let avx2 = CPU(
+        gemv: .avx2, int8GEMV: .avx2, bf16GEMM: false, int8GEMM: false, bf16OutrunsFP32: false, exactGEMM: .avx2)
     /// Zen 4: AVX512-BF16 whose vdpbf16ps outruns the fp32 FMAs.
-    static let zen4 = CPU(gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: true, bf16OutrunsFP32: true)
+    static let zen4 = CPU(
+        gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: true, bf16OutrunsFP32: true, exactGEMM: .avx512)
     /// Intel AVX512-BF16 cores whose vdpbf16ps is slower than the fp32 FMAs.
-    static let intel = CPU(gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: true, bf16OutrunsFP32: false)
-    static let portable = CPU(gemv: .portable, int8GEMV: nil, bf16GEMM: false, int8GEMM: false, bf16OutrunsFP32: false)
+    static let intel = CPU(
+        gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: true, bf16OutrunsFP32: false, exactGEMM: .avx512)
+    static let portable = CPU(
+        gemv: .portable, int8GEMV: nil, bf16GEMM: false, int8GEMM: false, bf16OutrunsFP32: false, exactGEMM: nil)
 
     static func weight(_ format: WeightFormat, columns: Int = 4096, groups: Int = 1) -> MatmulRoute.Weight {
         MatmulRoute.Weight(format: format, rows: 4096, columns: columns, groups: groups)
@@ -23,15 +27,19 @@ import Testing
         MatmulRoute.choose(rows: rows, weight: weight(format), precision: precision, cpu: cpu).kernel
     }
 
-    @Test func exactPrecisionIsGEMVThenSgemmOnEveryCPU() {
+    @Test func exactPrecisionIsGEMVThenTheExactGEMMOnEveryCPU() {
         for cpu in [Self.avx2, Self.zen4, Self.intel, Self.portable] {
             for format in WeightFormat.allCases {
                 #expect(Self.kernel(1, format, .exact, cpu) == .exactGEMV)
                 #expect(Self.kernel(DecodeKernels.maximumRows, format, .exact, cpu) == .exactGEMV)
-                #expect(Self.kernel(DecodeKernels.maximumRows + 1, format, .exact, cpu) == .sgemm)
-                #expect(Self.kernel(512, format, .exact, cpu) == .sgemm)
+                // fp32 weights need no dequantising: OpenBLAS multiplies them as they are.
+                let many: MatmulRoute.Kernel = cpu.exactGEMM == nil || format == .float32 ? .sgemm : .exactGEMM
+                #expect(Self.kernel(DecodeKernels.maximumRows + 1, format, .exact, cpu) == many)
+                #expect(Self.kernel(512, format, .exact, cpu) == many)
             }
         }
+        let avx2 = MatmulRoute.choose(rows: 512, weight: Self.weight(.int4), precision: .exact, cpu: Self.avx2)
+        #expect(avx2.unit == "vfmadd231ps (AVX2)")
     }
 
     @Test func fastDecodeTakesTheInt8GEMVForQuantizedWeightsOnly() {
@@ -50,16 +58,19 @@ import Testing
 
     @Test func fastPrefillTakesTheDotProductGEMMWhereItOutrunsSgemm() {
         let rows = 256
-        // AVX2 has neither GEMM unit.
-        for format in WeightFormat.allCases { #expect(Self.kernel(rows, format, .fast, Self.avx2) == .sgemm) }
+        // AVX2 has neither GEMM unit: compact weights take the exact GEMM, fp32 weights sgemm.
+        for format in WeightFormat.allCases {
+            #expect(Self.kernel(rows, format, .fast, Self.avx2) == (format == .float32 ? .sgemm : .exactGEMM))
+        }
+        #expect(Self.kernel(rows, .int8, .fast, Self.portable) == .sgemm)
         // Zen 4: both units, and bf16 outruns the FMAs.
         #expect(Self.kernel(rows, .float16, .fast, Self.zen4) == .dotProductGEMM)
         #expect(Self.kernel(rows, .bfloat16, .fast, Self.zen4) == .dotProductGEMM)
         #expect(Self.kernel(rows, .int4, .fast, Self.zen4) == .dotProductGEMM)
         #expect(Self.kernel(rows, .float32, .fast, Self.zen4) == .sgemm)
-        // Intel: fp16/bf16 stay on sgemm, int8/int4 take VNNI.
-        #expect(Self.kernel(rows, .float16, .fast, Self.intel) == .sgemm)
-        #expect(Self.kernel(rows, .bfloat16, .fast, Self.intel) == .sgemm)
+        // Intel: fp16/bf16 stay on the fp32 FMAs (the exact GEMM), int8/int4 take VNNI.
+        #expect(Self.kernel(rows, .float16, .fast, Self.intel) == .exactGEMM)
+        #expect(Self.kernel(rows, .bfloat16, .fast, Self.intel) == .exactGEMM)
         #expect(Self.kernel(rows, .int8, .fast, Self.intel) == .dotProductGEMM)
     }
 

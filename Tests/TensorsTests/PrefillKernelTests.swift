@@ -136,7 +136,7 @@ import Testing
     }
 
     /// Without its unit `multiply` declines a format, and `linear(precision: .fast)` computes the exact product
-    /// (the sgemm reference path) instead of failing or rounding.
+    /// (the exact path) instead of failing or rounding.
     @Test(.enabled(if: !formatsWithoutKernels.isEmpty, "this CPU has the units; the kernel tests above run instead"))
     func unsupportedCPUFallsBackToExactProducts() {
         let (n, k, outputs) = (40, 96, 50)
@@ -167,8 +167,8 @@ import Testing
         }
     }
 
-    /// Fast precision takes a format's kernel exactly where `isFastest` says so, and the exact sgemm path
-    /// elsewhere (fp16/bf16 weights on CPUs whose vdpbf16ps is slower than their fp32 FMAs, e.g. Intel's).
+    /// Fast precision takes a format's kernel exactly where `isFastest` says so, and the exact path elsewhere
+    /// (fp16/bf16 weights on CPUs whose vdpbf16ps is slower than their fp32 FMAs, e.g. Intel's).
     @Test(arguments: formats)
     func fastPrecisionTakesTheKernelOnlyWhereItIsFastest(format: WeightFormat) {
         let (n, k, outputs) = (40, 96, 50)
@@ -182,7 +182,7 @@ import Testing
             return y
         }
         let fast = run { linear($0, rows: n, weight: weight, bias: nil, into: $1, precision: .fast) }
-        let exact = run { referenceLinear($0, rows: n, weight: weight, into: $1) }
+        let exact = run { linear($0, rows: n, weight: weight, bias: nil, into: $1, precision: .exact) }
         if PrefillKernels.isFastest(for: format) {
             let kernel = run { _ = PrefillKernels.multiply($0, rows: n, weight: weight, into: $1) }
             #expect(fast == kernel, "\(format): fast precision did not take the kernel")

@@ -6,6 +6,7 @@
 #include "ckernels_pool.h"
 #include "ckernels_peak.h"
 #include "ckernels_gemm.h"
+#include "ckernels_gemm_fma.h"
 #include "ckernels_gemv.h"
 #include "ckernels_gemv_q8.h"
 #include "ckernels_vector.h"
