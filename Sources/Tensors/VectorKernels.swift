@@ -139,6 +139,14 @@ public enum VectorKernels {
         }
     }
 
+    /// `maskedSoftmax` on the calling thread alone, for callers that already run in parallel.
+    public static func maskedSoftmaxOnThisThread(
+        _ scores: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, firstQuery: Int,
+        bidirectionalPrefix: Int
+    ) {
+        ck_softmax_rows(scores, stride, columns, 0, rows, firstQuery, bidirectionalPrefix, 0)
+    }
+
     /// LayerNorm over each row of `x [rows, width]` into `y` (mean and variance accumulated in double).
     public static func layerNorm(
         _ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,

@@ -8,7 +8,7 @@ import Tensors
 /// (row-parallel; its allreduce and bias are `finishRowParallel`'s).
 extension GLMModel {
     /// Query rows up to which attention skips BLAS (`VectorKernels.attentionHead` per head, heads in parallel);
-    /// longer blocks run two sgemm calls per head.
+    /// longer blocks run two sgemm calls per head and block of rows (`attendLong`).
     static let directAttentionRows = 8
 
     /// Self-attention of one layer for the batch's new rows; writes this rank's partial output `[rows, h]`, to be
@@ -29,7 +29,7 @@ extension GLMModel {
         let heads = localHeads
         let segments = batch.segments
         // Scores: every (direct segment, head) pair gets its own `[rows_s, total_s]` block (they run in parallel);
-        // longer segments reuse one block of the largest such size, one head at a time.
+        // longer segments get theirs in `attendLong`.
         let direct = segments.indices.filter { segments[$0].tokens.count <= Self.directAttentionRows }
         var scoreOffsets = [Int](repeating: 0, count: segments.count)
         var directScores = 0
@@ -38,8 +38,7 @@ extension GLMModel {
             directScores += heads * segments[s].tokens.count * batch.totals[s]
         }
         let longSegments = segments.indices.filter { segments[$0].tokens.count > Self.directAttentionRows }
-        let longScores = longSegments.map { segments[$0].tokens.count * batch.totals[$0] }.max() ?? 0
-        var scores = [Float](repeating: 0, count: directScores + longScores)
+        var scores = [Float](repeating: 0, count: directScores)
         // Rotated queries, head-major per segment (segment s, head h rows start at
         // `(rowOffsets[s] * localHeads + h * rows_s) * d`), in `output`: its `[rows, h]` is free until the dense
         // product, which runs after the last query is read.
@@ -102,34 +101,12 @@ extension GLMModel {
                                     into: ctx + first * localWidth + head * d, outStride: localWidth)
                             }
                         }
-                        let block = s + directScores
-                        // fp16 caches are widened one head at a time for sgemm.
-                        let widenedCount =
-                            longSegments.filter { segments[$0].cache.format != .fp32 }
-                            .map { 2 * batch.totals[$0] * d }.max() ?? 0
-                        let widened = UnsafeMutablePointer<Float>.allocate(capacity: widenedCount)
-                        defer { widened.deallocate() }
                         for index in longSegments {
                             let segment = segments[index]
-                            let (first, rows, total) = (
-                                batch.rowOffsets[index], segment.tokens.count, batch.totals[index]
-                            )
-                            for head in 0..<heads {
-                                let cached = segment.cache.matrices(
-                                    layer: layer, head: keyValueHead(of: head), tokens: total, scratch: widened)
-                                BLAS.sgemm(
-                                    m: rows, n: total, k: d, alpha: scale,
-                                    a: q + (first * heads + head * rows) * d, lda: d,
-                                    b: cached.keys, ldb: d, transposeB: true, c: block, ldc: total)
-                                VectorKernels.maskedSoftmax(
-                                    block, rows: rows, columns: total, stride: total,
-                                    firstQuery: batch.starts[index],
-                                    bidirectionalPrefix: bidirectionalPrefix(segment.layout))
-                                BLAS.sgemm(
-                                    m: rows, n: d, k: total, a: block, lda: total,
-                                    b: cached.values, ldb: d, transposeB: false,
-                                    c: ctx + first * localWidth + head * d, ldc: localWidth)
-                            }
+                            attendLong(
+                                layer: layer, segment: segment, rows: segment.tokens.count, total: batch.totals[index],
+                                start: batch.starts[index], queries: q + batch.rowOffsets[index] * heads * d,
+                                scale: scale, into: ctx + batch.rowOffsets[index] * localWidth, outStride: localWidth)
                         }
                     }
                     profile.measure(.matmul) {
@@ -138,6 +115,62 @@ extension GLMModel {
                             precision: precision)
                     }
                 }
+            }
+        }
+    }
+
+    /// Query rows per task of a long segment's attention.
+    static let attentionRowBlock = 64
+
+    /// Attention of a segment with many new rows (a prefill): per (head, block of `attentionRowBlock` query rows)
+    /// task, two one-thread sgemm calls around the masked softmax, tasks in parallel. A block's scores stop at the
+    /// last key any of its rows may see (its last row's own position, or the bidirectional prefix), which skips the
+    /// masked upper triangle of a causal prompt: those columns would hold -10000 below the row maximum, whose exp is
+    /// 0 in fp32, so leaving them out changes no probability. `queries` holds the segment's rows head-major,
+    /// `out` its context rows (row stride `outStride`).
+    func attendLong(
+        layer: Int, segment: ForwardSegment, rows: Int, total: Int, start: Int, queries q: UnsafePointer<Float>,
+        scale: Float, into out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let d = configuration.headDimension
+        let heads = localHeads
+        let block = Self.attentionRowBlock
+        let blocks = (rows + block - 1) / block
+        let prefix = bidirectionalPrefix(segment.layout)
+        let widens = segment.cache.format != .fp32
+        // One OpenBLAS thread per call whatever the rank's setting: the tasks are the parallelism.
+        let savedBLASThreads = BLAS.threadCount
+        if savedBLASThreads != 1 { BLAS.threadCount = 1 }
+        defer { if savedBLASThreads != 1 { BLAS.threadCount = savedBLASThreads } }
+        ComputeThreads.parallelFor(heads * blocks) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(rows, block) * total)
+            let widened = UnsafeMutablePointer<Float>.allocate(capacity: widens ? 2 * total * d : 0)
+            defer {
+                scores.deallocate()
+                widened.deallocate()
+            }
+            var widenedHead = -1
+            for task in range {
+                let (head, first) = (task / blocks, task % blocks * block)
+                let count = min(block, rows - first)
+                let keyValueHead = keyValueHead(of: head)
+                let cached: (keys: UnsafePointer<Float>, values: UnsafePointer<Float>)
+                if widens && widenedHead == keyValueHead {
+                    cached = (UnsafePointer(widened), UnsafePointer(widened + total * d))
+                } else {
+                    cached = segment.cache.matrices(layer: layer, head: keyValueHead, tokens: total, scratch: widened)
+                    widenedHead = keyValueHead
+                }
+                let visible = min(total, max(start + first + count, prefix))
+                BLAS.sgemm(
+                    m: count, n: visible, k: d, alpha: scale, a: q + (head * rows + first) * d, lda: d,
+                    b: cached.keys, ldb: d, transposeB: true, c: scores, ldc: visible)
+                VectorKernels.maskedSoftmaxOnThisThread(
+                    scores, rows: count, columns: visible, stride: visible, firstQuery: start + first,
+                    bidirectionalPrefix: prefix)
+                BLAS.sgemm(
+                    m: count, n: d, k: visible, a: scores, lda: visible, b: cached.values, ldb: d, transposeB: false,
+                    c: out + first * outStride + head * d, ldc: outStride)
             }
         }
     }
