@@ -26,7 +26,8 @@
 #    OpenMP threads, 3 x 256 MiB, GLMCluster's convention) measures the memory bandwidth beside it.
 #    Then, in the same round and format, the batched-decoding phase, engine by engine: B requests of PB prompt
 #    tokens and GB generated tokens for each B of --batch-sizes. GLMCluster variants: `glmcluster bench
-#    --batch-sizes B1 B2 ...` (continuous batching, requests = B); llama.cpp: `llama-batched-bench -npp PB -ntg GB
+#    --batch-sizes B1 B2 ... --greedy` (continuous batching, requests = B, argmax: llama-batched-bench does not
+#    sample either); llama.cpp: `llama-batched-bench -npp PB -ntg GB
 #    -npl B1,B2,...` (the triad beside it too). chatglm.cpp has no batched run: it decodes one sequence at a time.
 # 5. Writes every run's JSON under OUT/round-N/ (<engine>-<format>.json, <engine>-<format>-batched.json or .jsonl,
 #    peers' .triad.json beside each), and OUT/report.md + OUT/report.json (Benchmarks/peers/report.py).
@@ -340,7 +341,8 @@ run_batched() {  # engine format file (file without its .json / .jsonl ending)
     case "$e" in
         glmcluster|glmcluster-fast|glmcluster-tp2)
             # shellcheck disable=SC2086
-            glm_bench "$e" "$fmt" "$file.json" --batch-sizes $batch_sizes --prompt-tokens "$PB" --gen-tokens "$GB" ;;
+            glm_bench "$e" "$fmt" "$file.json" --batch-sizes $batch_sizes --prompt-tokens "$PB" --gen-tokens "$GB" \
+                --greedy ;;
         llama.cpp|llama.cpp-f16out)
             local m; m="$(gguf_file "$e" "$fmt")"
             # shellcheck disable=SC2206

@@ -108,9 +108,6 @@ public struct BenchSettings: Sendable {
                 try OutputFile.checkNotAmong(inputs, svgPath, option: "--svg", inputsName: owner)
             } catch { throw fail(error.description) }
         }
-        if greedy && !batchSizes.isEmpty {
-            throw fail("--greedy belongs to the prefill/decode benchmark; the sweep samples as generate does")
-        }
         if promptTokens < 1 { throw fail("--prompt-tokens must be positive, got \(promptTokens)") }
         if generatedTokens < 1 { throw fail("--gen-tokens must be positive, got \(generatedTokens)") }
         if repeats < 1 { throw fail("--repeat must be positive, got \(repeats)") }

@@ -169,13 +169,13 @@ public enum Benchmark {
         _ = try ThroughputBenchmark.run(
             model: model, collectives: runtime.group, maxBatch: 1, requests: 1,
             promptTokens: min(settings.promptTokens, 8), generatedTokens: 2, seed: settings.seed,
-            synchronise: synchronise)
+            greedy: settings.greedy, synchronise: synchronise)
         for batch in settings.batchSizes {
             for requests in settings.concurrency.isEmpty ? [batch] : settings.concurrency {
                 let run = try ThroughputBenchmark.run(
                     model: model, collectives: runtime.group, maxBatch: batch, requests: requests,
                     promptTokens: settings.promptTokens, generatedTokens: settings.generatedTokens,
-                    seed: settings.seed, synchronise: synchronise)
+                    seed: settings.seed, greedy: settings.greedy, synchronise: synchronise)
                 runs.append((batch, requests, run.seconds, run.steps, run.timings, run.profile))
                 if runtime.isCoordinator {
                     StandardError.writeLine(
@@ -207,7 +207,8 @@ public enum Benchmark {
         let report = ThroughputReport(
             model: ThroughputReport.summary(model.configuration), dtype: settings.dtype.rawValue,
             quantize: settings.quantization?.rawValue, precision: model.precision.rawValue, tp: runtime.size,
-            threads: runtime.threads, weights: source, sgemm_gflops: sums[1], triad_gb_per_s: sums[3], points: points)
+            threads: runtime.threads, weights: source, sampling: settings.greedy ? "greedy" : "top-p",
+            sgemm_gflops: sums[1], triad_gb_per_s: sums[3], points: points)
         if let svgPath = settings.svgPath {
             try OutputFile.write(Array(ThroughputChart.svg(report).utf8), to: svgPath, option: "--svg")
         }

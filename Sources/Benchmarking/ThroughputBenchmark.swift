@@ -18,14 +18,17 @@ final class FixedLengthTask: GenerationTask {
     var isFinished: Bool { tokenTimes.count >= generated }
     var result: GenerationResult? { nil }
 
-    init(model: GLMModel, prompt: [Int], generated: Int, seed: UInt64, collectives: SamplingCollectives) {
+    init(
+        model: GLMModel, prompt: [Int], generated: Int, seed: UInt64, greedy: Bool, collectives: SamplingCollectives
+    ) {
         self.model = model
         self.prompt = prompt
         self.generated = generated
         layout = SequenceLayout(contextLength: prompt.count, maskPosition: prompt.count - 2, useGMask: true)
         cache = model.makeCache(capacity: prompt.count + generated)
         reservedCacheBytes = cache.byteCount
-        sampler = DistributedSampler(parameters: SamplingParameters(seed: seed), collectives: collectives)
+        let parameters = greedy ? SamplingParameters.greedy : SamplingParameters(seed: seed)
+        sampler = DistributedSampler(parameters: parameters, collectives: collectives)
     }
 
     func nextSegments() -> [ForwardSegment] {
@@ -124,7 +127,7 @@ enum ThroughputBenchmark {
     /// Runs one point on every rank in lockstep; timings are rank 0's (every rank steps together).
     static func run(
         model: GLMModel, collectives: SamplingCollectives, maxBatch: Int, requests: Int, promptTokens: Int,
-        generatedTokens: Int, seed: UInt64, synchronise: () -> Void
+        generatedTokens: Int, seed: UInt64, greedy: Bool, synchronise: () -> Void
     ) throws -> (seconds: Double, steps: Int, timings: [BatchTiming], profile: ForwardProfile) {
         let c = model.configuration
         let gMask = SpecialTokenIds(configuration: c.tokenizer).id(of: .gMask)
@@ -141,7 +144,7 @@ enum ThroughputBenchmark {
             return BatchEntry(batchSlots: 1, reservedCacheBytes: bytes) {
                 FixedLengthTask(
                     model: model, prompt: prompt, generated: generatedTokens, seed: seed &+ UInt64(index),
-                    collectives: collectives)
+                    greedy: greedy, collectives: collectives)
             }
         }
         let batcher = ContinuousBatcher(model: model, maxBatch: maxBatch)

@@ -15,6 +15,8 @@ struct ThroughputReport: Encodable {
     var tp: Int
     var threads: Int
     var weights: String
+    /// "top-p" (the release's defaults, as generate samples) or "greedy" (`--greedy`).
+    var sampling: String
     var sgemm_gflops: Double
     var triad_gb_per_s: Double
     var points: [ThroughputPoint]
@@ -40,7 +42,7 @@ struct ThroughputReport: Encodable {
         func f(_ value: Double, _ digits: Int = 1) -> String { String(printf: "%.\(digits)f", value) }
         func p(_ v: ThroughputPoint.Percentiles) -> String { "\(f(v.p50)) / \(f(v.p90)) / \(f(v.p99))" }
         var out = "Throughput sweep: \(model.parameters) parameters, \(quantize ?? dtype), precision \(precision), "
-        out += "TP \(tp), \(threads) threads per rank; weights: \(weights). Each request: P = "
+        out += "TP \(tp), \(threads) threads per rank; weights: \(weights); sampling: \(sampling). Each request: P = "
         out += "\(points.first?.prompt_tokens ?? 0) prompt tokens, G = \(points.first?.gen_tokens ?? 0) generated.\n\n"
         out += "| max batch | requests | output tok/s | vs first | TTFT ms p50/p90/p99 | TPOT ms p50/p90/p99 | "
         out += "ITL ms p50/p90/p99 | E2E ms p50/p90/p99 | sgemm-bound tok/s | fraction | roofline tok/s | "

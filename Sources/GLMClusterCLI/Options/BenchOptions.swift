@@ -32,7 +32,9 @@ struct BenchOptions: ParsableArguments {
     var seed: UInt64 = 1
     @Flag(
         name: .long,
-        help: "Decode greedily (argmax, as Benchmarks/pytorch does) instead of the official top-p 0.7 sampling.")
+        help:
+            "Decode greedily (argmax, as Benchmarks/pytorch does) instead of the official top-p sampling; the sweep too."
+    )
     var greedy = false
     @Option(name: .long, help: "MiB per triad array (three arrays per rank; reduced if memory is short).")
     var triadMib: Int = 256
