@@ -32,9 +32,7 @@ struct BenchOptions: ParsableArguments {
     var seed: UInt64 = 1
     @Flag(
         name: .long,
-        help:
-            "Decode greedily (argmax, as Benchmarks/pytorch does) instead of the official top-p sampling; the sweep too."
-    )
+        help: "Decode greedily (argmax, as Benchmarks/pytorch does), sweep included, instead of top-p sampling.")
     var greedy = false
     @Option(name: .long, help: "MiB per triad array (three arrays per rank; reduced if memory is short).")
     var triadMib: Int = 256
