@@ -22,8 +22,8 @@ static double now(void) {
 static ck_gemv_problem problem;
 static float *packed;
 /// GEMM_RATE_VNNI=1 times the fast-precision int8 GEMM (vpdpbusd, activations quantised per row) instead of the
-/// exact GEMM, for int8 and int4 weights.
-static int vnni;
+/// exact GEMM, for int8 and int4 weights; GEMM_RATE_VNNI=avx2 its AVX2 twin (vpmaddubsw).
+static int vnni, vnni_avx2;
 static uint32_t *vnni_packed;
 static float *vnni_scales;
 static int isa, threads;
@@ -33,6 +33,15 @@ typedef struct { int index; } Job;
 
 static void *columns(void *argument) {
     const int t = ((Job *)argument)->index;
+    if (vnni_avx2) {
+        const long panels = (problem.ldy + CK_GEMM_AVX2_COLUMN_BLOCK - 1) / CK_GEMM_AVX2_COLUMN_BLOCK;
+        const long begin = panels * t / threads * CK_GEMM_AVX2_COLUMN_BLOCK;
+        const long end = panels * (t + 1) / threads * CK_GEMM_AVX2_COLUMN_BLOCK;
+        ck_gemm_i8_avx2_columns(vnni_packed, vnni_scales, problem.n, problem.k, 1, problem.w,
+                                problem.format == CK_GEMV_I4, problem.scales, begin,
+                                end < problem.ldy ? end : problem.ldy, problem.y, problem.ldy);
+        return NULL;
+    }
     if (vnni) {
         const long panels = (problem.ldy + CK_GEMM_COLUMN_BLOCK - 1) / CK_GEMM_COLUMN_BLOCK;
         const long begin = panels * t / threads * CK_GEMM_COLUMN_BLOCK;
@@ -57,6 +66,12 @@ static void *gemv(void *argument) {
 
 static void *pack(void *argument) {
     const int t = ((Job *)argument)->index;
+    if (vnni_avx2) {
+        const long blocks = (problem.n + CK_GEMM_AVX2_ROW_BLOCK - 1) / CK_GEMM_AVX2_ROW_BLOCK;
+        ck_gemm_i8_avx2_pack_x(problem.x, problem.n, problem.k, 1, blocks * t / threads,
+                               blocks * (t + 1) / threads, vnni_packed, vnni_scales);
+        return NULL;
+    }
     if (vnni) {
         const long blocks = (problem.n + CK_GEMM_ROW_BLOCK - 1) / CK_GEMM_ROW_BLOCK;
         ck_gemm_i8_pack_x(problem.x, problem.n, problem.k, 1, blocks * t / threads, blocks * (t + 1) / threads,
@@ -102,8 +117,12 @@ int main(int argc, char **argv) {
     float *y = malloc(sizeof(float) * n * out), *reference = malloc(sizeof(float) * n * out);
     packed = malloc(sizeof(float) * ck_gemm_fma_packed_x_count(n, k));
     vnni = getenv("GEMM_RATE_VNNI") != NULL && (format == 3 || format == 4);
+    vnni_avx2 = vnni && strcmp(getenv("GEMM_RATE_VNNI"), "avx2") == 0;
     vnni_packed = malloc(sizeof(uint32_t) * ck_gemm_i8_packed_x_count(n, k, 1));
     vnni_scales = malloc(sizeof(float) * (n + CK_GEMM_ROW_BLOCK));
+    if (ck_gemm_i8_avx2_packed_x_count(n, k, 1) > ck_gemm_i8_packed_x_count(n, k, 1)) {
+        vnni_packed = realloc(vnni_packed, sizeof(uint32_t) * ck_gemm_i8_avx2_packed_x_count(n, k, 1));
+    }
     for (long i = 0; i < n * k; i++) x[i] = (float)(rand() / 2147483648.0) - 0.5f;
     void *w = malloc((size_t)out * k * 4);
     uint16_t *scales = malloc(sizeof(uint16_t) * out);
@@ -177,7 +196,10 @@ int main(int argc, char **argv) {
     const double flops = 2.0 * n * k * out;
     printf("%sisa %d format %d n %ld k %ld out %ld: exact GEMM %.1f (best %.1f) GFLOP/s, exact GEMV %.1f (best %.1f), "
            "sgemm (fp32 weights) %.1f (best %.1f), max |diff| / max |y| %.2e\n",
-           vnni ? "vpdpbusd GEMM (in the exact GEMM's columns) " : "", isa, format, n, k, out,
+           vnni_avx2 ? "vpmaddubsw GEMM (in the exact GEMM's columns) "
+           : vnni    ? "vpdpbusd GEMM (in the exact GEMM's columns) "
+                     : "",
+           isa, format, n, k, out,
            flops / ours[repeats / 2] * 1e-9, flops / ours[0] * 1e-9,
            flops / decode[repeats / 2] * 1e-9, flops / decode[0] * 1e-9, flops / blas[repeats / 2] * 1e-9,
            flops / blas[0] * 1e-9, difference / largest);

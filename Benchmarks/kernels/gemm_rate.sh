@@ -6,5 +6,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 kernels="$here/../../Sources/CKernels"
 binary="${TMPDIR:-/tmp}/glmcluster-gemm-rate"
 "${CC:-$(command -v clang || echo cc)}" -O3 -fno-math-errno ${GEMM_RATE_CFLAGS:-} -I"$kernels/include" -I"$kernels" "$here/gemm_rate.c" \
-    "$kernels/gemm_fma.c" "$kernels/gemm.c" "$kernels/gemv.c" "$kernels/cpu.c" -o "$binary" -lopenblas -lpthread -lm
+    "$kernels/gemm_fma.c" "$kernels/gemm.c" "$kernels/gemm_i8_avx2.c" "$kernels/gemv.c" "$kernels/cpu.c" -o "$binary" -lopenblas -lpthread -lm
 exec "$binary" "$@"

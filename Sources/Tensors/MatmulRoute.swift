@@ -32,9 +32,9 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
         public var gemv: DecodeKernels.InstructionSet
         /// The int8 GEMV's path: `.avx512` (VNNI), `.avx2` (vpmaddubsw), or nil when the CPU has neither.
         public var int8GEMV: DecodeKernels.InstructionSet?
-        /// AVX512-BF16 (the bf16 GEMM) and AVX512-VNNI (the int8 GEMM).
+        /// AVX512-BF16 (the bf16 GEMM), and the int8 GEMM's unit (`PrefillKernels.Int8Unit.detected`).
         public var bf16GEMM: Bool
-        public var int8GEMM: Bool
+        public var int8GEMM: PrefillKernels.Int8Unit?
         /// Whether vdpbf16ps outruns the fp32 FMAs here (measured once: `PrefillKernels.bf16OutrunsFP32`).
         public var bf16OutrunsFP32: Bool
         /// The exact GEMM's path (`.avx512` or `.avx2`), or nil without AVX2.
@@ -42,7 +42,7 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
 
         public init(
             gemv: DecodeKernels.InstructionSet, int8GEMV: DecodeKernels.InstructionSet?, bf16GEMM: Bool,
-            int8GEMM: Bool, bf16OutrunsFP32: Bool, exactGEMM: DecodeKernels.InstructionSet?
+            int8GEMM: PrefillKernels.Int8Unit?, bf16OutrunsFP32: Bool, exactGEMM: DecodeKernels.InstructionSet?
         ) {
             self.gemv = gemv
             self.int8GEMV = int8GEMV
@@ -52,19 +52,19 @@ public struct MatmulRoute: Sendable, Equatable, CustomStringConvertible {
             self.exactGEMM = exactGEMM
         }
 
-        /// The dot-product unit whose GEMM outruns sgemm for `format` on this CPU, or nil: vdpbf16ps for fp16/bf16
-        /// where it beats the fp32 FMAs, vpdpbusd for int8/int4.
+        /// The dot-product unit whose GEMM outruns the fp32 FMAs for `format` on this CPU, or nil: vdpbf16ps for
+        /// fp16/bf16 where it beats them, vpdpbusd or (without AVX512-VNNI) vpmaddubsw for int8/int4.
         public func fasterGEMMUnit(for format: WeightFormat) -> String? {
             switch format {
             case .float16, .bfloat16: bf16GEMM && bf16OutrunsFP32 ? "vdpbf16ps (AVX512-BF16)" : nil
-            case .int8, .int4: int8GEMM ? "vpdpbusd (AVX512-VNNI)" : nil
+            case .int8, .int4: int8GEMM?.rawValue
             case .float32: nil
             }
         }
 
         public static let detected = CPU(
             gemv: .best, int8GEMV: DecodeKernels.InstructionSet(rawValue: ck_gemv_q8_resolve_isa(0)),
-            bf16GEMM: CPUFeatures.detected.avx512bf16 != 0, int8GEMM: CPUFeatures.detected.avx512vnni != 0,
+            bf16GEMM: CPUFeatures.detected.avx512bf16 != 0, int8GEMM: PrefillKernels.Int8Unit.detected,
             bf16OutrunsFP32: PrefillKernels.bf16OutrunsFP32, exactGEMM: ExactGEMMKernels.best)
     }
 

@@ -23,13 +23,34 @@ import CKernels
 /// - fp32 weights are left to OpenBLAS sgemm; other formats on CPUs without the units take the exact GEMM
 ///   (`ExactGEMMKernels`) or, without AVX2, the reference path.
 public enum PrefillKernels {
+    /// The instruction the int8 kernel multiplies on.
+    public enum Int8Unit: String, Sendable, CaseIterable, CustomStringConvertible {
+        /// `vpdpbusd` on 512-bit vectors: u8 × s8 quads into int32 in one instruction.
+        case vnni = "vpdpbusd (AVX512-VNNI)"
+        /// `vpsignb`, `vpmaddubsw`, `vpmaddwd` on 256-bit vectors, for CPUs without AVX512-VNNI.
+        case avx2 = "vpmaddubsw (AVX2)"
+
+        public var description: String { rawValue }
+
+        /// Whether this CPU runs the unit.
+        public var isSupported: Bool {
+            let features = CPUFeatures.detected
+            switch self {
+            case .vnni: return features.avx512vnni != 0
+            case .avx2: return features.avx2 != 0 && features.f16c != 0
+            }
+        }
+
+        /// The unit `multiply` takes here: VNNI where present, else AVX2, else none.
+        public static let detected: Int8Unit? = allCases.first { $0.isSupported }
+    }
+
     /// Whether `multiply` has a kernel for `format` on this CPU.
     public static func handles(_ format: WeightFormat) -> Bool {
-        let features = CPUFeatures.detected
         switch format {
         case .float32: return false
-        case .float16, .bfloat16: return features.avx512bf16 != 0
-        case .int8, .int4: return features.avx512vnni != 0
+        case .float16, .bfloat16: return CPUFeatures.detected.avx512bf16 != 0
+        case .int8, .int4: return Int8Unit.detected != nil
         }
     }
 
@@ -57,10 +78,16 @@ public enum PrefillKernels {
     }()
 
     /// Computes `y = x W^T` (no bias) and returns true, or returns false when no kernel handles the format here.
+    /// `int8Unit` forces the int8 kernel's unit (tests, benchmarks); one the CPU lacks declines the product.
     public static func multiply(
-        _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>
+        _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, into y: UnsafeMutablePointer<Float>,
+        int8Unit: Int8Unit? = nil
     ) -> Bool {
         guard n > 0, weight.rows > 0, weight.columns > 0, handles(weight.format) else { return false }
+        let unit = int8Unit ?? Int8Unit.detected
+        if weight.format == .int8 || weight.format == .int4 {
+            guard let unit, unit.isSupported else { return false }
+        }
         switch weight.storage {
         case .float32:
             return false
@@ -71,13 +98,17 @@ public enum PrefillKernels {
         case .int8(let values, let scales, let groups):
             values.withUnsafeBytes { v in
                 scales.withUnsafeBytes { s in
-                    multiplyInt8(x, rows: n, weight: weight, values: v, int4: false, scales: s, groups: groups, into: y)
+                    multiplyInt8(
+                        x, rows: n, weight: weight, values: v, int4: false, scales: s, groups: groups, unit: unit!,
+                        into: y)
                 }
             }
         case .int4(let packed, let scales, let groups):
             packed.withUnsafeBytes { v in
                 scales.withUnsafeBytes { s in
-                    multiplyInt8(x, rows: n, weight: weight, values: v, int4: true, scales: s, groups: groups, into: y)
+                    multiplyInt8(
+                        x, rows: n, weight: weight, values: v, int4: true, scales: s, groups: groups, unit: unit!,
+                        into: y)
                 }
             }
         }
@@ -89,7 +120,9 @@ public enum PrefillKernels {
 
     /// Runs `body(columnBegin, columnEnd)` over the output columns, split between the compute threads at
     /// multiples of the column block.
-    private static func forColumnRanges(_ outputs: Int, _ body: (Int, Int) -> Void) {
+    private static func forColumnRanges(
+        _ outputs: Int, columnBlock: Int = Self.columnBlock, _ body: (Int, Int) -> Void
+    ) {
         let blocks = (outputs + columnBlock - 1) / columnBlock
         ComputeThreads.parallelFor(blocks) { range in
             body(range.lowerBound * columnBlock, min(outputs, range.upperBound * columnBlock))
@@ -114,21 +147,37 @@ public enum PrefillKernels {
 
     private static func multiplyInt8(
         _ x: UnsafePointer<Float>, rows n: Int, weight: WeightMatrix, values: UnsafeRawBufferPointer, int4: Bool,
-        scales: UnsafeRawBufferPointer, groups: Int, into y: UnsafeMutablePointer<Float>
+        scales: UnsafeRawBufferPointer, groups: Int, unit: Int8Unit, into y: UnsafeMutablePointer<Float>
     ) {
         let k = weight.columns
         let outputs = weight.rows
-        let blocks = (n + rowBlock - 1) / rowBlock
         let scratch = ThreadScratch.current
-        let packed = scratch.buffer(of: UInt32.self, capacity: ck_gemm_i8_packed_x_count(n, k, groups))
-        let rowScales = scratch.buffer(of: Float.self, capacity: blocks * rowBlock, slot: .second)
-        ComputeThreads.parallelFor(blocks) { range in
-            ck_gemm_i8_pack_x(x, n, k, groups, range.lowerBound, range.upperBound, packed, rowScales)
-        }
-        forColumnRanges(outputs) { begin, end in
-            ck_gemm_i8_columns(
-                packed, rowScales, n, k, groups, values.baseAddress!, int4 ? 1 : 0, scales.baseAddress!, begin, end,
-                y, outputs)
+        switch unit {
+        case .vnni:
+            let blocks = (n + rowBlock - 1) / rowBlock
+            let packed = scratch.buffer(of: UInt32.self, capacity: ck_gemm_i8_packed_x_count(n, k, groups))
+            let rowScales = scratch.buffer(of: Float.self, capacity: blocks * rowBlock, slot: .second)
+            ComputeThreads.parallelFor(blocks) { range in
+                ck_gemm_i8_pack_x(x, n, k, groups, range.lowerBound, range.upperBound, packed, rowScales)
+            }
+            forColumnRanges(outputs) { begin, end in
+                ck_gemm_i8_columns(
+                    packed, rowScales, n, k, groups, values.baseAddress!, int4 ? 1 : 0, scales.baseAddress!, begin,
+                    end, y, outputs)
+            }
+        case .avx2:
+            let rows = Int(CK_GEMM_AVX2_ROW_BLOCK)
+            let blocks = (n + rows - 1) / rows
+            let packed = scratch.buffer(of: UInt32.self, capacity: ck_gemm_i8_avx2_packed_x_count(n, k, groups))
+            let rowScales = scratch.buffer(of: Float.self, capacity: blocks * rows, slot: .second)
+            ComputeThreads.parallelFor(blocks) { range in
+                ck_gemm_i8_avx2_pack_x(x, n, k, groups, range.lowerBound, range.upperBound, packed, rowScales)
+            }
+            forColumnRanges(outputs, columnBlock: Int(CK_GEMM_AVX2_COLUMN_BLOCK)) { begin, end in
+                ck_gemm_i8_avx2_columns(
+                    packed, rowScales, n, k, groups, values.baseAddress!, int4 ? 1 : 0, scales.baseAddress!, begin,
+                    end, y, outputs)
+            }
         }
     }
 }

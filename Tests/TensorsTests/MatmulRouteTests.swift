@@ -7,15 +7,15 @@ import Testing
     typealias CPU = MatmulRoute.CPU
 
     static let avx2 = CPU(
-        gemv: .avx2, int8GEMV: .avx2, bf16GEMM: false, int8GEMM: false, bf16OutrunsFP32: false, exactGEMM: .avx2)
+        gemv: .avx2, int8GEMV: .avx2, bf16GEMM: false, int8GEMM: .avx2, bf16OutrunsFP32: false, exactGEMM: .avx2)
     /// Zen 4: AVX512-BF16 whose vdpbf16ps outruns the fp32 FMAs.
     static let zen4 = CPU(
-        gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: true, bf16OutrunsFP32: true, exactGEMM: .avx512)
+        gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: .vnni, bf16OutrunsFP32: true, exactGEMM: .avx512)
     /// Intel AVX512-BF16 cores whose vdpbf16ps is slower than the fp32 FMAs.
     static let intel = CPU(
-        gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: true, bf16OutrunsFP32: false, exactGEMM: .avx512)
+        gemv: .avx512, int8GEMV: .avx512, bf16GEMM: true, int8GEMM: .vnni, bf16OutrunsFP32: false, exactGEMM: .avx512)
     static let portable = CPU(
-        gemv: .portable, int8GEMV: nil, bf16GEMM: false, int8GEMM: false, bf16OutrunsFP32: false, exactGEMM: nil)
+        gemv: .portable, int8GEMV: nil, bf16GEMM: false, int8GEMM: nil, bf16OutrunsFP32: false, exactGEMM: nil)
 
     static func weight(_ format: WeightFormat, columns: Int = 4096, groups: Int = 1) -> MatmulRoute.Weight {
         MatmulRoute.Weight(format: format, rows: 4096, columns: columns, groups: groups)
@@ -58,10 +58,18 @@ import Testing
 
     @Test func fastPrefillTakesTheDotProductGEMMWhereItOutrunsSgemm() {
         let rows = 256
-        // AVX2 has neither GEMM unit: compact weights take the exact GEMM, fp32 weights sgemm.
+        // AVX2: int8/int4 take vpmaddubsw, fp16/bf16 the exact GEMM, fp32 weights sgemm.
         for format in WeightFormat.allCases {
-            #expect(Self.kernel(rows, format, .fast, Self.avx2) == (format == .float32 ? .sgemm : .exactGEMM))
+            let expected: MatmulRoute.Kernel =
+                switch format {
+                case .int8, .int4: .dotProductGEMM
+                case .float32: .sgemm
+                default: .exactGEMM
+                }
+            #expect(Self.kernel(rows, format, .fast, Self.avx2) == expected)
         }
+        let avx2 = MatmulRoute.choose(rows: rows, weight: Self.weight(.int4), precision: .fast, cpu: Self.avx2)
+        #expect(avx2.unit == "vpmaddubsw (AVX2)")
         #expect(Self.kernel(rows, .int8, .fast, Self.portable) == .sgemm)
         // Zen 4: both units, and bf16 outruns the FMAs.
         #expect(Self.kernel(rows, .float16, .fast, Self.zen4) == .dotProductGEMM)

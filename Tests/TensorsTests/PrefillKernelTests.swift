@@ -44,8 +44,65 @@ import Testing
         #expect(worstRelative < limit, "\(format) groups \(groups): worst |y - ref| / Σ|x w| = \(worstRelative)")
     }
 
+    /// The AVX2 int8 kernel (`vpmaddubsw`, the unit of CPUs without AVX512-VNNI) under the same bounds, on every
+    /// shape; it quantises activations as the VNNI kernel does, so the bounds are the same.
+    @Test(
+        .enabled(if: PrefillKernels.Int8Unit.avx2.isSupported, "no AVX2 on this CPU"),
+        arguments: [WeightFormat.int8, .int4], [1, 2])
+    func avx2Int8KernelMatchesDoubleReference(format: WeightFormat, groups: Int) throws {
+        var worstRelative = 0.0
+        for (n, k, outputs) in Self.shapes {
+            worstRelative = max(
+                worstRelative, check(format: format, groups: groups, n: n, k: k, outputs: outputs, int8Unit: .avx2))
+        }
+        #expect(worstRelative < 0.02, "\(format) groups \(groups): worst |y - ref| / Σ|x w| = \(worstRelative)")
+    }
+
+    /// An int8 weight of -128 (outside the official [-127, 127], but storable) stays exact on the AVX2 kernel, whose
+    /// vpsignb trick would overflow if it put the sign on the weight: the product matches the VNNI kernel's where
+    /// both run, and the exact product within the activation-rounding bound everywhere.
+    @Test(.enabled(if: PrefillKernels.Int8Unit.avx2.isSupported, "no AVX2 on this CPU"))
+    func avx2Int8KernelKeepsMinus128() {
+        let (n, k, outputs) = (5, 64, 20)
+        var random = SeededRandomSource(seed: 3)
+        let x = (0..<(n * k)).map { _ in Float(random.nextGaussian()) }
+        let q = (0..<(outputs * k)).map { i in i % 3 == 0 ? Int8(-128) : Int8(truncatingIfNeeded: random.next()) }
+        let scales = [Float16](repeating: 0.01, count: outputs)
+        let weight = WeightMatrix(rows: outputs, columns: k, storage: .int8(values: q, scales: scales, groups: 1))
+        func run(_ unit: PrefillKernels.Int8Unit) -> [Float] {
+            var y = [Float](repeating: .nan, count: n * outputs)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    _ = PrefillKernels.multiply(
+                        xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!, int8Unit: unit)
+                }
+            }
+            return y
+        }
+        let avx2 = run(.avx2)
+        for r in 0..<n {
+            let largest = (0..<k).map { abs(x[r * k + $0]) }.max()!
+            for o in 0..<outputs {
+                let scale = Double(Float(scales[o]))
+                var exact = 0.0, weights = 0.0
+                for i in 0..<k {
+                    exact += Double(x[r * k + i]) * Double(q[o * k + i]) * scale
+                    weights += abs(Double(q[o * k + i]) * scale)
+                }
+                let bound = Double(largest) / 127 / 2 * weights * 1.01 + 1e-6
+                #expect(abs(Double(avx2[r * outputs + o]) - exact) <= bound, "y[\(r), \(o)]")
+            }
+        }
+        if PrefillKernels.Int8Unit.vnni.isSupported {
+            let vnni = run(.vnni)
+            for i in 0..<avx2.count { #expect(abs(avx2[i] - vnni[i]) <= 1e-5 * max(1, abs(vnni[i]))) }
+        }
+    }
+
     /// Runs one product and checks every sampled output against both bounds; returns the worst relative error.
-    func check(format: WeightFormat, groups: Int, n: Int, k: Int, outputs: Int) -> Double {
+    func check(
+        format: WeightFormat, groups: Int, n: Int, k: Int, outputs: Int, int8Unit: PrefillKernels.Int8Unit? = nil
+    ) -> Double {
         var x = KernelTests.randomValues(n * k, seed: UInt64(n * 7 + k))
         for i in 0..<k {
             x[i] *= 1000  // row 0 far larger than the rest: scales are per row
@@ -55,7 +112,8 @@ import Testing
         var y = [Float](repeating: .nan, count: n * outputs)
         let handled = x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
-                PrefillKernels.multiply(xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!)
+                PrefillKernels.multiply(
+                    xp.baseAddress!, rows: n, weight: weight, into: yp.baseAddress!, int8Unit: int8Unit)
             }
         }
         #expect(handled)
