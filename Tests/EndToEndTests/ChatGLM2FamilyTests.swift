@@ -54,7 +54,12 @@ import Testing
     /// decoding draws the official ids), and at TP 1 also `generate` itself: input ids (chat cases through the
     /// release's chat format), the 16 greedy ids and the decoded text. (Generation across ranks is covered by the
     /// batch and TP 8 tests below; the prompt ids by the tokenizer tests.)
-    static func checkEveryCase(_ release: String, tp: Int, model: URL? = nil) throws {
+    /// `launch(ranks, arguments)` runs glmcluster on that many ranks (`mpirun` on this host by default; the
+    /// cluster tests pass nodes of `scripts/netns-cluster.sh`).
+    static func checkEveryCase(
+        _ release: String, tp: Int, model: URL? = nil,
+        launch: (Int, [String]) throws -> CommandRunner.Result = { try CommandRunner.mpirun($0, $1) }
+    ) throws {
         let fixture = try #require(fixtures[release])
         let scratch = try CommandRunner.temporaryDirectory("\(release)-tp\(tp)")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -79,7 +84,7 @@ import Testing
             // The prefill's logits and every decode step's, the official greedy tokens fed back (`--then`).
             let out = scratch.appendingPathComponent("\(name).f32").path
             let fed = testCase.gen.dropLast().map(String.init).joined(separator: ",")
-            let logits = try CommandRunner.mpirun(
+            let logits = try launch(
                 tp,
                 [
                     "logits", "--model", model, "--ids", testCase.inputIds.map(String.init).joined(separator: ","),

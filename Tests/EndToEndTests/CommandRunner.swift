@@ -91,6 +91,18 @@ enum CommandRunner {
 }
 
 extension CommandRunner {
+    /// `glmcluster` on `nodes` nodes of a cluster of network namespaces on this machine
+    /// (`scripts/netns-cluster.sh run`: one rank per node, every byte between ranks over TCP, the nodes removed
+    /// afterwards), each node's link shaped to `rate` (a tc rate such as "1gbit") when given.
+    static func netnsCluster(
+        _ nodes: Int, _ arguments: [String], rate: String? = nil, timeout: TimeInterval = 300
+    ) throws -> Result {
+        let script = packageRoot.appendingPathComponent("scripts/netns-cluster.sh").path
+        let shaping = rate.map { ["--rate", $0] } ?? []
+        return try run(
+            "/bin/bash", [script, "run", "\(nodes)"] + shaping + ["--", glmcluster] + arguments, timeout: timeout)
+    }
+
     /// `glmcluster` under `mpirun -np ranks`, allowed to run as root and oversubscribe (CI has 2 cores);
     /// `mpirunOptions` go before the binary, `environment` replaces the inherited one.
     static func mpirun(
