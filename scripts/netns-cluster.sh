@@ -16,7 +16,8 @@
 #                                                 the launch agent Open MPI calls (plm_rsh_agent): runs CMD in
 #                                                 HOST's namespace, with HOST as its host name
 # Environment: GLM_NETNS_SUBNET (first three octets, default 10.77.0), GLM_NETNS_PREFIX (names of the namespaces,
-# bridge and links; default glmc).
+# bridge and links; default glmc), GLM_NETNS_PRIVATE (a directory only node1 sees: on every other node the agent
+# mounts an empty tmpfs over it in the node's own mount namespace, as on a cluster without a shared filesystem).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -85,6 +86,13 @@ agent() {
     local host="$1"; shift
     ip netns list | awk '{ print $1 }' | grep -qx "${prefix}-$host" || die "agent: no node $host (run up first)"
     # Its own UTS namespace gives the node its host name; the command line arrives as one string, as over ssh.
+    local private="${GLM_NETNS_PRIVATE:-}"
+    if [ -n "$private" ] && [ "$host" != node1 ]; then
+        [ -d "$private" ] || die "agent: GLM_NETNS_PRIVATE=$private is not a directory"
+        # A mount namespace of its own, with the private directory hidden under an empty tmpfs.
+        exec ip netns exec "${prefix}-$host" unshare --uts --mount --propagation private /bin/sh -c \
+            'hostname "$0"; mount -t tmpfs none "$2"; exec /bin/sh -c "$1"' "$host" "$*" "$private"
+    fi
     exec ip netns exec "${prefix}-$host" unshare --uts /bin/sh -c 'hostname "$0"; exec /bin/sh -c "$1"' "$host" "$*"
 }
 

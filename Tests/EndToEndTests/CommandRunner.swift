@@ -93,14 +93,19 @@ enum CommandRunner {
 extension CommandRunner {
     /// `glmcluster` on `nodes` nodes of a cluster of network namespaces on this machine
     /// (`scripts/netns-cluster.sh run`: one rank per node, every byte between ranks over TCP, the nodes removed
-    /// afterwards), each node's link shaped to `rate` (a tc rate such as "1gbit") when given.
+    /// afterwards), each node's link shaped to `rate` (a tc rate such as "1gbit") when given, and `privateDirectory`
+    /// visible on node1 only (`GLM_NETNS_PRIVATE`: an empty tmpfs over it on the other nodes).
     static func netnsCluster(
-        _ nodes: Int, _ arguments: [String], rate: String? = nil, timeout: TimeInterval = 300
+        _ nodes: Int, _ arguments: [String], rate: String? = nil, privateDirectory: String? = nil,
+        timeout: TimeInterval = 300
     ) throws -> Result {
         let script = packageRoot.appendingPathComponent("scripts/netns-cluster.sh").path
         let shaping = rate.map { ["--rate", $0] } ?? []
+        var environment = ProcessInfo.processInfo.environment
+        environment["GLM_NETNS_PRIVATE"] = privateDirectory
         return try run(
-            "/bin/bash", [script, "run", "\(nodes)"] + shaping + ["--", glmcluster] + arguments, timeout: timeout)
+            "/bin/bash", [script, "run", "\(nodes)"] + shaping + ["--", glmcluster] + arguments, timeout: timeout,
+            environment: environment)
     }
 
     /// `glmcluster` under `mpirun -np ranks`, allowed to run as root and oversubscribe (CI has 2 cores);

@@ -28,6 +28,28 @@ import Testing
         #expect(left.stdout.split(separator: "\n").last == "0", "/etc/hosts entries left behind")
     }
 
+    /// With the model on node1 only (the other nodes see an empty directory there, as without a shared
+    /// filesystem), `--weights-from coordinator` gives the official vectors at TP 2 as shared loading does, and
+    /// shared loading fails on rank 1, naming the rank and the file.
+    @Test(.enabled(if: available, "needs root and iproute2")) func coordinatorLoadingNeedsTheModelOnNode1Only() throws {
+        let fixture = try #require(ChatGLM2FamilyTests.fixtures["glm4"])
+        let scratch = try CommandRunner.temporaryDirectory("netns-private")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: fixture.directory, to: model)
+        try ChatGLM2FamilyTests.checkEveryCase("glm4", tp: 2, model: model) { ranks, arguments in
+            try CommandRunner.netnsCluster(
+                ranks, arguments + ["--weights-from", "coordinator"], privateDirectory: model.path)
+        }
+        let shared = try CommandRunner.netnsCluster(
+            2, ["generate", "--model", model.path, "--prompt", "hello", "--max-new-tokens", "2", "--greedy"],
+            privateDirectory: model.path)
+        #expect(shared.status != 0)
+        // node2 sees an empty directory where the model is.
+        let named = "rank 1: cannot read configuration \(model.path)/config.json: no such file"
+        #expect(shared.stderr.contains(named), "\(shared.stderr)")
+    }
+
     /// GLM-4's official vectors (prefill and 16 decode steps' logits within 1e-4, the official tokens) at TP 2 and
     /// 4 across nodes, the links shaped to 1 Gbit/s.
     @Test(.enabled(if: available, "needs root and iproute2"), arguments: [2, 4])
