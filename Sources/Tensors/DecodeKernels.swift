@@ -70,43 +70,23 @@ public enum DecodeKernels {
         let rows = weight.rows
         guard n > 0, rows > 0 else { return true }
         let isa = instructionSet.rawValue
-        // The C kernels only read the weight storage and write disjoint columns of y; each closure below runs
-        // within the `withUnsafeBufferPointer` scopes, so no pointer escapes.
-        func run(
-            _ format: ck_gemv_format, _ activations: UnsafePointer<Float>, _ w: UnsafeRawPointer,
-            _ scales: UnsafePointer<UInt16>?, _ groups: Int
-        ) {
+        // High nibbles are the even elements, low nibbles the odd ones: int4 meets x split once so each nibble
+        // multiplies a contiguous activation vector (see ck_gemv_split_pairs). The split lives in a per-thread
+        // scratch reused across calls (no allocation per decode step).
+        var activations = x
+        if case .int4 = weight.storage {
+            let split = ThreadScratch.current.buffer(of: Float.self, capacity: n * k)
+            ck_gemv_split_pairs(x, n, k, split)
+            activations = UnsafePointer(split)
+        }
+        // The C kernels only read the weight storage and write disjoint columns of y.
+        weight.withKernelOperands { format, w, scales, groups in
             let problem = ck_gemv_problem(
                 format: format, x: activations, n: n, k: k, w: w, scales: scales, groups: groups, y: y, ldy: rows)
             let blocks = (rows + 3) / 4
             ComputeThreads.parallelFor(blocks, threads: threads, minimumChunk: max(1, minimumRowsPerThread / 4)) {
                 range in
                 ck_gemv(problem, range.lowerBound * 4, min(rows, range.upperBound * 4), isa)
-            }
-        }
-        switch weight.storage {
-        case .float32(let v):
-            v.withUnsafeBytes { run(CK_GEMV_F32, x, $0.baseAddress!, nil, 1) }
-        case .float16(let v):
-            v.withUnsafeBytes { run(CK_GEMV_F16, x, $0.baseAddress!, nil, 1) }
-        case .bfloat16(let v):
-            v.withUnsafeBytes { run(CK_GEMV_BF16, x, $0.baseAddress!, nil, 1) }
-        case .int8(let v, let s, let groups):
-            v.withUnsafeBytes { w in
-                s.withUnsafeBytes { scales in
-                    run(CK_GEMV_I8, x, w.baseAddress!, scales.bindMemory(to: UInt16.self).baseAddress!, groups)
-                }
-            }
-        case .int4(let p, let s, let groups):
-            // High nibbles are the even elements, low nibbles the odd ones: split x once so each meets a
-            // contiguous activation vector (see ck_gemv_split_pairs).
-            // The split lives in a per-thread scratch reused across calls (no allocation per decode step).
-            let split = ThreadScratch.current.buffer(of: Float.self, capacity: n * k)
-            ck_gemv_split_pairs(x, n, k, split)
-            p.withUnsafeBytes { w in
-                s.withUnsafeBytes { scales in
-                    run(CK_GEMV_I4, split, w.baseAddress!, scales.bindMemory(to: UInt16.self).baseAddress!, groups)
-                }
             }
         }
         return true

@@ -41,33 +41,13 @@ public enum ExactGEMMKernels {
         let columnBlock = ck_gemm_fma_column_block(isa)
         let panels = (outputs + columnBlock - 1) / columnBlock
         // The C kernel only reads the weight storage and the packed rows, and writes disjoint columns of y.
-        func run(_ format: ck_gemv_format, _ w: UnsafeRawPointer, _ scales: UnsafePointer<UInt16>?, _ groups: Int) {
+        weight.withKernelOperands { format, w, scales, groups in
             let problem = ck_gemv_problem(
                 format: format, x: x, n: n, k: k, w: w, scales: scales, groups: groups, y: y, ldy: outputs)
             ComputeThreads.parallelFor(panels, threads: threads) { range in
                 ck_gemm_fma_columns(
                     problem, packed, range.lowerBound * columnBlock, min(outputs, range.upperBound * columnBlock),
                     isa)
-            }
-        }
-        switch weight.storage {
-        case .float32(let v):
-            v.withUnsafeBytes { run(CK_GEMV_F32, $0.baseAddress!, nil, 1) }
-        case .float16(let v):
-            v.withUnsafeBytes { run(CK_GEMV_F16, $0.baseAddress!, nil, 1) }
-        case .bfloat16(let v):
-            v.withUnsafeBytes { run(CK_GEMV_BF16, $0.baseAddress!, nil, 1) }
-        case .int8(let v, let s, let groups):
-            v.withUnsafeBytes { w in
-                s.withUnsafeBytes {
-                    run(CK_GEMV_I8, w.baseAddress!, $0.bindMemory(to: UInt16.self).baseAddress!, groups)
-                }
-            }
-        case .int4(let p, let s, let groups):
-            p.withUnsafeBytes { w in
-                s.withUnsafeBytes {
-                    run(CK_GEMV_I4, w.baseAddress!, $0.bindMemory(to: UInt16.self).baseAddress!, groups)
-                }
             }
         }
         return true
