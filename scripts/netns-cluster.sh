@@ -33,7 +33,13 @@ die() { echo "netns-cluster.sh: $*" >&2; exit 1; }
 nodes() { ip netns list 2>/dev/null | awk -v p="${prefix}-" 'index($1, p) == 1 { print substr($1, length(p) + 1) }'; }
 
 down() {
-    for node in $(nodes); do ip netns del "${prefix}-$node" 2>/dev/null || true; done
+    for node in $(nodes); do
+        # A daemon cut off from mpirun (a node whose link went down) never exits by itself: end what still runs in
+        # the node before removing it.
+        local pids; pids="$(ip netns pids "${prefix}-$node" 2>/dev/null || true)"
+        [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
+        ip netns del "${prefix}-$node" 2>/dev/null || true
+    done
     for link in $(ip -o link show 2>/dev/null | awk -F': ' -v p="${prefix}veth" 'index($2, p) == 1 { sub(/@.*/, "", $2); print $2 }'); do
         ip link del "$link" 2>/dev/null || true
     done
@@ -58,6 +64,16 @@ up() {
     ip link set "$bridge" up
     mkdir -p "$state"
     : > "$state/hostfile"
+    # The launch node, where mpirun runs (a cluster's login or batch node): on the bridge like the nodes, and with
+    # TCP giving up on an unanswered peer after about 12 s instead of Linux's default 15 minutes, so that mpirun
+    # learns of a node whose link went down (the ranks end by themselves within --peer-timeout).
+    ip netns add "${prefix}-head"
+    ip link add "${prefix}vethh" type veth peer name eth0 netns "${prefix}-head"
+    ip link set "${prefix}vethh" master "$bridge" up
+    ip -n "${prefix}-head" addr add "$subnet.2/24" dev eth0
+    ip -n "${prefix}-head" link set lo up
+    ip -n "${prefix}-head" link set eth0 up
+    ip netns exec "${prefix}-head" sysctl -qw net.ipv4.tcp_retries2="${GLM_NETNS_TCP_RETRIES:-5}"
     local i
     for i in $(seq 1 "$count"); do
         local node="node$i" ns="${prefix}-node$i" link="${prefix}veth$i" address="$subnet.$((10 + i))"
@@ -110,7 +126,7 @@ run() {
     local status=0
     # Every byte between ranks crosses TCP on the bridge's subnet (no shared memory, no loopback), and each node
     # binds nothing: the nodes share this machine's cores.
-    mpirun --hostfile "$hostfile" --mca plm_rsh_agent "$here/netns-cluster.sh agent" --mca btl tcp,self \
+    ip netns exec "${prefix}-head" mpirun --hostfile "$hostfile" --mca plm_rsh_agent "$here/netns-cluster.sh agent" --mca btl tcp,self \
         --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" --bind-to none \
         -np "$count" "$@" || status=$?
     return "$status"

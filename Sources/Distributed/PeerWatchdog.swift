@@ -39,6 +39,8 @@ final class PeerWatchdog: @unchecked Sendable {
     /// A gap this long between two of this thread's own rounds means the whole process was stopped (Ctrl-Z, a
     /// debugger, SIGSTOP to the job) or starved: every peer was then stopped alike, so none is blamed for it.
     private static let ownPause = 2.0
+    /// Seconds a rank waits in MPI_Abort before it ends itself.
+    private static let abortBound: UInt32 = 5
 
     /// What a heartbeat message says; the first byte of each message.
     private enum Beat: UInt8 {
@@ -273,8 +275,7 @@ final class PeerWatchdog: @unchecked Sendable {
         } else {
             usleep(useconds_t(2e6))
         }
-        TerminalForeground.giveBack()
-        world.abort(code: 1)
+        abortJob()
     }
 
     /// Reports the silent ranks (the lowest rank still responding does) and ends the job.
@@ -292,7 +293,14 @@ final class PeerWatchdog: @unchecked Sendable {
             // Give the reporter time to print; end the job anyway should it be stuck as well.
             usleep(useconds_t((2 + timeout / 2) * 1e6))
         }
+        abortJob()
+    }
+
+    /// Ends every rank through MPI_Abort. MPI_Abort waits for mpirun, which a rank on a node cut off from the
+    /// launch node (its link down) never reaches: SIGALRM, whose default action ends the process, bounds that wait.
+    private func abortJob() -> Never {
         TerminalForeground.giveBack()
+        alarm(Self.abortBound)
         world.abort(code: 1)
     }
 

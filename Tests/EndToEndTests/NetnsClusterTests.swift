@@ -1,5 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// GLMCluster across nodes that reach each other only over TCP: `scripts/netns-cluster.sh` makes each node a
 /// network namespace on a bridge, with its own address and host name, and Open MPI launches one rank per node by
@@ -57,5 +62,176 @@ import Testing
         try ChatGLM2FamilyTests.checkEveryCase("glm4", tp: nodes) { ranks, arguments in
             try CommandRunner.netnsCluster(ranks, arguments, rate: "1gbit")
         }
+    }
+
+    /// GLM-130B's official vectors across nodes: the last position's logits of every case within the bound
+    /// OfficialVectorsTests holds on one rank (4e-3), from the MP=2 checkpoint at TP 2 and 4, and a batch job
+    /// over every case's raw text writing the official greedy tokens.
+    @Test(.enabled(if: available, "needs root and iproute2"), arguments: [2, 4])
+    func glm130BAcrossNodesMatchesTheOfficialCode(nodes: Int) throws {
+        let scratch = try CommandRunner.temporaryDirectory("netns-glm130b")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = Fixture.mp2Directory.path
+        for testCase in Fixture.cases {
+            let out = scratch.appendingPathComponent("\(testCase.name).f32").path
+            let ids = testCase.inputIds.map(String.init).joined(separator: ",")
+            let run = try CommandRunner.netnsCluster(
+                nodes, ["logits", "--model", model, "--ids", ids, "--out", out, "--threads", "1"])
+            try #require(run.status == 0, "\(testCase.name) on \(nodes) nodes: \(run.stderr)")
+            let error = maxAbsDifference(try CommandRunner.readFloats(out), Fixture.referenceLogits(testCase))
+            #expect(error < 4e-3, "\(testCase.name) on \(nodes) nodes: max |logit - official| = \(error)")
+        }
+        let input = try Self.officialBatch(in: scratch, padding: [])
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let batch = try CommandRunner.netnsCluster(
+            nodes, ["batch", "--model", model, "--input", input, "--output", output, "--threads", "1"])
+        try #require(batch.status == 0, "\(batch.stderr)")
+        try Self.expectOfficialTokens(output, lines: Fixture.cases.count)
+    }
+
+    /// A batch job across two nodes killed whole (SIGKILL to mpirun, its daemons and every rank, as when an
+    /// allocation ends) twice mid-way, then rerun: every line is written once and every case has the official tokens.
+    @Test(.enabled(if: available, "needs root and iproute2")) func aBatchAcrossNodesResumesAfterTheJobIsKilled() throws
+    {
+        let scratch = try CommandRunner.temporaryDirectory("netns-resume")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        // Two long requests after the 3rd and the 8th case: the kills land while they run.
+        let input = try Self.officialBatch(in: scratch, padding: [3, 8])
+        let output = scratch.appendingPathComponent("out.jsonl").path
+        let arguments = [
+            "batch", "--model", Fixture.mp2Directory.path, "--input", input, "--output", output, "--threads", "1",
+            "--max-batch", "1", "--quiet",
+        ]
+        for killAfter in [3, 9] {
+            let job = try NetnsJob(nodes: 2, arguments: arguments)
+            let deadline = Date().addingTimeInterval(120)
+            while job.process.isRunning && Date() < deadline {
+                let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+                if text.filter({ $0 == "\n" }).count >= killAfter { break }
+                usleep(5_000)
+            }
+            try #require(job.process.isRunning, "the job ended before the kill: \(job.stderr())")
+            job.killWhole()
+            let written = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").count
+            #expect(written >= killAfter && written < Fixture.cases.count + 2, "killed after \(written) lines")
+        }
+        let finish = try CommandRunner.netnsCluster(2, arguments)
+        try #require(finish.status == 0, "\(finish.stderr)")
+        try Self.expectOfficialTokens(output, lines: Fixture.cases.count + 2)
+    }
+
+    /// A node whose link goes down, and a node whose rank freezes (SIGSTOP), are named within --peer-timeout plus
+    /// the watchdog's reporting delay; every rank process ends, and the job exits non-zero once mpirun's TCP gives
+    /// up on the lost node's daemon (the harness's launch node allows about 12 s).
+    @Test(.enabled(if: available, "needs root and iproute2"), arguments: ["link down", "frozen"])
+    func aLostNodeIsNamedAndTheJobEnds(failure: String) throws {
+        let timeout = 3.0
+        let job = try NetnsJob(nodes: 2, arguments: HungRankTests.longBenchmark + ["--peer-timeout", "\(timeout)"])
+        defer { job.killWhole() }
+        let pids = try job.rankPids(2)
+        Thread.sleep(forTimeInterval: 2)  // into the benchmark
+        if failure == "link down" {
+            let down = try CommandRunner.run("/bin/sh", ["-c", "ip link set glmcveth2 down"])
+            try #require(down.status == 0, "\(down.stderr)")
+        } else {
+            kill(try #require(pids[1]), SIGSTOP)
+        }
+        let failed = Date()
+        let named = "rank 1 (host node2) has not responded"
+        while !job.stderr().contains(named) && Date().timeIntervalSince(failed) < timeout + 15 { usleep(100_000) }
+        let detection = Date().timeIntervalSince(failed)
+        #expect(job.stderr().contains(named), "\(job.stderr())")
+        #expect(detection < timeout + 3, "named \(detection) s after the failure")
+        // Every rank ends, on the lost node too (its own MPI_Abort cannot reach mpirun: the abort bound ends it).
+        while pids.values.contains(where: { kill($0, 0) == 0 }) && Date().timeIntervalSince(failed) < timeout + 20 {
+            usleep(100_000)
+        }
+        let living = pids.filter { kill($0.value, 0) == 0 }.keys.sorted()
+        #expect(living.isEmpty, "ranks still running: \(living)")
+        while job.process.isRunning && Date().timeIntervalSince(failed) < timeout + 40 { usleep(100_000) }
+        #expect(!job.process.isRunning, "mpirun still running \(Date().timeIntervalSince(failed)) s after")
+        if !job.process.isRunning { #expect(job.process.terminationStatus != 0) }
+    }
+
+    /// A batch input with every official case (greedy, 16 new tokens) and a long request after each case numbered
+    /// in `padding`.
+    static func officialBatch(in directory: URL, padding: [Int]) throws -> String {
+        var lines: [String] = []
+        for (index, testCase) in Fixture.cases.enumerated() {
+            let prompt = String(decoding: try JSONEncoder().encode(testCase.rawText), as: UTF8.self)
+            lines.append(#"{"id": "\#(testCase.name)", "prompt": \#(prompt), "greedy": true, "max_new_tokens": 16}"#)
+            if padding.contains(index + 1) {
+                lines.append(
+                    #"{"id": "long\#(index + 1)", "prompt": "The morning train [MASK]", "max_new_tokens": 800}"#)
+            }
+        }
+        let path = directory.appendingPathComponent("in.jsonl").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// The result file holds `lines` lines, one per id, and every official case's line has the official tokens.
+    static func expectOfficialTokens(_ output: String, lines: Int) throws {
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        var generated: [String: [Int]] = [:]
+        for line in text.split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let id = try #require(object["id"] as? String)
+            #expect(generated[id] == nil, "\(id) written twice")
+            generated[id] = object["generated_ids"] as? [Int] ?? []
+        }
+        #expect(generated.count == lines, "\(text)")
+        for testCase in Fixture.cases {
+            #expect(generated[testCase.name] == testCase.expectedGeneratedIds, "\(testCase.name)")
+        }
+    }
+}
+
+/// A job on the namespace cluster that runs while the test acts on it. Foundation starts it as a process group of
+/// its own (the harness and mpirun); the daemons and ranks, in groups of their own on the nodes, end with the nodes.
+final class NetnsJob: @unchecked Sendable {
+    let process = Process()
+    private let errors = Pipe()
+    private let collected = NSLock()
+    private var text = ""
+
+    init(nodes: Int, arguments: [String]) throws {
+        let script = CommandRunner.packageRoot.appendingPathComponent("scripts/netns-cluster.sh").path
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, "run", "\(nodes)", "--", CommandRunner.glmcluster] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = handle.availableData
+            guard let self, !chunk.isEmpty else { return }
+            self.collected.withLock { self.text += String(decoding: chunk, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    /// What the job wrote to stderr so far.
+    func stderr() -> String { collected.withLock { text } }
+
+    /// Each rank's pid, from the start-up lines ("[rank R/N host] pid P, ..."), once all `ranks` have started.
+    func rankPids(_ ranks: Int) throws -> [Int: Int32] {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            var pids: [Int: Int32] = [:]
+            for match in stderr().matches(of: /\[rank (\d+)\/\d+ [^\]]*\] pid (\d+)/) {
+                pids[Int(match.output.1)!] = Int32(match.output.2)!
+            }
+            if pids.count == ranks { return pids }
+            usleep(50_000)
+        }
+        throw CocoaError(.executableLoad, userInfo: [NSDebugDescriptionErrorKey: "ranks did not start: \(stderr())"])
+    }
+
+    /// SIGKILL to the harness and mpirun, then the harness's teardown (which the kill skipped) kills what still runs
+    /// in the nodes and removes them: the whole job ends at once, as when an allocation is revoked.
+    func killWhole() {
+        if process.isRunning { kill(-process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let script = CommandRunner.packageRoot.appendingPathComponent("scripts/netns-cluster.sh").path
+        _ = try? CommandRunner.run("/bin/bash", [script, "down"])
     }
 }
