@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "BytePairEncoding"),
 
         // Typed Swift wrappers over the shims.
-        .target(name: "Communication", dependencies: ["CMPI"]),
+        .target(name: "Communication", dependencies: ["CMPI", "CKernels"]),
         .target(name: "SentencePiece", dependencies: ["CSentencePiece"]),
         .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"], swiftSettings: kernelFlags),
 

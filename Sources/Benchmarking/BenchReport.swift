@@ -257,6 +257,8 @@ struct BenchReport: Encodable {
     var weights: String
     /// The kernel routes the layer matrices took (`MatmulRoute`): decode's one row, prefill's row chunks.
     var routes: Routes
+    /// The tensor-parallel sums per decoded token and per prefill: calls, bytes, time, transfer and waiting.
+    var communication: CommunicationFigures
 
     struct Routes: Encodable {
         var decode: String
@@ -265,7 +267,7 @@ struct BenchReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case model, dtype, quantize, precision, kv_cache, sampling, tp, threads, prompt_tokens, gen_tokens, `repeat`
-        case prefill, decode, machine, ratios, ranks, weights, routes
+        case prefill, decode, machine, ratios, ranks, weights, routes, communication
     }
 
     func encode(to encoder: Encoder) throws {
@@ -288,6 +290,7 @@ struct BenchReport: Encodable {
         try c.encode(ranks, forKey: .ranks)
         try c.encode(weights, forKey: .weights)
         try c.encode(routes, forKey: .routes)
+        try c.encode(communication, forKey: .communication)
     }
 
     init(
@@ -312,6 +315,7 @@ struct BenchReport: Encodable {
         // The unit prefill's figures are rated against: the dot-product GEMM's where prefill takes it.
         let prefillKernels = routes.prefill.kernel == .dotProductGEMM
         job = BenchFigures(job: results, promptTokens: promptTokens, format: format, prefillKernels: prefillKernels)
+        communication = CommunicationFigures(results)
         ranks = results.map {
             Rank(
                 rank: $0.rank, host: $0.host, threads: $0.threads,
@@ -362,6 +366,16 @@ struct BenchReport: Encodable {
             let s = figures.decode.split_ms_per_token
             out += "| \(name) | \(f(s.matmul, 2)) | \(f(s.attention, 2)) | \(f(s.allreduce, 2)) | "
             out += "\(f(s.sampling, 2)) | \(f(s.other, 2)) |\n"
+        }
+        if tp > 1 {
+            out += "\nTensor-parallel sums (allreduce of fp32 partial sums; rank 0's time, split into transfer, the "
+            out += "shortest time of each call over the ranks, and waiting for slower ranks):\n\n"
+            out += "| | calls | bytes per rank | ms | transfer ms | wait ms | longest wait ms |\n"
+            out += "|---|---:|---:|---:|---:|---:|---:|\n"
+            for (name, p) in [("per decoded token", communication.decode), ("per prefill", communication.prefill)] {
+                out += "| \(name) | \(p.calls) | \(p.bytes_per_rank) | \(f(p.ms, 3)) | \(f(p.transfer_ms, 3)) | "
+                out += "\(f(p.wait_ms, 3)) | \(f(p.max_wait_ms, 3)) |\n"
+            }
         }
         out += "\nMachine limits (measured in this run, on these ranks at once) and ratios:\n\n"
         out +=

@@ -21,6 +21,7 @@ public enum Benchmark {
             configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         model.precision = cluster.precision
         model.cacheFormat = cluster.kvCacheFormat
+        runtime.group.sumFormat = cluster.allreduceFormat
         runtime.setPhase("benchmarking")
         if !settings.batchSizes.isEmpty {
             return try sweep(settings, model: model, runtime: runtime, weights: weights, source: source)

@@ -25,6 +25,9 @@ struct ModelBenchmark {
         var decodeSplit: Split
         /// Prefill time by part, averaged over repeats (whole passes, not per token).
         var prefillSplit: Split
+        /// The forward pass's tensor-parallel sums in decode (per token) and prefill (per pass), every call timed.
+        var decodeAllreduce = AllreduceRecord()
+        var prefillAllreduce = AllreduceRecord()
     }
 
     struct Split: Codable, Sendable {
@@ -54,6 +57,7 @@ struct ModelBenchmark {
         let layout = SequenceLayout(contextLength: promptTokens, maskPosition: 0, useGMask: true)
         let cache = model.makeCache(capacity: promptTokens + generatedTokens)
         let profile = ForwardProfile()
+        profile.recordsAllreduceCalls = true
         let previous = model.profile
         model.profile = profile
         defer { model.profile = previous }
@@ -78,6 +82,7 @@ struct ModelBenchmark {
             let prefill = seconds(since: start)
             timings.prefillSeconds.append(prefill)
             timings.prefillSplit.add(profile, sampling: 0, wall: prefill, scale: perRepeat)
+            timings.prefillAllreduce.add(profile, units: 1)
             var token = sampler.next(localLogits: logits, vocabularyOffset: model.vocabRange.lowerBound)
             beforeDecode(repeatIndex)
             synchronise()
@@ -95,6 +100,7 @@ struct ModelBenchmark {
             timings.decodeSecondsPerToken.append(decode / Double(generatedTokens))
             timings.decodeSplit.add(
                 profile, sampling: sampling, wall: decode, scale: perRepeat / Double(generatedTokens))
+            timings.decodeAllreduce.add(profile, units: generatedTokens)
             afterRepeat(repeatIndex)
         }
         return timings

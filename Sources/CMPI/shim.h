@@ -10,6 +10,7 @@ static inline MPI_Datatype cmpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype cmpi_int32(void) { return MPI_INT32_T; }
 static inline MPI_Datatype cmpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype cmpi_uint8(void) { return MPI_UINT8_T; }
+static inline MPI_Datatype cmpi_uint16(void) { return MPI_UINT16_T; }
 static inline MPI_Datatype cmpi_char(void) { return MPI_CHAR; }
 static inline MPI_Datatype cmpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype cmpi_float_int(void) { return MPI_FLOAT_INT; }
@@ -26,6 +27,14 @@ static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME;
 
 static inline int cmpi_any_tag(void) { return MPI_ANY_TAG; }
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+
+/// A commutative reduction operator from a C function with MPI_User_function's parameters, the datatype passed as
+/// an untyped pointer (so that kernels need not include mpi.h).
+static inline MPI_Op cmpi_op_create(void (*function)(void *, void *, int *, void *)) {
+    MPI_Op op;
+    MPI_Op_create((MPI_User_function *)function, 1, &op);
+    return op;
+}
 
 /// MPI_FLOAT_INT's layout, for MAXLOC reductions (value, then index).
 typedef struct { float value; int index; } cmpi_float_int_pair;

@@ -1,3 +1,4 @@
+import CKernels
 import CMPI
 import Glibc
 
@@ -124,6 +125,44 @@ public final class Communicator: @unchecked Sendable {
         guard size > 1, let base = values.baseAddress else { return }
         MPI_Allreduce(cmpi_in_place(), base, Int32(values.count), cmpi_float(), cmpi_op_sum(), comm)
     }
+
+    /// How partial sums travel in `allreduceSum(_:format:)`.
+    public enum SumFormat: String, Sendable, CaseIterable {
+        /// fp32, as computed: the official math.
+        case fp32
+        /// IEEE fp16: half the bytes; every partial and running sum is rounded to fp16 (11 significant bits).
+        case fp16
+    }
+
+    /// Sums `values` element-wise across all ranks, in place, carrying them as `format`. A sum that overflows fp16
+    /// (any infinity or NaN in the result, which every rank sees alike) is taken again in fp32, so fp16 never turns
+    /// finite values into infinities.
+    public func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>, format: SumFormat) {
+        guard format == .fp16, size > 1, let base = values.baseAddress else { return allreduceSum(values) }
+        let count = values.count
+        if halfScratch.count < count { halfScratch = [UInt16](repeating: 0, count: count) }
+        if partialScratch.count < count { partialScratch = [Float](repeating: 0, count: count) }
+        partialScratch.withUnsafeMutableBufferPointer { _ = memcpy($0.baseAddress!, base, count * 4) }
+        let finite = halfScratch.withUnsafeMutableBufferPointer { half in
+            ck_narrow_to_f16(base, half.baseAddress!, count, Int32(CK_ISA_AUTO.rawValue))
+            MPI_Allreduce(cmpi_in_place(), half.baseAddress!, Int32(count), cmpi_uint16(), Self.halfSum, comm)
+            guard ck_f16_first_nonfinite(half.baseAddress!, count) < 0 else { return false }
+            ck_widen_f16(half.baseAddress!, base, count, Int32(CK_ISA_AUTO.rawValue))
+            return true
+        }
+        guard !finite else { return }
+        partialScratch.withUnsafeBufferPointer { _ = memcpy(base, $0.baseAddress!, count * 4) }
+        allreduceSum(values)
+    }
+
+    /// The fp16 sum operator (`ck_sum_f16_op`), created once MPI is up.
+    nonisolated(unsafe) private static let halfSum: MPI_Op = {
+        _ = world
+        return cmpi_op_create(ck_sum_f16_op)
+    }()
+    // Used by the one thread that runs collectives on this communicator.
+    private var halfScratch: [UInt16] = []
+    private var partialScratch: [Float] = []
 
     /// Sums doubles element-wise across all ranks.
     public func allreduceSum(_ values: [Double]) -> [Double] {

@@ -88,6 +88,7 @@ public final class ClusterSession: Sendable {
             + configuration.identity
             + "; --precision \(settings.precision.rawValue), --kv-cache \(settings.kvCacheFormat.rawValue), "
             + "--quantize \(source.quantization?.rawValue ?? "none")"
+            + (settings.allreduceFormat == .fp32 ? "" : ", --allreduce \(settings.allreduceFormat.rawValue)")
     }
 
     /// Loads this rank's weight shard and builds its part of the model.
@@ -98,6 +99,7 @@ public final class ClusterSession: Sendable {
             configuration: configuration, weights: weights, partition: partition, reduction: runtime.group)
         model.precision = settings.precision
         model.cacheFormat = settings.kvCacheFormat
+        runtime.group.sumFormat = settings.allreduceFormat
         return model
     }
 

@@ -1,3 +1,4 @@
+import Communication
 import GLM
 import Tensors
 
@@ -18,6 +19,8 @@ public struct ClusterSettings: Sendable, Equatable {
     public var weightSource: WeightSource
     public var precision: MatmulPrecision
     public var kvCacheFormat: KVCache.Format
+    /// How the tensor-parallel partial sums travel between ranks (fp32: the official math).
+    public var allreduceFormat: Communicator.SumFormat
     /// What every rank must run identically besides these settings: the subcommand and the settings of its own
     /// that each rank applies locally (a batch's limits, a benchmark's sizes), as the front-end describes them.
     public var job: String
@@ -28,7 +31,8 @@ public struct ClusterSettings: Sendable, Equatable {
 
     public init(
         tensorParallelDegree: Int? = nil, threads: Int? = nil, weightSource: WeightSource = .shared,
-        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32, job: String = "",
+        precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32,
+        allreduceFormat: Communicator.SumFormat = .fp32, job: String = "",
         peerTimeout: Double = ClusterSettings.defaultPeerTimeout
     ) {
         self.tensorParallelDegree = tensorParallelDegree
@@ -36,6 +40,7 @@ public struct ClusterSettings: Sendable, Equatable {
         self.weightSource = weightSource
         self.precision = precision
         self.kvCacheFormat = kvCacheFormat
+        self.allreduceFormat = allreduceFormat
         self.job = job
         self.peerTimeout = peerTimeout
     }
@@ -49,7 +54,8 @@ public struct ClusterSettings: Sendable, Equatable {
     /// thread count, which changes no result).
     public func jobDescription(quantization: QuantizationScheme?) -> String {
         "\(job) (--weights-from \(weightSource.rawValue), --precision \(precision.rawValue), --kv-cache "
-            + "\(kvCacheFormat.rawValue)\(quantization.map { ", --quantize \($0.rawValue)" } ?? ""))"
+            + "\(kvCacheFormat.rawValue), --allreduce \(allreduceFormat.rawValue)"
+            + "\(quantization.map { ", --quantize \($0.rawValue)" } ?? ""))"
     }
 
     /// Compute threads a rank may start (a pool this large already exceeds any CPU a rank is bound to).

@@ -12,5 +12,10 @@ public final class TensorParallelGroup: TensorParallelReduction, @unchecked Send
     public var size: Int { communicator.size }
     public var isCoordinator: Bool { communicator.isCoordinator }
 
-    public func sum(_ values: UnsafeMutableBufferPointer<Float>) { communicator.allreduceSum(values) }
+    /// How the model's partial sums travel (`--allreduce`); set before the first forward pass.
+    public var sumFormat: Communicator.SumFormat = .fp32
+
+    public func sum(_ values: UnsafeMutableBufferPointer<Float>) {
+        communicator.allreduceSum(values, format: sumFormat)
+    }
 }

@@ -20,6 +20,14 @@ public final class ForwardProfile: @unchecked Sendable {
     }
 
     private var nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
+    /// Tensor-parallel sums since the last `reset()`, and their payload (the partial sums each rank contributes).
+    public private(set) var allreduceCalls = 0
+    public private(set) var allreduceBytes = 0
+    /// Each sum's wall time in nanoseconds, in call order, when `recordsAllreduceCalls` is set: the ranks' records
+    /// line up call by call (every rank makes the same sums), so the shortest of a call's times across ranks is its
+    /// transfer (the last rank to arrive waits for nobody) and the rest of each rank's time is waiting.
+    public private(set) var allreduceDurations: [UInt64] = []
+    public var recordsAllreduceCalls = false
     /// Wall time of whole `forward` calls, in nanoseconds.
     public private(set) var forwardNanoseconds: UInt64 = 0
     /// `forward` calls measured.
@@ -42,6 +50,16 @@ public final class ForwardProfile: @unchecked Sendable {
         for i in nanoseconds.indices { nanoseconds[i] = 0 }
         forwardNanoseconds = 0
         forwardCalls = 0
+        allreduceCalls = 0
+        allreduceBytes = 0
+        allreduceDurations.removeAll(keepingCapacity: true)
+    }
+
+    func addAllreduce(_ elapsed: UInt64, bytes: Int) {
+        nanoseconds[Category.allreduce.rawValue] &+= elapsed
+        allreduceCalls += 1
+        allreduceBytes += bytes
+        if recordsAllreduceCalls { allreduceDurations.append(elapsed) }
     }
 
     func add(_ category: Category, _ elapsed: UInt64) { nanoseconds[category.rawValue] &+= elapsed }
@@ -61,6 +79,15 @@ public final class ForwardProfile: @unchecked Sendable {
 }
 
 extension Optional where Wrapped == ForwardProfile {
+    /// Sums `values` across the ranks with `reduction`, counting the call and its bytes when a profile is present.
+    @inline(__always)
+    func allreduce(_ values: UnsafeMutableBufferPointer<Float>, with reduction: any TensorParallelReduction) {
+        guard let profile = self else { return reduction.sum(values) }
+        let start = ForwardProfile.now()
+        reduction.sum(values)
+        profile.addAllreduce(ForwardProfile.now() &- start, bytes: values.count * MemoryLayout<Float>.size)
+    }
+
     /// Runs `body`, adding its wall time to `category` when a profile is present (no clock read otherwise).
     @inline(__always)
     func measure<T>(_ category: ForwardProfile.Category, _ body: () throws -> T) rethrows -> T {

@@ -96,6 +96,20 @@ import Testing
         var machine: Machine
         var ratios: Ratios
         var ranks: [Rank]
+        var communication: Communication
+    }
+
+    struct Communication: Decodable {
+        struct Phase: Decodable {
+            var calls: Int
+            var bytes_per_rank: Int
+            var ms: Double
+            var transfer_ms: Double
+            var wait_ms: Double
+            var max_wait_ms: Double
+        }
+        var decode: Phase
+        var prefill: Phase
     }
 
     /// Weight bytes one decoded token reads in the tiny model at `bytesPerWeight` (all matrices, logits included).
@@ -273,6 +287,7 @@ import Testing
         #expect(report.ranks.count == 1)
         #expect(report.ranks.first?.decode.weight_bytes_per_token == report.decode.weight_bytes_per_token)
         #expect(report.decode.split_ms_per_token.allreduce == 0, "one rank has nothing to sum")
+        #expect(report.communication.decode.calls == 0 && report.communication.prefill.ms == 0)
     }
 
     @Test func twoRanksReportPerRankAndForTheJob() throws {
@@ -296,6 +311,18 @@ import Testing
             #expect(abs(repeatFigures.triad_gb_per_s - beside) <= 1e-6 * beside)
         }
         #expect(report.decode.split_ms_per_token.allreduce > 0, "two ranks sum partial products")
+        // The embedding and two row-parallel products per layer, each a sum of hidden-size fp32 rows: one row per
+        // decoded token, the prompt's 8 in prefill. Rank 0's time is its transfer plus its wait.
+        let communication = report.communication
+        #expect(communication.decode.calls == 5 && communication.prefill.calls == 5)
+        #expect(communication.decode.bytes_per_rank == 5 * 64 * 4)
+        #expect(communication.prefill.bytes_per_rank == 5 * 8 * 64 * 4)
+        for phase in [communication.decode, communication.prefill] {
+            #expect(phase.transfer_ms > 0 && phase.wait_ms >= 0 && phase.max_wait_ms >= phase.wait_ms)
+            #expect(abs(phase.ms - phase.transfer_ms - phase.wait_ms) <= 1e-9 + 1e-9 * phase.ms)
+        }
+        // The split's allreduce time is the mean over ranks of the same calls.
+        #expect(communication.decode.ms <= 2 * report.decode.split_ms_per_token.allreduce + 1e-6)
     }
 
     @Test func bfloat16AndQuantizedWeights() throws {

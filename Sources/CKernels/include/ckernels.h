@@ -14,4 +14,5 @@
 #include "ckernels_quantize.h"
 #include "ckernels_sampling.h"
 #include "ckernels_finite.h"
+#include "ckernels_reduce.h"
 #endif

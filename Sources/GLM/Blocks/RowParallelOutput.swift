@@ -8,7 +8,7 @@ extension GLMModel {
     /// Row-parallel epilogue: sum partial products across ranks, then add the replicated bias once.
     func finishRowParallel(_ output: UnsafeMutableBufferPointer<Float>, rows n: Int, bias: [Float]) {
         let h = configuration.hiddenSize
-        if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(output) } }
+        if partition.count > 1 { profile.allreduce(output, with: reduction) }
         guard !bias.isEmpty else { return }  // architectures without linear biases
         bias.withUnsafeBufferPointer { b in
             VectorKernels.addBias(b.baseAddress!, to: output.baseAddress!, rows: n, width: h)

@@ -14,7 +14,7 @@ extension GLMModel {
                 weights.wordEmbeddings.widenRows(
                     token - vocabRange.lowerBound, count: 1, into: out.baseAddress! + i * h)
             }
-            if partition.count > 1 { profile.measure(.allreduce) { reduction.sum(out) } }
+            if partition.count > 1 { profile.allreduce(out, with: reduction) }
         }
         return x
     }

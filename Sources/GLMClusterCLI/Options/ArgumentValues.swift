@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarking
+import Communication
 import Distributed
 import GLM
 import Tensors
@@ -9,5 +10,6 @@ extension MatmulPrecision: ExpressibleByArgument {}
 extension KVCache.Format: ExpressibleByArgument {}
 extension QuantizationScheme: ExpressibleByArgument {}
 extension ClusterSettings.WeightSource: ExpressibleByArgument {}
+extension Communicator.SumFormat: ExpressibleByArgument {}
 extension BenchSettings.DType: ExpressibleByArgument {}
 extension BenchSettings.OutputFormat: ExpressibleByArgument {}

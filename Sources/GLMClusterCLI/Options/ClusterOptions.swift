@@ -1,4 +1,5 @@
 import ArgumentParser
+import Communication
 import Distributed
 import GLM
 import Tensors
@@ -33,6 +34,13 @@ struct ClusterOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
+            "How ranks exchange the partial sums of each layer: fp32 (the official math) or fp16 (half the bytes on the network; docs/CLUSTER.md states the logit error it brings)."
+    )
+    var allreduce: Communicator.SumFormat = .fp32
+
+    @Option(
+        name: .long,
+        help:
             "Seconds without a heartbeat from a rank before the job ends naming it (0: off; default 10). Heartbeats run beside the computation, so long steps never trip it."
     )
     var peerTimeout: Double = ClusterSettings.defaultPeerTimeout
@@ -41,7 +49,7 @@ struct ClusterOptions: ParsableArguments {
     func settings(job: String) -> ClusterSettings {
         ClusterSettings(
             tensorParallelDegree: tp, threads: threads, weightSource: weightsFrom, precision: precision,
-            kvCacheFormat: kvCache, job: job, peerTimeout: peerTimeout)
+            kvCacheFormat: kvCache, allreduceFormat: allreduce, job: job, peerTimeout: peerTimeout)
     }
 
     func validate() throws {
