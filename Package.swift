@@ -77,14 +77,15 @@ let package = Package(
                 "Basics", "Communication", "Configuration", "Checkpoint", "Coordination", "GLM", "Generation",
                 "ModelLoading", "Partitioning", "Tokenization",
             ]),
+        .target(name: "Planning", dependencies: ["Basics", "Configuration", "GLM", "Partitioning"]),
         .target(
             name: "BatchJobs",
             dependencies: ["Basics", "Coordination", "Distributed", "GLM", "Generation", "Tokenization"]),
         .target(
             name: "Benchmarking",
             dependencies: [
-                "Basics", "Configuration", "Coordination", "Distributed", "GLM", "Generation", "ModelLoading",
-                "Partitioning", "Tensors", "Tokenization",
+                "Basics", "Communication", "Configuration", "Coordination", "Distributed", "GLM", "Generation",
+                "ModelLoading", "Partitioning", "Planning", "Tensors", "Tokenization",
             ]),
         // The demo model (random weights, a tokenizer trained on the project's corpus): linked by `create-model`
         // and the tests, never by the engine.
@@ -100,7 +101,7 @@ let package = Package(
             name: "GLMClusterCLI",
             dependencies: [
                 "BatchJobs", "Basics", "Benchmarking", "Checkpoint", "Configuration", "Demo", "Distributed",
-                "Generation", "GLM", "ModelLoading", "Tensors",
+                "Generation", "GLM", "ModelLoading", "Planning", "Tensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -152,6 +153,7 @@ let package = Package(
             name: "DistributedTests",
             dependencies: ["Distributed", "Coordination", "Generation", "TestSupport", "Tokenization"]),
         .testTarget(name: "BatchJobsTests", dependencies: ["BatchJobs", "Generation"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "Configuration", "GLM", "Partitioning"]),
         .testTarget(
             name: "BenchmarkingTests",
             dependencies: ["Benchmarking", "Configuration", "Coordination", "GLM", "Partitioning", "Tensors"]),

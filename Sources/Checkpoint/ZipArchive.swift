@@ -342,11 +342,11 @@ struct ByteReader {
 
 /// CRC-32 (IEEE, reflected, polynomial 0xEDB88320) as zip uses it, from libdeflate, which folds with carry-less
 /// multiplication where the CPU has it.
-enum CRC32 {
-    static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+public enum CRC32 {
+    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
         return libdeflate_crc32(crc, base, bytes.count)
     }
 
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
 }

@@ -245,6 +245,17 @@ public final class Communicator: @unchecked Sendable {
         return buffer
     }
 
+    /// Sends `bytes` bytes of `buffer` to `destination` as one message (point to point, for timing the link: no
+    /// length travels first).
+    public func sendMessage(_ buffer: UnsafeRawPointer, bytes: Int, to destination: Int, tag: Int) {
+        MPI_Send(buffer, Int32(bytes), cmpi_byte(), Int32(destination), Int32(tag), comm)
+    }
+
+    /// Receives one message of at most `bytes` bytes from `source` into `buffer` (`sendMessage`'s counterpart).
+    public func receiveMessage(_ buffer: UnsafeMutableRawPointer, bytes: Int, from source: Int, tag: Int) {
+        MPI_Recv(buffer, Int32(bytes), cmpi_byte(), Int32(source), Int32(tag), comm, cmpi_status_ignore())
+    }
+
     /// Blocks until every rank arrives.
     public func barrier() { MPI_Barrier(comm) }
 

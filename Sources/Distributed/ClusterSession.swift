@@ -218,7 +218,7 @@ public final class ClusterSession: Sendable {
         let received = try runtime.agree("loading weights from rank 0") {
             try WeightDistribution.receiveWeights(
                 configuration: configuration, partition: partition, communicator: runtime.communicator,
-                checkpoint: checkpoint)
+                checkpoint: checkpoint, cacheDirectory: settings.weightCache)
         }
         // Each rank quantizes the local shard it received, as the official load-time quantize does.
         return try runtime.agree("quantizing weights") {

@@ -21,6 +21,9 @@ public struct ClusterSettings: Sendable, Equatable {
     public var kvCacheFormat: KVCache.Format
     /// How the tensor-parallel partial sums travel between ranks (fp32: the official math).
     public var allreduceFormat: Communicator.SumFormat
+    /// A local directory where ranks keep the weight parts rank 0 sent them, for the next start
+    /// (`--weight-cache`; only with `--weights-from coordinator`).
+    public var weightCache: String?
     /// What every rank must run identically besides these settings: the subcommand and the settings of its own
     /// that each rank applies locally (a batch's limits, a benchmark's sizes), as the front-end describes them.
     public var job: String
@@ -32,7 +35,7 @@ public struct ClusterSettings: Sendable, Equatable {
     public init(
         tensorParallelDegree: Int? = nil, threads: Int? = nil, weightSource: WeightSource = .shared,
         precision: MatmulPrecision = .exact, kvCacheFormat: KVCache.Format = .fp32,
-        allreduceFormat: Communicator.SumFormat = .fp32, job: String = "",
+        allreduceFormat: Communicator.SumFormat = .fp32, weightCache: String? = nil, job: String = "",
         peerTimeout: Double = ClusterSettings.defaultPeerTimeout
     ) {
         self.tensorParallelDegree = tensorParallelDegree
@@ -41,6 +44,7 @@ public struct ClusterSettings: Sendable, Equatable {
         self.precision = precision
         self.kvCacheFormat = kvCacheFormat
         self.allreduceFormat = allreduceFormat
+        self.weightCache = weightCache
         self.job = job
         self.peerTimeout = peerTimeout
     }
@@ -79,6 +83,15 @@ public struct ClusterSettings: Sendable, Equatable {
             throw ClusterSettingsError(
                 description: "--peer-timeout must be 0 (off) or between \(Int(Self.minimumPeerTimeout)) and 86400 "
                     + "seconds, got \(peerTimeout)")
+        }
+        if let weightCache {
+            guard weightSource == .coordinator else {
+                throw ClusterSettingsError(
+                    description: "--weight-cache keeps the weights rank 0 sends: it needs --weights-from coordinator")
+            }
+            guard !weightCache.isEmpty else {
+                throw ClusterSettingsError(description: "--weight-cache must name a directory")
+            }
         }
         if let tensorParallelDegree, tensorParallelDegree > Self.maximumTensorParallelDegree {
             throw ClusterSettingsError(

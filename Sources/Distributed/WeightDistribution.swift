@@ -1,3 +1,4 @@
+import Basics
 import Checkpoint
 import Communication
 import Configuration
@@ -23,6 +24,8 @@ import Partitioning
 ///   `WeightDistributionError.coordinatorFailed` with rank 0's message; rank 0 rethrows its own error.
 /// - A rank that receives a tensor of the wrong key or shape keeps receiving (so rank 0 never blocks on it) and
 ///   reports at the end, in a collective that makes every rank throw `.rankFailed` naming it.
+/// - Every rank, those that read their parts from a weight cache included, ends in that collective, so a failure
+///   anywhere ends loading on every rank.
 public enum WeightDistribution {
     /// MPI tag of every message of the weight stream.
     public static let tag = 7130
@@ -31,9 +34,12 @@ public enum WeightDistribution {
     ///
     /// Collective over `communicator`: every rank must call it with the same configuration and
     /// `partition == Partition(index: rank, count: size)`; `checkpoint` is used on rank 0 only (nil elsewhere).
+    ///
+    /// With `cacheDirectory` (`--weight-cache`, the same on every rank), a rank whose cache holds its parts for this
+    /// checkpoint and layout reads them there and is sent nothing; the others receive theirs and keep them there.
     public static func receiveWeights(
         configuration: ModelConfiguration, partition: Partition, communicator: Communicator,
-        checkpoint: (any WeightStore)?
+        checkpoint: (any WeightStore)?, cacheDirectory: String? = nil
     ) throws -> GLMWeights {
         try checkAgreement(
             configuration: configuration, partition: partition, communicator: communicator,
@@ -41,30 +47,77 @@ public enum WeightDistribution {
         let specs = WeightSpec.all(for: configuration)
         var parts: [String: HalfTensor] = [:]
         parts.reserveCapacity(specs.count)
+        let cache = cacheDirectory.map { WeightCache(directory: $0) }
+        // The checkpoint as rank 0 sees it (its files' names, sizes and digests, and the configuration): what a
+        // cached part must have come from. nil when rank 0 cannot tell: nothing is cached then.
+        let checkpointFingerprint: String? =
+            cache == nil
+            ? nil
+            : coordinator(communicator).share {
+                (try? checkpoint?.fingerprint()).flatMap { $0 }.map { $0 + "; " + configuration.identity }
+            }
+        if communicator.rank != 0, let cache, let checkpointFingerprint {
+            let (cached, problem) = cache.load(fingerprint: checkpointFingerprint, partition: partition, specs: specs)
+            if let problem {
+                StandardError.writeLine("Warning: rank \(communicator.rank): \(problem); receiving from rank 0")
+            }
+            if let cached {
+                parts = cached
+                StandardError.writeLine(
+                    "rank \(communicator.rank): weights read from the weight cache "
+                        + cache.url(fingerprint: checkpointFingerprint, partition: partition).path)
+            }
+        }
+        // Every rank learns which ranks need the stream.
+        let receivers = coordinator(communicator).decide(report: parts.isEmpty) { needs in
+            needs.indices.filter { $0 > 0 && needs[$0] }
+        }
+        // Every rank reaches the closing collective, whatever failed where, so that ranks that read their cache
+        // leave together with the others.
+        var failure: Error?
         if communicator.rank == 0 {
             // checkAgreement guarantees a checkpoint here.
-            try sendAll(specs, from: checkpoint!, communicator: communicator, keeping: &parts)
-        } else {
-            let localFailure = try receiveAll(specs, partition: partition, communicator: communicator, into: &parts)
-            if localFailure != nil { parts.removeAll() }
-            try agreeOnSuccess(localFailure, communicator: communicator)
-            return try assemble(configuration, &parts)
+            do {
+                try sendAll(specs, from: checkpoint!, to: receivers, communicator: communicator, keeping: &parts)
+            } catch {
+                failure = error
+            }
+        } else if receivers.contains(communicator.rank) {
+            do {
+                if let mismatch = try receiveAll(specs, partition: partition, communicator: communicator, into: &parts)
+                {
+                    failure = WeightDistributionError.rankFailed(rank: communicator.rank, message: mismatch)
+                }
+            } catch { failure = error }
         }
-        try agreeOnSuccess(nil, communicator: communicator)
+        let first = coordinator(communicator).decide(report: failure.map { String(describing: $0) }) { reports in
+            reports.enumerated().first { $1 != nil }.map { RankFailure(rank: $0, message: $1!) }
+        }
+        if let failure { throw failure }
+        if let first {
+            throw first.rank == 0
+                ? WeightDistributionError.coordinatorFailed(key: nil, message: first.message)
+                : WeightDistributionError.rankFailed(rank: first.rank, message: first.message)
+        }
+        if receivers.contains(communicator.rank), let cache, let checkpointFingerprint,
+            let problem = cache.store(parts, fingerprint: checkpointFingerprint, partition: partition, specs: specs)
+        {
+            StandardError.writeLine("Warning: rank \(communicator.rank): \(problem)")
+        }
         return try assemble(configuration, &parts)
     }
 
     // MARK: - Rank 0
 
     private static func sendAll(
-        _ specs: [WeightSpec], from checkpoint: any WeightStore, communicator: Communicator,
+        _ specs: [WeightSpec], from checkpoint: any WeightStore, to receivers: [Int], communicator: Communicator,
         keeping parts: inout [String: HalfTensor]
     ) throws {
         let count = communicator.size
         for spec in specs {
             do {
                 parts[spec.key] = try read(spec, checkpoint, Partition(index: 0, count: count))
-                for rank in 1..<max(count, 1) {
+                for rank in receivers {
                     let part = try read(spec, checkpoint, Partition(index: rank, count: count))
                     communicator.send(Header(key: spec.key, shape: part.shape).wireBytes(), to: rank, tag: tag)
                     communicator.send(part.values.withUnsafeBytes { Array($0) }, to: rank, tag: tag)
@@ -73,7 +126,7 @@ public enum WeightDistribution {
                 // Each other rank waits for exactly one message, the header of this tensor or of the next: an error
                 // header as that message ends the stream everywhere.
                 let header = Header(key: spec.key, error: String(describing: error)).wireBytes()
-                for rank in 1..<max(count, 1) { communicator.send(header, to: rank, tag: tag) }
+                for rank in receivers { communicator.send(header, to: rank, tag: tag) }
                 throw error
             }
         }
@@ -159,16 +212,6 @@ public enum WeightDistribution {
             return problems
         }
         if !problems.isEmpty { throw WeightDistributionError.setupMismatch(problems) }
-    }
-
-    /// Every rank throws when any rank's `failure` is non-nil, so all leave loading together.
-    private static func agreeOnSuccess(_ failure: String?, communicator: Communicator) throws {
-        let firstFailure = coordinator(communicator).decide(report: failure) { reports -> RankFailure? in
-            reports.enumerated().first { $1 != nil }.map { RankFailure(rank: $0, message: $1!) }
-        }
-        if let firstFailure {
-            throw WeightDistributionError.rankFailed(rank: firstFailure.rank, message: firstFailure.message)
-        }
     }
 
     private static func coordinator(_ communicator: Communicator) -> Coordinator {

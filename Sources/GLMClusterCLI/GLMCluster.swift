@@ -13,6 +13,7 @@ struct GLMCluster: ParsableCommand {
         subcommands: [
             GenerateCommand.self, LogitsCommand.self, TokenizeCommand.self, DetokenizeCommand.self,
             ChatCommand.self, CreateModelCommand.self, ConvertCommand.self, BenchCommand.self, BatchCommand.self,
+            PlanCommand.self,
         ])
 
     /// Like ArgumentParser's `main`, but under `mpirun` only rank 0 prints errors and usage: every rank parses the

@@ -64,6 +64,53 @@ import Testing
         }
     }
 
+    /// `--weight-cache`: with the model on node1 only, the first start sends rank 1 its part and rank 1 keeps it;
+    /// the second reads it there and receives nothing, with the same logits bit for bit (and the official ones);
+    /// a damaged cache file is named, not used, received again and rewritten.
+    @Test(.enabled(if: available, "needs root and iproute2")) func aWeightCacheSparesTheSecondStartTheStream() throws {
+        let scratch = try CommandRunner.temporaryDirectory("netns-weight-cache")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = scratch.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Fixture.mp2Directory, to: model)
+        let cache = scratch.appendingPathComponent("cache")
+        let testCase = try #require(Fixture.cases.first { $0.name == "long_gmask" })
+        func start(_ name: String) throws -> (stderr: String, logits: [Float]) {
+            let out = scratch.appendingPathComponent("\(name).f32").path
+            let run = try CommandRunner.netnsCluster(
+                2,
+                [
+                    "logits", "--model", model.path, "--ids", testCase.inputIds.map(String.init).joined(separator: ","),
+                    "--out", out, "--threads", "1", "--weights-from", "coordinator", "--weight-cache", cache.path,
+                ], privateDirectory: model.path)
+            try #require(run.status == 0, "\(name): \(run.stderr)")
+            return (run.stderr, try CommandRunner.readFloats(out))
+        }
+        let first = try start("first")
+        #expect(!first.stderr.contains("weight cache"), "\(first.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        #expect(files.count == 1 && files[0].hasSuffix("-tp2-rank1.bin"), "\(files)")
+        #expect(maxAbsDifference(first.logits, Fixture.referenceLogits(testCase)) < 4e-3)
+
+        let second = try start("second")
+        #expect(second.stderr.contains("rank 1: weights read from the weight cache \(cache.path)/"), "\(second.stderr)")
+        #expect(second.logits == first.logits)
+
+        // One flipped byte in the weights.
+        let file = cache.appendingPathComponent(files[0])
+        var bytes = [UInt8](try Data(contentsOf: file))
+        bytes[bytes.count - 100] ^= 0x40
+        try Data(bytes).write(to: file)
+        let damaged = try start("damaged")
+        #expect(
+            damaged.stderr.contains("Warning: rank 1: weight cache \(file.path): checksum mismatch"),
+            "\(damaged.stderr)")
+        #expect(!damaged.stderr.contains("weights read from the weight cache"))
+        #expect(damaged.logits == first.logits)
+        let rewritten = try start("rewritten")
+        #expect(rewritten.stderr.contains("weights read from the weight cache"), "\(rewritten.stderr)")
+        #expect(rewritten.logits == first.logits)
+    }
+
     /// GLM-130B's official vectors across nodes: the last position's logits of every case within the bound
     /// OfficialVectorsTests holds on one rank (4e-3), from the MP=2 checkpoint at TP 2 and 4, and a batch job
     /// over every case's raw text writing the official greedy tokens.

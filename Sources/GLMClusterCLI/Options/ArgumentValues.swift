@@ -3,6 +3,7 @@ import Benchmarking
 import Communication
 import Distributed
 import GLM
+import Planning
 import Tensors
 
 // The library's option values, readable from the command line by their raw names.
@@ -12,4 +13,5 @@ extension QuantizationScheme: ExpressibleByArgument {}
 extension ClusterSettings.WeightSource: ExpressibleByArgument {}
 extension Communicator.SumFormat: ExpressibleByArgument {}
 extension BenchSettings.DType: ExpressibleByArgument {}
+extension PlannedWeightFormat: ExpressibleByArgument {}
 extension BenchSettings.OutputFormat: ExpressibleByArgument {}

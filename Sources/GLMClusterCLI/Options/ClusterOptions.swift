@@ -41,6 +41,13 @@ struct ClusterOptions: ParsableArguments {
     @Option(
         name: .long,
         help:
+            "With --weights-from coordinator: a local directory where each rank keeps the weights rank 0 sent it; the next start of the same checkpoint and layout reads them there (verified) and receives nothing."
+    )
+    var weightCache: String?
+
+    @Option(
+        name: .long,
+        help:
             "Seconds without a heartbeat from a rank before the job ends naming it (0: off; default 10). Heartbeats run beside the computation, so long steps never trip it."
     )
     var peerTimeout: Double = ClusterSettings.defaultPeerTimeout
@@ -49,7 +56,8 @@ struct ClusterOptions: ParsableArguments {
     func settings(job: String) -> ClusterSettings {
         ClusterSettings(
             tensorParallelDegree: tp, threads: threads, weightSource: weightsFrom, precision: precision,
-            kvCacheFormat: kvCache, allreduceFormat: allreduce, job: job, peerTimeout: peerTimeout)
+            kvCacheFormat: kvCache, allreduceFormat: allreduce,
+            weightCache: weightCache, job: job, peerTimeout: peerTimeout)
     }
 
     func validate() throws {
