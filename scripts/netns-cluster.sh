@@ -52,6 +52,17 @@ down() {
     rm -rf "$state"
 }
 
+# A new namespace NS on the bridge through the veth pair LINK (bridge side) / eth0 (its side), at ADDRESS.
+attach() {
+    local ns="$1" link="$2" address="$3"
+    ip netns add "$ns"
+    ip link add "$link" type veth peer name eth0 netns "$ns"
+    ip link set "$link" master "$bridge" up
+    ip -n "$ns" addr add "$address/24" dev eth0
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set eth0 up
+}
+
 up() {
     local count="$1" rate="${2:-}"
     [[ "$count" =~ ^[0-9]+$ ]] && [ "$count" -ge 1 ] && [ "$count" -le 200 ] || die "node count must be 1-200, got '$count'"
@@ -67,22 +78,12 @@ up() {
     # The launch node, where mpirun runs (a cluster's login or batch node): on the bridge like the nodes, and with
     # TCP giving up on an unanswered peer after about 12 s instead of Linux's default 15 minutes, so that mpirun
     # learns of a node whose link went down (the ranks end by themselves within --peer-timeout).
-    ip netns add "${prefix}-head"
-    ip link add "${prefix}vethh" type veth peer name eth0 netns "${prefix}-head"
-    ip link set "${prefix}vethh" master "$bridge" up
-    ip -n "${prefix}-head" addr add "$subnet.2/24" dev eth0
-    ip -n "${prefix}-head" link set lo up
-    ip -n "${prefix}-head" link set eth0 up
+    attach "${prefix}-head" "${prefix}vethh" "$subnet.2"
     ip netns exec "${prefix}-head" sysctl -qw net.ipv4.tcp_retries2="${GLM_NETNS_TCP_RETRIES:-5}"
     local i
     for i in $(seq 1 "$count"); do
         local node="node$i" ns="${prefix}-node$i" link="${prefix}veth$i" address="$subnet.$((10 + i))"
-        ip netns add "$ns"
-        ip link add "$link" type veth peer name eth0 netns "$ns"
-        ip link set "$link" master "$bridge" up
-        ip -n "$ns" addr add "$address/24" dev eth0
-        ip -n "$ns" link set lo up
-        ip -n "$ns" link set eth0 up
+        attach "$ns" "$link" "$address"
         ip -n "$ns" route add default via "$subnet.1"
         if [ -n "$rate" ]; then
             # Token bucket on both ends of the node's link: what leaves the node and what reaches it.
@@ -123,12 +124,16 @@ run() {
     local hostfile; hostfile="$(up "$count" "$rate")"
     # shellcheck source=mpi-env.sh
     source "$here/mpi-env.sh"
+    # The nodes share this machine's cores: more nodes than cores need MPI to yield the CPU while it waits, or
+    # each rank's busy polling starves the ranks it waits for (4 nodes on 2 cores ran 3x slower).
+    local yield=()
+    [ "$count" -le "$(nproc)" ] || yield=(--mca mpi_yield_when_idle 1)
     local status=0
     # Every byte between ranks crosses TCP on the bridge's subnet (no shared memory, no loopback), and each node
     # binds nothing: the nodes share this machine's cores.
     ip netns exec "${prefix}-head" mpirun --hostfile "$hostfile" --mca plm_rsh_agent "$here/netns-cluster.sh agent" --mca btl tcp,self \
         --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" --bind-to none \
-        -np "$count" "$@" || status=$?
+        "${yield[@]}" -np "$count" "$@" || status=$?
     return "$status"
 }
 

@@ -6,7 +6,7 @@
 #
 # Usage: Benchmarks/cluster/validate_plan.sh [OUT_DIR]
 # Environment: CONFIG (Benchmarks/configs/glm-1b.json), PROMPT (128), GEN (16), NODES ("1 2"), RATES ("none 10gbit
-# 1gbit"), ROUNDS (2), THREADS (cores / nodes).
+# 1gbit"), ROUNDS (3), THREADS (cores / nodes).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${1:-/tmp/glmcluster-plan-validation}"
@@ -17,7 +17,7 @@ binary="$root/.build/release/glmcluster"
 [ -x "$binary" ] || (cd "$root" && swift build -c release --product glmcluster)
 mkdir -p "$out"
 cores="$(nproc)"
-for round in $(seq 1 "${ROUNDS:-2}"); do
+for round in $(seq 1 "${ROUNDS:-3}"); do
     for nodes in ${NODES:-1 2}; do
         threads="${THREADS:-$(( cores / nodes > 0 ? cores / nodes : 1 ))}"
         for rate in ${RATES:-none 10gbit 1gbit}; do
@@ -29,7 +29,7 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
             link=(); [ "$nodes" = 1 ] && link=(--link-gbit 1 --latency-us 1)
             "$root/scripts/netns-cluster.sh" run "$nodes" "${shaping[@]}" -- "$binary" plan --config "$config" \
                 --measure "${link[@]}" --prompt-tokens "$prompt" --context-tokens "$((prompt + gen))" \
-                --max-tp "$nodes" --threads "$threads" --triad-mib 64 --sgemm-size 512 --format json \
+                --max-tp "$nodes" --threads "$threads" --format json \
                 > "$out/$name.plan.json" 2> "$out/$name.plan.log"
             "$root/scripts/netns-cluster.sh" run "$nodes" "${shaping[@]}" -- "$binary" bench --config "$config" \
                 --prompt-tokens "$prompt" --gen-tokens "$gen" --repeat 2 --greedy --threads "$threads" \

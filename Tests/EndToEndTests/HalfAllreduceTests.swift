@@ -11,25 +11,16 @@ import Testing
         let scratch = try CommandRunner.temporaryDirectory("half-allreduce")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let model = Fixture.mp2Directory.path
-        for testCase in Fixture.cases {
-            let out = scratch.appendingPathComponent("\(testCase.name).f32").path
-            let ids = testCase.inputIds.map(String.init).joined(separator: ",")
-            let run = try CommandRunner.mpirun(
-                tp,
-                ["logits", "--model", model, "--ids", ids, "--out", out, "--threads", "1", "--allreduce", "fp16"])
-            try #require(run.status == 0, "\(testCase.name) TP \(tp): \(run.stderr)")
-            let official = Fixture.referenceLogits(testCase)
-            let scale = official.map(abs).max()!
-            let error = maxAbsDifference(try CommandRunner.readFloats(out), official)
-            #expect(error < 4e-3 * scale, "\(testCase.name) TP \(tp): max |logit - official| = \(error) of \(scale)")
-        }
-        let input = try NetnsClusterTests.officialBatch(in: scratch, padding: [])
+        try OfficialCaseRuns.checkLogits(
+            tp: tp, model: model, extra: ["--allreduce", "fp16"], bound: 4e-3, relativeToScale: true, in: scratch
+        ) { try CommandRunner.mpirun($0, $1) }
+        let input = try OfficialCaseRuns.batchInput(in: scratch, padding: [])
         let output = scratch.appendingPathComponent("out.jsonl").path
         let batch = try CommandRunner.mpirun(
             tp,
             ["batch", "--model", model, "--input", input, "--output", output, "--threads", "1", "--allreduce", "fp16"])
         try #require(batch.status == 0, "\(batch.stderr)")
-        try NetnsClusterTests.expectOfficialTokens(output, lines: Fixture.cases.count)
+        try OfficialCaseRuns.expectOfficialTokens(output, lines: Fixture.cases.count)
     }
 
     /// GLM-4's tiny release with its row-parallel weights scaled by 2^16: every layer's partial sums overflow fp16,

@@ -119,21 +119,15 @@ import Testing
         let scratch = try CommandRunner.temporaryDirectory("netns-glm130b")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let model = Fixture.mp2Directory.path
-        for testCase in Fixture.cases {
-            let out = scratch.appendingPathComponent("\(testCase.name).f32").path
-            let ids = testCase.inputIds.map(String.init).joined(separator: ",")
-            let run = try CommandRunner.netnsCluster(
-                nodes, ["logits", "--model", model, "--ids", ids, "--out", out, "--threads", "1"])
-            try #require(run.status == 0, "\(testCase.name) on \(nodes) nodes: \(run.stderr)")
-            let error = maxAbsDifference(try CommandRunner.readFloats(out), Fixture.referenceLogits(testCase))
-            #expect(error < 4e-3, "\(testCase.name) on \(nodes) nodes: max |logit - official| = \(error)")
+        try OfficialCaseRuns.checkLogits(tp: nodes, model: model, bound: 4e-3, in: scratch) {
+            try CommandRunner.netnsCluster($0, $1)
         }
-        let input = try Self.officialBatch(in: scratch, padding: [])
+        let input = try OfficialCaseRuns.batchInput(in: scratch, padding: [])
         let output = scratch.appendingPathComponent("out.jsonl").path
         let batch = try CommandRunner.netnsCluster(
             nodes, ["batch", "--model", model, "--input", input, "--output", output, "--threads", "1"])
         try #require(batch.status == 0, "\(batch.stderr)")
-        try Self.expectOfficialTokens(output, lines: Fixture.cases.count)
+        try OfficialCaseRuns.expectOfficialTokens(output, lines: Fixture.cases.count)
     }
 
     /// A batch job across two nodes killed whole (SIGKILL to mpirun, its daemons and every rank, as when an
@@ -143,7 +137,7 @@ import Testing
         let scratch = try CommandRunner.temporaryDirectory("netns-resume")
         defer { try? FileManager.default.removeItem(at: scratch) }
         // Two long requests after the 3rd and the 8th case: the kills land while they run.
-        let input = try Self.officialBatch(in: scratch, padding: [3, 8])
+        let input = try OfficialCaseRuns.batchInput(in: scratch, padding: [3, 8])
         let output = scratch.appendingPathComponent("out.jsonl").path
         let arguments = [
             "batch", "--model", Fixture.mp2Directory.path, "--input", input, "--output", output, "--threads", "1",
@@ -164,7 +158,7 @@ import Testing
         }
         let finish = try CommandRunner.netnsCluster(2, arguments)
         try #require(finish.status == 0, "\(finish.stderr)")
-        try Self.expectOfficialTokens(output, lines: Fixture.cases.count + 2)
+        try OfficialCaseRuns.expectOfficialTokens(output, lines: Fixture.cases.count + 2)
     }
 
     /// A node whose link goes down, and a node whose rank freezes (SIGSTOP), are named within --peer-timeout plus
@@ -198,39 +192,6 @@ import Testing
         while job.process.isRunning && Date().timeIntervalSince(failed) < timeout + 40 { usleep(100_000) }
         #expect(!job.process.isRunning, "mpirun still running \(Date().timeIntervalSince(failed)) s after")
         if !job.process.isRunning { #expect(job.process.terminationStatus != 0) }
-    }
-
-    /// A batch input with every official case (greedy, 16 new tokens) and a long request after each case numbered
-    /// in `padding`.
-    static func officialBatch(in directory: URL, padding: [Int]) throws -> String {
-        var lines: [String] = []
-        for (index, testCase) in Fixture.cases.enumerated() {
-            let prompt = String(decoding: try JSONEncoder().encode(testCase.rawText), as: UTF8.self)
-            lines.append(#"{"id": "\#(testCase.name)", "prompt": \#(prompt), "greedy": true, "max_new_tokens": 16}"#)
-            if padding.contains(index + 1) {
-                lines.append(
-                    #"{"id": "long\#(index + 1)", "prompt": "The morning train [MASK]", "max_new_tokens": 800}"#)
-            }
-        }
-        let path = directory.appendingPathComponent("in.jsonl").path
-        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    /// The result file holds `lines` lines, one per id, and every official case's line has the official tokens.
-    static func expectOfficialTokens(_ output: String, lines: Int) throws {
-        let text = try String(contentsOfFile: output, encoding: .utf8)
-        var generated: [String: [Int]] = [:]
-        for line in text.split(separator: "\n") {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            let id = try #require(object["id"] as? String)
-            #expect(generated[id] == nil, "\(id) written twice")
-            generated[id] = object["generated_ids"] as? [Int] ?? []
-        }
-        #expect(generated.count == lines, "\(text)")
-        for testCase in Fixture.cases {
-            #expect(generated[testCase.name] == testCase.expectedGeneratedIds, "\(testCase.name)")
-        }
     }
 }
 
