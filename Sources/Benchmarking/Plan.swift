@@ -57,7 +57,9 @@ public enum Plan {
         func required<T>(_ given: T?, _ measured: T?, _ option: String) throws -> T {
             guard let value = given ?? measured else {
                 throw InputError(
-                    description: "plan needs \(option) (or --measure under mpirun on the nodes to plan for)")
+                    description: settings.measure
+                        ? "plan needs \(option): one rank measures no link (run one rank per node under mpirun)"
+                        : "plan needs \(option) (or --measure under mpirun on the nodes to plan for)")
             }
             return value
         }

@@ -58,6 +58,10 @@ import Testing
         #expect(unknown.status != 0 && unknown.stderr.contains("unknown --preset \"glm-5\""), "\(unknown.stderr)")
         let two = try CommandRunner.glm(["plan", "--preset", "glm-130b", "--config", "x.json"] + Self.given)
         #expect(two.status == 64 && two.stderr.contains("give one of --preset, --model and --config"))
+        let alone = try CommandRunner.glm([
+            "plan", "--preset", "glm-4-9b", "--measure", "--threads", "1", "--triad-mib", "16", "--sgemm-size", "64",
+        ])
+        #expect(alone.status != 0 && alone.stderr.contains("one rank measures no link"), "\(alone.stderr)")
         let negative = try CommandRunner.glm(["plan", "--preset", "glm-130b"] + Self.given + ["--link-gbit", "0"])
         #expect(negative.status == 64 && negative.stderr.contains("--link-gbit must be a positive number"))
     }
