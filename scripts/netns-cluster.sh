@@ -125,14 +125,14 @@ run() {
     # shellcheck source=mpi-env.sh
     source "$here/mpi-env.sh"
     # The nodes share this machine's cores: more nodes than cores need MPI to yield the CPU while it waits, or
-    # each rank's busy polling starves the ranks it waits for (4 nodes on 2 cores ran 3x slower).
+    # each rank's busy polling starves the ranks it waits for (docs/BENCHMARKS.md, "Cluster communication and scaling").
     local yield=()
     [ "$count" -le "$(nproc)" ] || yield=(--mca mpi_yield_when_idle 1)
     local status=0
     # Every byte between ranks crosses TCP on the bridge's subnet (no shared memory, no loopback), and each node
     # binds nothing: the nodes share this machine's cores.
-    ip netns exec "${prefix}-head" mpirun --hostfile "$hostfile" --mca plm_rsh_agent "$here/netns-cluster.sh agent" --mca btl tcp,self \
-        --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" --bind-to none \
+    ip netns exec "${prefix}-head" mpirun --hostfile "$hostfile" --mca plm_rsh_agent "$here/netns-cluster.sh agent" \
+        --mca btl tcp,self --mca btl_tcp_if_include "$subnet.0/24" --mca oob_tcp_if_include "$subnet.0/24" --bind-to none \
         "${yield[@]}" -np "$count" "$@" || status=$?
     return "$status"
 }
