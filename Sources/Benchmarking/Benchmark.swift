@@ -152,7 +152,7 @@ public enum Benchmark {
     }
 
     /// A probe's seconds as the slowest rank's (the probes' `slowest`; the identity on one process).
-    private static func slowest(over runtime: ClusterRuntime) -> (Double) -> Double {
+    static func slowest(over runtime: ClusterRuntime) -> (Double) -> Double {
         { Double(runtime.communicator.allreduceMaxLocation(value: Float($0), index: 0).value) }
     }
 

@@ -18,9 +18,7 @@ public enum ClusterProbe {
     public static func measure(runtime: ClusterRuntime, triadMiB: Int, sgemmSize: Int) -> Measurement {
         let communicator = runtime.communicator
         let synchronise = { communicator.barrier() }
-        let slowest: (Double) -> Double = {
-            Double(communicator.allreduceMaxLocation(value: Float($0), index: 0).value)
-        }
+        let slowest = Benchmark.slowest(over: runtime)
         let triadBytes = MachineProbes.triadArrayBytes(requested: triadMiB << 20, ranksHere: runtime.size)
         let triad = MachineProbes.median(
             MachineProbes.triadPasses(arrayBytes: triadBytes, count: 5, synchronise: synchronise, slowest: slowest))

@@ -2,6 +2,7 @@ import Basics
 import Configuration
 import Distributed
 import FoundationEssentials
+import ModelLoading
 import Planning
 
 /// What `glmcluster plan` predicts for and from what.
@@ -97,10 +98,7 @@ public enum Plan {
             }
             return (configuration, name)
         case .directory(let path):
-            return (
-                try ModelConfiguration.load(from: URL(fileURLWithPath: path).appendingPathComponent("config.json")),
-                path
-            )
+            return (try ModelSource(path: path).configuration(), path)
         case .configuration(let path):
             return (try ModelConfiguration.load(from: URL(fileURLWithPath: path)), path)
         }

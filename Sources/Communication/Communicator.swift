@@ -136,13 +136,12 @@ public final class Communicator: @unchecked Sendable {
 
     /// Sums `values` element-wise across all ranks, in place, carrying them as `format`. A sum that overflows fp16
     /// (any infinity or NaN in the result, which every rank sees alike) is taken again in fp32, so fp16 never turns
-    /// finite values into infinities.
+    /// finite values into infinities: `values` still holds this rank's partials then, since the fp16 sum travels in
+    /// a buffer of its own and is widened into `values` only when finite.
     public func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>, format: SumFormat) {
         guard format == .fp16, size > 1, let base = values.baseAddress else { return allreduceSum(values) }
         let count = values.count
         if halfScratch.count < count { halfScratch = [UInt16](repeating: 0, count: count) }
-        if partialScratch.count < count { partialScratch = [Float](repeating: 0, count: count) }
-        partialScratch.withUnsafeMutableBufferPointer { _ = memcpy($0.baseAddress!, base, count * 4) }
         let finite = halfScratch.withUnsafeMutableBufferPointer { half in
             ck_narrow_to_f16(base, half.baseAddress!, count, Int32(CK_ISA_AUTO.rawValue))
             MPI_Allreduce(cmpi_in_place(), half.baseAddress!, Int32(count), cmpi_uint16(), Self.halfSum, comm)
@@ -150,9 +149,7 @@ public final class Communicator: @unchecked Sendable {
             ck_widen_f16(half.baseAddress!, base, count, Int32(CK_ISA_AUTO.rawValue))
             return true
         }
-        guard !finite else { return }
-        partialScratch.withUnsafeBufferPointer { _ = memcpy(base, $0.baseAddress!, count * 4) }
-        allreduceSum(values)
+        if !finite { allreduceSum(values) }
     }
 
     /// The fp16 sum operator (`ck_sum_f16_op`), created once MPI is up.
@@ -162,7 +159,6 @@ public final class Communicator: @unchecked Sendable {
     }()
     // Used by the one thread that runs collectives on this communicator.
     private var halfScratch: [UInt16] = []
-    private var partialScratch: [Float] = []
 
     /// Sums doubles element-wise across all ranks.
     public func allreduceSum(_ values: [Double]) -> [Double] {
