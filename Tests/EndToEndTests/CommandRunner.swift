@@ -80,6 +80,15 @@ enum CommandRunner {
         return url
     }
 
+    /// Each rank's pid from its start-up line on stderr ("[rank R/N host] pid P, ...").
+    static func rankPids(in stderr: String) -> [Int: Int32] {
+        var pids: [Int: Int32] = [:]
+        for match in stderr.matches(of: /\[rank (\d+)\/\d+ [^\]]*\] pid (\d+)/) {
+            pids[Int(match.output.1)!] = Int32(match.output.2)!
+        }
+        return pids
+    }
+
     static func readFloats(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return data.withUnsafeBytes { raw in

@@ -46,9 +46,7 @@ import Testing
             let chunk = errors.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             stderr += String(decoding: chunk, as: UTF8.self)
-            for match in stderr.matches(of: /\[rank (\d+)\/\d+ [^\]]*\] pid (\d+)/) {
-                pids[Int(match.output.1)!] = Int32(match.output.2)!
-            }
+            pids = CommandRunner.rankPids(in: stderr)
         }
         let pid = try #require(pids[victim], "no start-up line for rank \(victim): \(stderr)")
         Thread.sleep(forTimeInterval: delay)  // well into the computation
@@ -159,9 +157,7 @@ import Testing
             let chunk = errors.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             stderr += String(decoding: chunk, as: UTF8.self)
-            for match in stderr.matches(of: /\[rank (\d+)\/\d+ [^\]]*\] pid (\d+)/) {
-                pids[Int(match.output.1)!] = Int32(match.output.2)!
-            }
+            pids = CommandRunner.rankPids(in: stderr)
         }
         let (first, second) = (try #require(pids[0], "\(stderr)"), try #require(pids[1], "\(stderr)"))
         Thread.sleep(forTimeInterval: 2)

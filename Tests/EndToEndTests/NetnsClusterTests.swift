@@ -224,10 +224,7 @@ final class NetnsJob: @unchecked Sendable {
     func rankPids(_ ranks: Int) throws -> [Int: Int32] {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            var pids: [Int: Int32] = [:]
-            for match in stderr().matches(of: /\[rank (\d+)\/\d+ [^\]]*\] pid (\d+)/) {
-                pids[Int(match.output.1)!] = Int32(match.output.2)!
-            }
+            let pids = CommandRunner.rankPids(in: stderr())
             if pids.count == ranks { return pids }
             usleep(50_000)
         }
